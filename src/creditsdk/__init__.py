@@ -1,0 +1,85 @@
+"""creditsdk: typed, billing-safe clients for Chinese credit-data providers.
+
+>>> from creditsdk import Applicant, Consent, RetryPolicy
+
+Provider clients live in ``creditsdk.tianyuan``, ``creditsdk.fireeye`` and ``creditsdk.sesame``;
+the loopback Sandbox in ``creditsdk.sandbox``. Heavier modules are imported on first use so that
+``import creditsdk`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import errors
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._core.config import NOT_GIVEN, NotGiven
+    from ._core.consent import (
+        AuditEvent,
+        AuditSink,
+        Consent,
+        JsonlAuditSink,
+        LoggingAuditSink,
+        MemoryAuditSink,
+    )
+    from ._core.identity import Applicant
+    from ._core.redact import RedactingFilter
+    from ._core.retry import RetryEvent, RetryPolicy
+
+__all__ = [
+    "NOT_GIVEN",
+    "Applicant",
+    "AuditEvent",
+    "AuditSink",
+    "Consent",
+    "JsonlAuditSink",
+    "LoggingAuditSink",
+    "MemoryAuditSink",
+    "NotGiven",
+    "RedactingFilter",
+    "RetryEvent",
+    "RetryPolicy",
+    "__version__",
+    "errors",
+]
+
+_LAZY = {
+    "NOT_GIVEN": "._core.config",
+    "NotGiven": "._core.config",
+    "Applicant": "._core.identity",
+    "AuditEvent": "._core.consent",
+    "AuditSink": "._core.consent",
+    "Consent": "._core.consent",
+    "JsonlAuditSink": "._core.consent",
+    "LoggingAuditSink": "._core.consent",
+    "MemoryAuditSink": "._core.consent",
+    "RedactingFilter": "._core.redact",
+    "RetryEvent": "._core.retry",
+    "RetryPolicy": "._core.retry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'creditsdk' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+def _configure_logging() -> None:
+    from ._core.config import configure_logging_from_env
+
+    configure_logging_from_env()
+
+
+_configure_logging()

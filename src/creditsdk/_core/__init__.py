@@ -1,0 +1,4 @@
+"""Shared by every provider: transport, retries, crypto, masking, identity, consent, config.
+
+Nothing in here names a provider.
+"""

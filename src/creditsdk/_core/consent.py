@@ -1,0 +1,259 @@
+"""Consent (PIPL arts. 13, 14, 29) and the audit trail of billed calls."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from ..errors import InvalidInputError
+
+__all__ = [
+    "AuditEvent",
+    "AuditSink",
+    "CallbackAuditSink",
+    "Consent",
+    "JsonlAuditSink",
+    "LoggingAuditSink",
+    "MemoryAuditSink",
+    "normalize_sinks",
+]
+
+#: Clock skew tolerated between the lender's systems and this machine for "granted in the future".
+CLOCK_SKEW = _dt.timedelta(minutes=5)
+
+_audit_logger = logging.getLogger("creditsdk.audit")
+
+
+def _now_like(value: _dt.datetime) -> _dt.datetime:
+    """``now`` in the same flavour (naive local or aware) as ``value``."""
+    if value.tzinfo is None:
+        return _dt.datetime.now()
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+def _check_reference(_inst: Any, _attr: Any, value: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError("is empty", field="consent.reference", rule="required")
+    if len(value) > 128:
+        raise InvalidInputError(
+            "is longer than 128 characters", field="consent.reference", rule="length"
+        )
+
+
+def _check_purpose(_inst: Any, _attr: Any, value: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError("is empty", field="consent.purpose", rule="required")
+
+
+def _check_datetime(inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, _dt.datetime):
+        raise InvalidInputError(
+            f"must be a datetime, got {type(value).__name__}",
+            field=f"consent.{attr.name}",
+            rule="type",
+        )
+
+
+@attrs.frozen
+class Consent:
+    """The applicant's signed authorization for this query.
+
+    ``reference`` identifies the signed authorization letter (Tianyuan sends it as
+    ``auth_authorize_file_code``), ``purpose`` says what it was granted for. Naive datetimes are
+    compared with this machine's local clock, aware ones with UTC.
+    """
+
+    reference: str = attrs.field(validator=_check_reference)
+    purpose: str = attrs.field(validator=_check_purpose)
+    granted_at: _dt.datetime = attrs.field(validator=_check_datetime)
+    expires_at: _dt.datetime | None = attrs.field(default=None, validator=_check_datetime)
+
+    def __attrs_post_init__(self) -> None:
+        if self.expires_at is not None:
+            if (self.expires_at.tzinfo is None) != (self.granted_at.tzinfo is None):
+                raise InvalidInputError(
+                    "granted_at and expires_at must both be naive or both be timezone-aware",
+                    field="consent.expires_at",
+                    rule="timezone",
+                )
+            if self.expires_at <= self.granted_at:
+                raise InvalidInputError(
+                    "is not after granted_at", field="consent.expires_at", rule="order"
+                )
+
+    def check(self, now: _dt.datetime | None = None) -> None:
+        """Raise :class:`InvalidInputError` unless the consent is in force at ``now``."""
+        current = now if now is not None else _now_like(self.granted_at)
+        if (current.tzinfo is None) != (self.granted_at.tzinfo is None):
+            current = (
+                current.replace(tzinfo=None)
+                if self.granted_at.tzinfo is None
+                else current.astimezone(_dt.timezone.utc)
+            )
+        if self.granted_at > current + CLOCK_SKEW:
+            raise InvalidInputError(
+                "is in the future; a consent must be granted before the query",
+                field="consent.granted_at",
+                rule="future",
+            )
+        if self.expires_at is not None and self.expires_at <= current:
+            raise InvalidInputError(
+                f"consent {self.reference!r} expired at {self.expires_at.isoformat()}",
+                field="consent.expires_at",
+                rule="expired",
+            )
+
+
+def check_consent(consent: object, *, required: bool = True) -> Consent | None:
+    """Type-check and time-check a ``consent=`` argument before any I/O."""
+    if consent is None:
+        if required:
+            raise InvalidInputError(
+                "is required for this paid query (pass consent=Consent(...))",
+                field="consent",
+                rule="required",
+            )
+        return None
+    if not isinstance(consent, Consent):
+        raise InvalidInputError(
+            f"must be a creditsdk.Consent, got {type(consent).__name__}",
+            field="consent",
+            rule="type",
+        )
+    consent.check()
+    return consent
+
+
+def _utcnow() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+@attrs.frozen
+class AuditEvent:
+    """One record per billed call, whatever its outcome. Holds masked personal data only.
+
+    ``outcome`` is ``"success"``, ``"no_data"``, ``"provider_error"``, ``"transport_error"``,
+    ``"integrity_error"`` or ``"error"``. ``maybe_billed`` is True when the provider may have
+    billed the call but no usable answer was delivered.
+    """
+
+    provider: str
+    operation: str
+    outcome: str
+    attempts: int
+    maybe_billed: bool
+    applicant: Mapping[str, str] | None = None
+    consent_reference: str | None = None
+    consent_purpose: str | None = None
+    transaction_id: str | None = None
+    error_code: str | None = None
+    error_type: str | None = None
+    http_status: int | None = None
+    timestamp: _dt.datetime = attrs.field(factory=_utcnow)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = attrs.asdict(self, recurse=False)
+        d["applicant"] = dict(self.applicant) if self.applicant is not None else None
+        d["timestamp"] = self.timestamp.isoformat()
+        return d
+
+
+@runtime_checkable
+class AuditSink(Protocol):
+    """Anything with ``emit(event)``. Sinks must not raise; errors are logged and swallowed."""
+
+    def emit(self, event: AuditEvent) -> None: ...
+
+
+class LoggingAuditSink:
+    """Writes each event as one JSON line to the ``creditsdk.audit`` logger at INFO."""
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self.logger = logger or _audit_logger
+
+    def emit(self, event: AuditEvent) -> None:
+        self.logger.info(
+            "audit %s", json.dumps(event.to_dict(), ensure_ascii=False, sort_keys=True)
+        )
+
+    def __repr__(self) -> str:
+        return f"LoggingAuditSink(logger={self.logger.name!r})"
+
+
+class JsonlAuditSink:
+    """Appends each event as a JSON line to ``path`` (flushed and fsynced per event)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True) -> None:
+        self.path = os.fspath(path)
+        self.fsync = fsync
+        self._lock = threading.Lock()
+
+    def emit(self, event: AuditEvent) -> None:
+        line = json.dumps(event.to_dict(), ensure_ascii=False, sort_keys=True) + "\n"
+        with self._lock, open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            if self.fsync:
+                os.fsync(fh.fileno())
+
+    def __repr__(self) -> str:
+        return f"JsonlAuditSink({self.path!r})"
+
+
+class MemoryAuditSink:
+    """Keeps events in a list; handy in tests and notebooks."""
+
+    def __init__(self) -> None:
+        self.events: list[AuditEvent] = []
+        self._lock = threading.Lock()
+
+    def emit(self, event: AuditEvent) -> None:
+        with self._lock:
+            self.events.append(event)
+
+    def __repr__(self) -> str:
+        return f"MemoryAuditSink(events={len(self.events)})"
+
+
+class CallbackAuditSink:
+    """Calls ``fn(event)`` for each event."""
+
+    def __init__(self, fn: Callable[[AuditEvent], object]) -> None:
+        self.fn = fn
+
+    def emit(self, event: AuditEvent) -> None:
+        self.fn(event)
+
+
+AuditArg = AuditSink | Callable[[AuditEvent], object] | Iterable[Any] | None
+
+
+def normalize_sinks(audit: object) -> tuple[AuditSink, ...]:
+    """``audit=`` accepts a sink, a callable, an iterable of those, or None (default logging)."""
+    if audit is None:
+        return (LoggingAuditSink(),)
+    if isinstance(audit, AuditSink):
+        return (audit,)
+    if callable(audit):
+        return (CallbackAuditSink(audit),)
+    if isinstance(audit, Iterable) and not isinstance(audit, (str, bytes)):
+        out: list[AuditSink] = []
+        for item in audit:
+            out.extend(normalize_sinks(item))
+        return tuple(out)
+    raise TypeError(f"audit= takes an AuditSink, a callable or a list of them, not {audit!r}")
+
+
+def emit_all(sinks: Iterable[AuditSink], event: AuditEvent) -> None:
+    for sink in sinks:
+        try:
+            sink.emit(event)
+        except Exception:  # an audit sink must never turn a paid answer into an error
+            _audit_logger.exception("audit sink %r failed", sink)

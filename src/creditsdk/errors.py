@@ -1,0 +1,160 @@
+"""Every exception creditsdk raises.
+
+All of them derive from :class:`CreditSDKError`. Messages are one line and never contain personal
+data or secrets: anything user-supplied that appears in a message has been masked first.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationError",
+    "ConfigurationError",
+    "CreditSDKError",
+    "CreditSDKWarning",
+    "InsufficientBalanceError",
+    "InvalidInputError",
+    "ProductNotEnabledError",
+    "ProviderError",
+    "RateLimitedError",
+    "ResponseIntegrityError",
+    "TransportError",
+    "UnverifiedCardWarning",
+]
+
+
+class CreditSDKError(Exception):
+    """Base class of everything the SDK raises.
+
+    Attributes are ``None`` where not known: ``provider`` (``"tianyuan"``, ``"fireeye"``,
+    ``"sesame"``), ``code`` (the provider's own code, as a string), ``transaction_id``,
+    ``http_status`` and ``attempts`` (how many HTTP attempts were made).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        code: str | None = None,
+        transaction_id: str | None = None,
+        http_status: int | None = None,
+        attempts: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.code = code
+        self.transaction_id = transaction_id
+        self.http_status = http_status
+        self.attempts = attempts
+
+    def __str__(self) -> str:
+        head = ""
+        if self.provider is not None or self.code is not None:
+            head = "[" + " ".join(p for p in (self.provider, self.code) if p) + "] "
+        details = [
+            f"{name}={value}"
+            for name, value in (
+                ("transaction_id", self.transaction_id),
+                ("http_status", self.http_status),
+                ("attempts", self.attempts),
+            )
+            if value is not None
+        ]
+        tail = f" ({', '.join(details)})" if details else ""
+        return f"{head}{self.message}{tail}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keep keyword attributes across pickling (multiprocessing, batch workers).
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[CreditSDKError], message: str, state: dict[str, object]) -> CreditSDKError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    err.__dict__.update(state)
+    return err
+
+
+class InvalidInputError(CreditSDKError, ValueError):
+    """An argument failed validation. Raised before any network I/O.
+
+    ``field`` names the argument (``"id_card"``, ``"consent.expires_at"`` …) and ``rule`` the
+    check that failed (``"checksum"``, ``"format"``, ``"expired"`` …).
+    """
+
+    def __init__(self, message: str, *, field: str, rule: str, **kwargs: object) -> None:
+        super().__init__(f"{field}: {message}", **kwargs)  # type: ignore[arg-type]
+        self.field = field
+        self.rule = rule
+
+
+class ConfigurationError(CreditSDKError):
+    """Missing or unusable credentials, keys or options. Names the setting, never its value."""
+
+
+class TransportError(CreditSDKError):
+    """The HTTP exchange failed (connect error, timeout, dropped connection, bad gateway).
+
+    ``maybe_billed`` is True when the request may have reached the provider and been billed but
+    its answer was lost. Such a call is never retried automatically for a billed, non-idempotent
+    operation: check the provider's statement (or the audit log) before sending it again.
+    """
+
+    def __init__(self, message: str, *, maybe_billed: bool = False, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.maybe_billed = maybe_billed
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        return f"{base} [maybe billed]" if self.maybe_billed else base
+
+
+class ProviderError(CreditSDKError):
+    """The provider answered and said no. ``code`` and ``message`` are the provider's own."""
+
+
+class AuthenticationError(ProviderError):
+    """Credentials, signature, source IP or token were refused by the provider."""
+
+
+class InsufficientBalanceError(ProviderError):
+    """The account has no balance left for this product (Tianyuan 1007 and the like)."""
+
+
+class ProductNotEnabledError(ProviderError):
+    """The product is not enabled for this account (Tianyuan 1008, FireEye 0001)."""
+
+
+class RateLimitedError(ProviderError):
+    """The provider (or its gateway) asked us to slow down.
+
+    ``retry_after`` is the wait the provider asked for, in seconds, or ``None``.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class ResponseIntegrityError(CreditSDKError):
+    """The answer could not be trusted: undecryptable, bad or missing signature, malformed.
+
+    ``maybe_billed`` is True for a billed operation: the provider answered (and so may have
+    billed) but the answer is unusable.
+    """
+
+    def __init__(self, message: str, *, maybe_billed: bool = False, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.maybe_billed = maybe_billed
+
+
+class CreditSDKWarning(UserWarning):
+    """Base class of warnings issued by creditsdk."""
+
+
+class UnverifiedCardWarning(CreditSDKWarning):
+    """A bank card number failed the Luhn check. Some Chinese cards do; the call still goes out."""

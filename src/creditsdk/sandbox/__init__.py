@@ -1,0 +1,28 @@
+"""The Sandbox: every provider's server side on 127.0.0.1, for demos, examples and your tests.
+
+See docs/sandbox.md. ``with Sandbox() as sb: client = sb.tianyuan_client()``.
+"""
+
+from ._app import (
+    Ledger,
+    LedgerEntry,
+    ProviderSandbox,
+    Route,
+    SandboxContext,
+    SandboxRequest,
+    SandboxResponse,
+)
+from ._sandbox import Sandbox, SandboxTransport, discover_providers
+
+__all__ = [
+    "Ledger",
+    "LedgerEntry",
+    "ProviderSandbox",
+    "Route",
+    "Sandbox",
+    "SandboxContext",
+    "SandboxRequest",
+    "SandboxResponse",
+    "SandboxTransport",
+    "discover_providers",
+]

@@ -1,0 +1,346 @@
+"""Sandbox: every provider's server side on one loopback port, or in-process via httpx."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import pkgutil
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from ..errors import ConfigurationError
+from ._app import (
+    Ledger,
+    LedgerEntry,
+    ProviderSandbox,
+    Route,
+    SandboxContext,
+    SandboxRequest,
+    SandboxResponse,
+)
+from ._server import LoopbackServer
+
+__all__ = ["Sandbox", "SandboxTransport", "discover_providers"]
+
+ProviderFactory = Callable[[SandboxContext], ProviderSandbox]
+
+IN_PROCESS_BASE_URL = "http://sandbox.invalid"
+_NOT_PROVIDERS = frozenset({"sandbox", "batch"})
+
+
+def discover_providers() -> dict[str, ProviderFactory]:
+    """Every ``creditsdk.<name>.sandbox`` module that defines ``create_sandbox``."""
+    import creditsdk
+
+    found: dict[str, ProviderFactory] = {}
+    for info in pkgutil.iter_modules(creditsdk.__path__):
+        if not info.ispkg or info.name.startswith("_") or info.name in _NOT_PROVIDERS:
+            continue
+        modname = f"creditsdk.{info.name}.sandbox"
+        if importlib.util.find_spec(modname) is None:
+            continue
+        module = importlib.import_module(modname)
+        factory = getattr(module, "create_sandbox", None)
+        if callable(factory):
+            found[info.name] = factory
+    return found
+
+
+class Sandbox:
+    """Every provider's sandbox on one loopback HTTP server.
+
+    ``with Sandbox() as sb:`` starts a real server on ``127.0.0.1`` at a free port (``port=`` to
+    choose one); ``tls=True`` serves HTTPS with a throwaway CA whose PEM is at
+    :attr:`ca_bundle`. Without starting it, :meth:`transport` / :meth:`async_transport` give an
+    httpx transport that answers in-process (no port at all).
+
+    Per provider: ``sb.<provider>`` (its credentials and knobs), ``sb.<provider>_client()`` and
+    ``sb.async_<provider>_client()`` (clients wired to this sandbox), ``sb.ledger(provider)``.
+
+    ``latency`` (seconds, or a callable returning seconds) is added to every answer. ``seed``
+    makes generated keys, transaction ids and synthetic data reproducible. ``options`` passes
+    per-provider settings, e.g. ``options={"sesame": {"app_private_key": PEM}}``.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: bool = False,
+        latency: float | Callable[[], float] = 0.0,
+        seed: int = 0,
+        providers: Iterable[str] | None = None,
+        options: Mapping[str, Mapping[str, Any]] | None = None,
+        extra_providers: Mapping[str, ProviderFactory] | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.seed = seed
+        self._latency = latency if callable(latency) else (lambda: float(latency))
+        self._ledger = Ledger()
+        self._server: LoopbackServer | None = None
+        self._tmpdir: str | None = None
+        self._ca_bundle: str | None = None
+        self._ssl_context: Any = None
+        self._ca: Any = None
+        self._owned_http: list[httpx.Client | httpx.AsyncClient] = []
+        self._lock = threading.Lock()
+
+        factories = discover_providers()
+        if providers is not None:
+            wanted = list(providers)
+            unknown = sorted(set(wanted) - set(factories))
+            if unknown:
+                raise ConfigurationError(
+                    f"unknown sandbox provider(s) {unknown}; available: {sorted(factories)}"
+                )
+            factories = {n: factories[n] for n in wanted}
+        factories.update(extra_providers or {})
+        opts = dict(options or {})
+        self._providers: dict[str, ProviderSandbox] = {}
+        self._routes: list[tuple[str, Route]] = []
+        for name, factory in factories.items():
+            ctx = SandboxContext(
+                name,
+                ledger=self._ledger,
+                seed=seed,
+                options=opts.get(name, {}),
+                wiring=self._wiring,
+                base_url=self._current_base_url,
+            )
+            provider = factory(ctx)
+            self._providers[name] = provider
+            for route in provider.routes():
+                self._add_route(name, route)
+
+    # -- routing ---------------------------------------------------------------------------
+
+    def _add_route(self, provider: str, route: Route) -> None:
+        for other_provider, other in self._routes:
+            if other.path == route.path and other.methods & route.methods:
+                raise ConfigurationError(
+                    f"sandbox route {route.path} of {provider!r} clashes with {other_provider!r}"
+                )
+        self._routes.append((provider, route))
+
+    def handle(self, request: SandboxRequest) -> SandboxResponse:
+        """Answer one request (what both the server and the in-process transport call)."""
+        allowed: set[str] = set()
+        for _provider, route in self._routes:
+            match = route.pattern.match(request.path)
+            if match is None:
+                continue
+            if request.method not in route.methods:
+                allowed |= route.methods
+                continue
+            if match.groupdict():
+                request = SandboxRequest(
+                    method=request.method,
+                    path=request.path,
+                    query_string=request.query_string,
+                    headers=request.headers,
+                    body=request.body,
+                    path_params=match.groupdict(),
+                    client=request.client,
+                )
+            try:
+                return route.handler(request)
+            except Exception as exc:  # a sandbox bug must look like a provider 500, not hang
+                return SandboxResponse.text(f"sandbox error: {type(exc).__name__}", 500)
+        if allowed:
+            return SandboxResponse(405, b"", (("Allow", ", ".join(sorted(allowed))),))
+        return SandboxResponse.text("not found", 404)
+
+    def latency(self) -> float:
+        return float(self._latency())
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        if self._server is not None:
+            return self
+        ssl_context = None
+        if self.tls:
+            ssl_context = self._make_tls()
+        self._server = LoopbackServer(
+            self.handle,
+            host=self.host,
+            port=self.port,
+            ssl_context=ssl_context,
+            latency=self.latency,
+        )
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        with self._lock:
+            owned, self._owned_http = self._owned_http, []
+        for client in owned:
+            if isinstance(client, httpx.Client):
+                client.close()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+            self._ca_bundle = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _make_tls(self) -> Any:
+        try:
+            import trustme
+        except ImportError:
+            raise ConfigurationError(
+                "Sandbox(tls=True) needs the 'trustme' package: pip install 'creditsdk[tls]'"
+            ) from None
+        import ssl
+
+        self._ca = trustme.CA()
+        cert = self._ca.issue_cert("127.0.0.1", "localhost", "::1")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(context)
+        self._tmpdir = tempfile.mkdtemp(prefix="creditsdk-sandbox-")
+        path = Path(self._tmpdir) / "ca.pem"
+        self._ca.cert_pem.write_to_path(str(path))
+        self._ca_bundle = str(path)
+        self._ssl_context = context
+        return context
+
+    # -- what users and provider sandboxes see ----------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` (``https://`` with ``tls=True``) while running."""
+        if self._server is None:
+            raise ConfigurationError(
+                "the Sandbox is not serving: use 'with Sandbox() as sb:' or sb.start() "
+                "(or sb.transport() for in-process use)"
+            )
+        host, port = self._server.address
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
+
+    @property
+    def ca_bundle(self) -> str | None:
+        """With ``tls=True``: path of the throwaway CA's PEM (trust it as ``verify=``)."""
+        return self._ca_bundle
+
+    def _current_base_url(self) -> str:
+        return self.base_url if self._server is not None else IN_PROCESS_BASE_URL
+
+    def _wiring(self, asynchronous: bool) -> dict[str, Any]:
+        if self._server is None:
+            http: httpx.Client | httpx.AsyncClient
+            if asynchronous:
+                http = httpx.AsyncClient(transport=self.async_transport())
+            else:
+                http = httpx.Client(transport=self.transport())
+            with self._lock:
+                self._owned_http.append(http)
+            return {"http_client": http}
+        if self.tls:
+            return {"verify": self._ca_bundle}
+        return {}
+
+    def transport(self) -> SandboxTransport:
+        """In-process httpx transport: ``httpx.Client(transport=sb.transport())``."""
+        return SandboxTransport(self)
+
+    def async_transport(self) -> SandboxTransport:
+        """The same for ``httpx.AsyncClient``."""
+        return SandboxTransport(self)
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self._providers)
+
+    def provider(self, name: str) -> ProviderSandbox:
+        try:
+            return self._providers[name]
+        except KeyError:
+            raise ConfigurationError(
+                f"no sandbox provider {name!r}; available: {sorted(self._providers)}"
+            ) from None
+
+    def ledger(self, provider: str | None = None) -> list[LedgerEntry]:
+        """Billed calls so far (of one provider, or all), oldest first."""
+        if provider is not None:
+            self.provider(provider)
+        return self._ledger.entries(provider)
+
+    def clear_ledger(self) -> None:
+        self._ledger.clear()
+
+    def __getattr__(self, name: str) -> Any:
+        providers = self.__dict__.get("_providers", {})
+        if name in providers:
+            return providers[name]
+        if name.startswith("async_") and name.endswith("_client") and name[6:-7] in providers:
+            return providers[name[6:-7]].async_client
+        if name.endswith("_client") and name[:-7] in providers:
+            return providers[name[:-7]].client
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __repr__(self) -> str:
+        where = self.base_url if self._server is not None else "not serving"
+        return f"Sandbox({where}, providers={sorted(self._providers)})"
+
+
+class SandboxTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """Answers httpx requests by calling the Sandbox directly: no socket, no port."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._sandbox = sandbox
+
+    def _to_sandbox(self, request: httpx.Request, body: bytes) -> SandboxRequest:
+        return SandboxRequest(
+            method=request.method,
+            path=request.url.path,
+            query_string=request.url.query.decode("ascii"),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=body,
+        )
+
+    @staticmethod
+    def _to_httpx(answer: SandboxResponse, request: httpx.Request) -> httpx.Response:
+        headers = list(answer.headers)
+        return httpx.Response(answer.status, headers=headers, content=answer.body, request=request)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        delay = self._sandbox.latency()
+        if delay > 0:
+            time.sleep(delay)
+        return self._to_httpx(self._sandbox.handle(self._to_sandbox(request, body)), request)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        delay = self._sandbox.latency()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return self._to_httpx(self._sandbox.handle(self._to_sandbox(request, body)), request)

@@ -1,0 +1,205 @@
+"""A loopback HTTP/1.1 server (stdlib, one thread per connection) for the Sandbox.
+
+Why the standard library and not an ASGI server: no extra runtime dependency for users who only
+want to try the SDK, and a thread per keep-alive connection comfortably holds the 200 concurrent
+connections the benchmarks use. Each answer is written with one ``sendall`` and Nagle is off, so
+keep-alive requests do not stall on delayed ACKs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from ._app import SandboxRequest, SandboxResponse
+
+__all__ = ["LoopbackServer"]
+
+Dispatch = Callable[[SandboxRequest], SandboxResponse]
+
+_REASONS = {
+    200: "OK",
+    302: "Found",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    411: "Length Required",
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+_MAX_BODY = 8 * 1024 * 1024
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    timeout = 60  # idle keep-alive connections are closed after this
+    server: _Server
+
+    def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(10)
+            self.request.do_handshake()
+        super().setup()
+        self.server.track(self.connection, add=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.track(self.connection, add=False)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # never print requests: query strings carry personal data
+
+    def _handle(self) -> None:
+        length_header = self.headers.get("Content-Length")
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            body = self._read_chunked()
+        elif length_header is not None:
+            try:
+                length = int(length_header)
+            except ValueError:
+                self._send(SandboxResponse.text("bad Content-Length", 400))
+                return
+            if length > _MAX_BODY:
+                self._send(SandboxResponse.text("body too large", 413))
+                self.close_connection = True
+                return
+            body = self.rfile.read(length)
+        else:
+            body = b""
+        path, _, query = self.path.partition("?")
+        request = SandboxRequest(
+            method=self.command,
+            path=path,
+            query_string=query,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            client=self.client_address[0],
+        )
+        self._send(self.server.dispatch(request))
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return b"".join(chunks)
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
+
+    def _send(self, response: SandboxResponse) -> None:
+        reason = _REASONS.get(response.status, "Status")
+        lines = [f"HTTP/1.1 {response.status} {reason}"]
+        names = {k.lower() for k, _ in response.headers}
+        lines.extend(f"{k}: {v}" for k, v in response.headers)
+        if "content-length" not in names:
+            lines.append(f"Content-Length: {len(response.body)}")
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.wfile.write(head + response.body)  # one send: no Nagle/delayed-ACK stall
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 1024
+    allow_reuse_address = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        dispatch: Dispatch,
+        ssl_context: ssl.SSLContext | None,
+        latency: Callable[[], float],
+    ) -> None:
+        self._dispatch = dispatch
+        self._ssl_context = ssl_context
+        self._latency = latency
+        self._connections: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def get_request(self) -> tuple[Any, Any]:
+        sock, addr = self.socket.accept()
+        if self._ssl_context is not None:
+            sock = self._ssl_context.wrap_socket(
+                sock, server_side=True, do_handshake_on_connect=False
+            )
+        return sock, addr
+
+    def dispatch(self, request: SandboxRequest) -> SandboxResponse:
+        delay = self._latency()
+        if delay > 0:
+            time.sleep(delay)  # emulated provider latency, per request
+        return self._dispatch(request)
+
+    def track(self, conn: socket.socket, *, add: bool) -> None:
+        with self._lock:
+            if add:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
+    def close_connections(self) -> None:
+        with self._lock:
+            conns = list(self._connections)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client hanging up mid-request is normal; never print tracebacks with data
+
+
+class LoopbackServer:
+    """Runs :class:`_Server` in a background thread; ``start()``/``stop()``."""
+
+    def __init__(
+        self,
+        dispatch: Dispatch,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+        latency: Callable[[], float] = lambda: 0.0,
+    ) -> None:
+        self._server = _Server((host, port), dispatch, ssl_context, latency)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="creditsdk-sandbox",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.close_connections()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
