@@ -30,6 +30,7 @@ __all__ = [
 ]
 
 _MOBILE_RE = re.compile(r"1[3-9]\d{9}")
+_ID_FORMAT_RE = re.compile(r"\d{17}[\dX]")
 _SEPARATORS = re.compile(r"[\s\-]+")
 
 
@@ -71,6 +72,10 @@ def normalize_id_card(
             "(ask the applicant for their current ID card)",
             field=field,
             rule="legacy_15_digit",
+        )
+    if len(v) == 18 and not _ID_FORMAT_RE.fullmatch(v):
+        raise InvalidInputError(
+            "must be 17 digits followed by a digit or X", field=field, rule="format"
         )
     try:
         ric.validate(v)

@@ -246,6 +246,11 @@ class Sandbox:
         return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
     @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted so far (keep-alive reuse shows as a small number)."""
+        return self._server.connections_accepted if self._server is not None else 0
+
+    @property
     def ca_bundle(self) -> str | None:
         """With ``tls=True``: path of the throwaway CA's PEM (trust it as ``verify=``)."""
         return self._ca_bundle
@@ -264,8 +269,16 @@ class Sandbox:
                 self._owned_http.append(http)
             return {"http_client": http}
         if self.tls:
-            return {"verify": self._ca_bundle}
+            return {"verify": self.ssl_context()}
         return {}
+
+    def ssl_context(self) -> Any:
+        """With ``tls=True``: an ``ssl.SSLContext`` that trusts the throwaway CA (``verify=``)."""
+        if self._ca_bundle is None:
+            raise ConfigurationError("the Sandbox serves TLS only with tls=True, once started")
+        import ssl
+
+        return ssl.create_default_context(cafile=self._ca_bundle)
 
     def transport(self) -> SandboxTransport:
         """In-process httpx transport: ``httpx.Client(transport=sb.transport())``."""

@@ -134,10 +134,12 @@ class _Server(ThreadingHTTPServer):
         self._latency = latency
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self.accepted = 0
         super().__init__(address, _Handler)
 
     def get_request(self) -> tuple[Any, Any]:
         sock, addr = self.socket.accept()
+        self.accepted += 1  # only the serving thread accepts: no lock needed
         if self._ssl_context is not None:
             sock = self._ssl_context.wrap_socket(
                 sock, server_side=True, do_handshake_on_connect=False
@@ -182,6 +184,10 @@ class LoopbackServer:
     ) -> None:
         self._server = _Server((host, port), dispatch, ssl_context, latency)
         self._thread: threading.Thread | None = None
+
+    @property
+    def connections_accepted(self) -> int:
+        return self._server.accepted
 
     @property
     def address(self) -> tuple[str, int]:
