@@ -1,28 +1,113 @@
-"""The ``creditsdk`` command."""
+"""The ``creditsdk`` command: ``demo``, ``sandbox serve``, ``query``, ``batch``.
+
+Exit codes: 0 success, 1 the provider or the network failed, 2 bad usage or bad input.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from . import __version__
+from .errors import ConfigurationError, CreditSDKError, InvalidInputError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+#: Sandbox attributes that are safe and useful to print for `sandbox serve` (sandbox-only values).
+_SANDBOX_FIELDS = (
+    "access_id",
+    "access_key",
+    "institution_id",
+    "app_key",
+    "app_id",
+    "gateway_url",
+    "authorize_url",
+)
+_SANDBOX_KEYS = ("app_private_key", "app_public_key", "alipay_public_key")
 
 
-def _available_providers() -> list[str]:
-    from .sandbox import discover_providers
+def _err(message: str) -> None:
+    print(f"creditsdk: error: {message}", file=sys.stderr)
 
-    return sorted(discover_providers())
+
+def sandbox_description(sb: Any) -> dict[str, Any]:
+    """What a client in another language needs to talk to a running Sandbox."""
+    out: dict[str, Any] = {"base_url": sb.base_url, "providers": {}}
+    if sb.ca_bundle:
+        out["ca_bundle"] = sb.ca_bundle
+    for name in sb.providers:
+        provider = sb.provider(name)
+        fields = {f: getattr(provider, f) for f in _SANDBOX_FIELDS if hasattr(provider, f)}
+        out["providers"][name] = {k: v for k, v in fields.items() if isinstance(v, str)}
+    return out
+
+
+def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
+    from .sandbox import Sandbox
+
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    sb = Sandbox(host=args.host, port=args.port, tls=args.tls, latency=args.latency, seed=args.seed)
+    sb.start()
+    previous = signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        description = sandbox_description(sb)
+        if args.keys_dir:
+            description["keys_dir"] = str(_write_keys(sb, Path(args.keys_dir)))
+        if args.json:
+            print(json.dumps(description, ensure_ascii=False), flush=True)
+        else:
+            print(f"creditsdk sandbox serving on {sb.base_url}  (Ctrl-C to stop)")
+            if "ca_bundle" in description:
+                print(f"  CA bundle: {description['ca_bundle']}")
+            for name, fields in description["providers"].items():
+                print(f"  {name}:")
+                for key, value in fields.items():
+                    print(f"    {key} = {value}")
+            if args.keys_dir:
+                print(f"  keys written to {description['keys_dir']}")
+            sys.stdout.flush()
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sb.stop()
+    print("sandbox stopped", file=sys.stderr)
+    return EXIT_OK
+
+
+def _write_keys(sb: Any, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in sb.providers:
+        provider = sb.provider(name)
+        for key in _SANDBOX_KEYS:
+            value = getattr(provider, key, None)
+            if isinstance(value, str) and value:
+                path = folder / f"{name}_{key}.pem"
+                path.write_text(value if value.endswith("\n") else value + "\n", encoding="utf-8")
+                path.chmod(0o600)
+    return folder
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    providers = _available_providers()
-    print(f"creditsdk {__version__}")
-    if not providers:
-        print("No provider sandboxes are installed yet; the demo arrives with them.")
-        return 0
-    print("Sandbox providers available: " + ", ".join(providers))
-    return 0
+    from .demo import run_demo
+
+    return run_demo(as_json=args.json, seed=args.seed)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,19 +117,70 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"creditsdk {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = sub.add_parser("demo", help="run every provider against the local Sandbox")
+
+    demo = sub.add_parser(
+        "demo",
+        help="run every provider's flow against the embedded Sandbox",
+        description="Start the Sandbox on 127.0.0.1 and run each provider's whole flow for a "
+        "sample applicant. Needs no network and no credentials.",
+    )
+    demo.add_argument("--json", action="store_true", help="print the results as JSON")
+    demo.add_argument("--seed", type=int, default=0, help="sandbox seed (default 0)")
     demo.set_defaults(func=_cmd_demo)
+
+    sandbox = sub.add_parser("sandbox", help="run the Sandbox as a server")
+    sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND")
+    serve = sandbox_sub.add_parser(
+        "serve",
+        help="serve every provider's sandbox until Ctrl-C",
+        description="Serve the Sandbox for clients in any language; prints the credentials it "
+        "accepts. Sandbox credentials are throwaway values, not secrets.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    serve.add_argument("--tls", action="store_true", help="serve HTTPS with a throwaway CA")
+    serve.add_argument("--latency", type=float, default=0.0, help="seconds added to each answer")
+    serve.add_argument("--seed", type=int, default=0, help="seed for keys and synthetic data")
+    serve.add_argument("--keys-dir", help="write the Sesame PEM keys to this folder")
+    serve.add_argument("--json", action="store_true", help="print the description as one JSON line")
+    serve.set_defaults(func=_cmd_sandbox_serve)
+
+    from .query import add_query_parser
+
+    add_query_parser(sub)
+
+    try:
+        batch_cli = importlib.import_module("creditsdk.batch.cli")
+    except ImportError:  # the batch runner is optional until it lands
+        pass
+    else:
+        batch_cli.add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version exit 0, bad usage exits 2
+        return int(exc.code or 0)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
-        return 2
-    return int(func(args))
+        return EXIT_USAGE
+    try:
+        return int(func(args))
+    except InvalidInputError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    except ConfigurationError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    except CreditSDKError as exc:
+        _err(str(exc))
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover
