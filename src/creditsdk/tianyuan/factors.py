@@ -131,10 +131,36 @@ class BucketTables:
         self.source = source
         self._cache: dict[str, dict[str, Factor]] = {}
         self._cached = 0
+        self._prime()
+
+    def _prime(self) -> None:
+        """Decode every value these tables and the catalog can name, once, at load time.
+
+        Afterwards a payload decodes by lookups only, even the first one; what remains for the
+        slow path is scores (one value per applicant) and keys nobody catalogued.
+        """
+        cat = catalog()
+        for code in {*cat, *self.tables}:
+            entry = cat.get(code)
+            kind = entry.kind if entry is not None else "unknown"
+            values = [""]
+            if kind == "flag":
+                values += ["0", "1"]
+            elif kind == "model_score":
+                values.append("-1")
+            elif kind in _BUCKET_KINDS:
+                values += list(self.tables.get(code, ()))
+            for value in values:
+                self._remember(code, value, _decode_one(code, value, self))
+
+    def _remember(self, code: str, value: str, factor: Factor) -> None:
+        self._cache.setdefault(code, {})[value] = factor
+        self._cached += 1
 
     @classmethod
     def empty(cls) -> BucketTables:
-        return _EMPTY
+        """No tables: every bucket code decodes to ``no_table`` (shared, built on first use)."""
+        return _empty()
 
     def __contains__(self, code: object) -> bool:
         return code in self.tables
@@ -156,7 +182,9 @@ class BucketTables:
         return f"BucketTables(name={self.name!r}, factors={len(self.tables)})"
 
 
-_EMPTY = BucketTables({}, name=None)
+@functools.cache
+def _empty() -> BucketTables:
+    return BucketTables({}, name=None)
 
 
 # -- decoding -------------------------------------------------------------------------------
@@ -229,16 +257,21 @@ def _slow(raw: Mapping[Any, Any], tables: BucketTables) -> tuple[dict[str, str],
     raw_out: dict[str, str] = {}
     out: dict[str, Factor] = {}
     for key, value in raw.items():
-        code, text = _as_raw_string(key, value)
-        per = cache.get(code)
-        factor = per.get(text) if per is not None else None
-        if factor is None:
-            factor = _decode_one(code, text, tables)
-            if tables._cached < _CACHE_LIMIT:
-                cache.setdefault(code, {})[text] = factor
-                tables._cached += 1
-        raw_out[code] = text
-        out[code] = factor
+        try:
+            factor = cache[key][value]
+        except (KeyError, TypeError):
+            code, text = _as_raw_string(key, value)
+            per = cache.get(code)
+            found = per.get(text) if per is not None else None
+            if found is None:
+                found = _decode_one(code, text, tables)
+                if tables._cached < _CACHE_LIMIT:
+                    tables._remember(code, text, found)
+            raw_out[code] = text
+            out[code] = found
+            continue
+        raw_out[key] = value
+        out[key] = factor
     return raw_out, out
 
 
@@ -254,15 +287,18 @@ def decode_factors(
         raise ResponseIntegrityError(
             f"JRZQ9E2A data is a {type(raw).__name__}, not an object of factors"
         )
-    tables = tables or _EMPTY
+    tables = tables if tables is not None else _empty()
     cache = tables._cache
     try:
         # Fast path: every (key, value) seen before. Only str keys/values are ever cached, so a
         # hit also proves the pair is well-formed.
         factors = {k: cache[k][v] for k, v in raw.items()}
     except (KeyError, TypeError):
-        return _slow(raw, tables)
-    return dict(raw), factors
+        pass
+    else:
+        return dict(raw), factors
+    # New pairs (scores differ per applicant) or malformed values: per-key path.
+    return _slow(raw, tables)
 
 
 # -- loading tables -------------------------------------------------------------------------
