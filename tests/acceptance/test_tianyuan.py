@@ -168,3 +168,21 @@ def test_in_process_sandbox_without_a_port() -> None:
         assert dict(report.raw) == sb.tianyuan.factors_for(APPLICANT.id_card)
     finally:
         sb.stop()
+
+
+def test_quickstart_runs_against_the_sandbox(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import runpy
+    from pathlib import Path
+
+    for var in ("CREDITSDK_TIANYUAN_ACCESS_ID", "CREDITSDK_TIANYUAN_ACCESS_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    path = Path(__file__).resolve().parents[2] / "examples" / "tianyuan_quickstart.py"
+    module = runpy.run_path(str(path))
+    assert module["main"]() == 0
+    out = capsys.readouterr().out
+    assert "110105********002X" in out
+    assert "11010519491231002X" not in out
+    assert "贷款总机构数" in out
+    assert "billed: JRZQ9E2A" in out
