@@ -271,6 +271,16 @@ CSV_HEAD = "factor,code,low,high,bounds\n"
             "xyp_cpl0001",
             "buckets 1 and 2 overlap",
         ),
+        (
+            CSV_HEAD + "xyp_cpl0001,1,,10,(]\nxyp_cpl0001,2,,20,()\n",
+            "xyp_cpl0001",
+            "buckets 1 and 2 overlap",
+        ),
+        (
+            CSV_HEAD + "xyp_cpl0001,1,0,10,[]\nxyp_cpl0001,2,10,,[)\n",
+            "xyp_cpl0001",
+            "buckets 1 and 2 overlap",
+        ),
         (CSV_HEAD, "", "defines no bucket tables"),
     ],
 )

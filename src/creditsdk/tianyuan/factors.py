@@ -370,13 +370,15 @@ def _check_bucket_code(path: str, where: str, code: object) -> str:
 def _check_overlaps(path: str, factor: str, buckets: Mapping[str, Range]) -> None:
     ordered = sorted(buckets.items(), key=lambda kv: -math.inf if kv[1].low is None else kv[1].low)
     for (code_a, a), (code_b, b) in itertools.pairwise(ordered):
-        if a.high is None or b.low is None:
-            if a.high is None:
-                raise BucketTableError(path, factor, f"buckets {code_a} and {code_b} overlap")
-            continue
-        if a.high > b.low or (
-            a.high == b.low and a.inclusivity[1] == "]" and b.inclusivity[0] == "["
-        ):
+        # Sorted by low end (unbounded first): b unbounded below means both are; a unbounded
+        # above swallows b.
+        touching = (
+            b.low is None
+            or a.high is None
+            or a.high > b.low
+            or (a.high == b.low and a.inclusivity[1] == "]" and b.inclusivity[0] == "[")
+        )
+        if touching:
             raise BucketTableError(path, factor, f"buckets {code_a} and {code_b} overlap")
 
 
