@@ -351,3 +351,18 @@ def test_client_decodes_with_the_tables_it_was_given(tmp_path: Path) -> None:
     bad.write_text(CSV_HEAD + "xyp_cpl0001,1,9,0,()\n", encoding="utf-8")
     with pytest.raises(BucketTableError, match="row 2"):
         TianyuanClient("id", "00" * 16, "https://x.test", bucket_tables=bad)
+
+
+def test_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from creditsdk.tianyuan import factors
+
+    tables = BucketTables({"xyp_cpl0001": {"1": Range(0, 9, "()")}})
+    monkeypatch.setattr(factors, "_CACHE_LIMIT", tables._cached)
+    before = tables._cached
+    for score in range(600, 620):
+        report = MultiLendingReport.from_factors(
+            {"xyp_model_score_mid": str(score), "xyp_cpl0001": "1"}, tables=tables
+        )
+        assert report.instalment_score.value == score
+        assert report.total_institutions.value == Range(0, 9, "()")
+    assert tables._cached == before
