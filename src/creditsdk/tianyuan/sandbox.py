@@ -1,0 +1,402 @@
+"""The Tianyuan side of the protocol, for the Sandbox. Written from the spec (PROTOCOLS.md §1).
+
+It shares no protocol or crypto code with the client (it uses pycryptodome directly), so a client
+that works against it agrees with the spec, not merely with itself.
+
+Checks, in order (the key depends on the Access-Id, so the id is checked before decrypting):
+missing ``Access-Id`` → 1005, unknown → 1006, source IP not allowed → 1004, body not decryptable
+→ 1002, product not enabled → 1008, injected fault (:meth:`TianyuanSandbox.fail_next`), bad
+parameters (incl. the ID check digit) → 1003, no balance → 1007. Errors are not billed; success
+and "no data" are billed (one ledger entry each, with the price).
+
+Everything it returns is SYNTHETIC: deterministic per ID number (same ID → same factors),
+with made-up names for the layered factors (provenance ``sandbox-synthetic``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import hashlib
+import json
+import random
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from Crypto.Cipher import AES
+from Crypto.Util.Padding import pad, unpad
+from stdnum.cn import ric
+
+from .._core.redact import mask_id_card
+from ..errors import ConfigurationError
+from ..sandbox._app import Route, SandboxContext, SandboxRequest, SandboxResponse
+
+__all__ = ["SCENARIOS", "TianyuanSandbox", "create_sandbox"]
+
+SCENARIOS = ("thin_file", "light", "heavy_borrower", "currently_overdue", "no_data")
+
+#: Synthetic price list (yuan per billed call).
+PRICES: Mapping[str, Decimal] = {
+    "JRZQ9E2A": Decimal("0.80"),
+    "JRZQ8F7C": Decimal("0.50"),
+    "COMB86PM": Decimal("1.20"),
+    "FLXG0V4B": Decimal("0.60"),
+}
+DEFAULT_ENABLED = frozenset({"JRZQ9E2A", "JRZQ8F7C", "COMB86PM"})
+
+MESSAGES = {
+    0: "成功",
+    1001: "接口异常",
+    1002: "参数解密失败",
+    1003: "基础参数校验不正确",
+    1004: "未经授权的IP",
+    1005: "缺少Access-Id",
+    1006: "未经授权的AccessId",
+    1007: "账户余额不足，无法请求",
+    1008: "产品未开通",
+    2001: "业务失败",
+}
+
+_DATA = resources.files("creditsdk.tianyuan") / "data"
+SANDBOX_TABLES_PATH = Path(str(_DATA / "sandbox_bucket_tables.toml"))
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+
+_PROFILES: Mapping[str, Mapping[str, Any]] = {
+    # share of non-empty factors, bucket code ranges, score ranges
+    "thin_file": {"p": 0.03, "count": (1, 1), "amount": (1, 2), "days": (1, 1), "model": None,
+                  "risk": (0.05, 0.30)},
+    "light": {"p": 0.35, "count": (1, 2), "amount": (1, 3), "days": (1, 2), "model": (600, 850),
+              "risk": (0.05, 0.35)},
+    "heavy_borrower": {"p": 0.85, "count": (2, 6), "amount": (3, 7), "days": (1, 3),
+                       "model": (430, 660), "risk": (0.45, 0.85)},
+    "currently_overdue": {"p": 0.70, "count": (1, 4), "amount": (2, 6), "days": (2, 5),
+                          "model": (350, 520), "risk": (0.75, 0.99)},
+}  # fmt: skip
+
+
+def _load_keys() -> list[tuple[str, str]]:
+    text = (_DATA / "sandbox_factors.csv").read_text(encoding="utf-8")
+    return [(row["code"], row["kind"]) for row in csv.DictReader(text.splitlines())]
+
+
+class TianyuanSandbox:
+    """Sandbox knobs: ``access_id``, ``access_key`` (32 hex chars, or 16 characters with
+    ``options={"tianyuan": {"key_format": "utf8"}}``), ``balance`` (billable calls left; ``None``
+    = unlimited), ``enabled_products`` (a set), ``allowed_ips`` (``None`` = any), ``prices``;
+    :meth:`pin` an ID number to a scenario, :meth:`fail_next` to inject a provider code."""
+
+    name = "tianyuan"
+
+    def __init__(self, ctx: SandboxContext) -> None:
+        self._ctx = ctx
+        opts = ctx.options
+        digest = hashlib.sha256(f"creditsdk-sandbox-tianyuan:{ctx.seed}".encode()).hexdigest()
+        self.key_format: str = opts.get("key_format", "hex")
+        if self.key_format not in ("hex", "utf8"):
+            raise ConfigurationError("tianyuan sandbox key_format must be 'hex' or 'utf8'")
+        self.access_id: str = opts.get("access_id", f"ty-sandbox-{digest[:12]}")
+        default_key = digest[16:48] if self.key_format == "hex" else digest[16:32]
+        self.access_key: str = opts.get("access_key", default_key)
+        self.balance: int | None = opts.get("balance", 1000)
+        self.enabled_products: set[str] = set(opts.get("enabled_products", DEFAULT_ENABLED))
+        self.allowed_ips: set[str] | None = opts.get("allowed_ips")
+        self.prices: dict[str, Decimal] = dict(PRICES)
+        self.bucket_tables_path = SANDBOX_TABLES_PATH
+        self._pins: dict[str, str] = {}
+        self._faults: list[tuple[int, str | None]] = []
+        self._seq = 0
+        self._lock = threading.Lock()
+        self._keys = _load_keys()
+
+    # -- knobs -------------------------------------------------------------------------------
+
+    def pin(self, id_card: str, scenario: str) -> None:
+        """Make ``id_card`` answer with ``scenario`` (one of :data:`SCENARIOS`)."""
+        if scenario not in SCENARIOS:
+            raise ConfigurationError(f"unknown scenario {scenario!r}; choose from {SCENARIOS}")
+        self._pins[id_card.strip().upper()] = scenario
+
+    def unpin(self, id_card: str) -> None:
+        self._pins.pop(id_card.strip().upper(), None)
+
+    def fail_next(self, code: int, *, times: int = 1, message: str | None = None) -> None:
+        """The next ``times`` authenticated calls answer with provider ``code`` (not billed)."""
+        with self._lock:
+            self._faults.extend([(code, message)] * times)
+
+    def scenario_for(self, id_card: str) -> str:
+        """The scenario an ID number gets: pinned, or drawn deterministically from the ID."""
+        key = id_card.strip().upper()
+        if key in self._pins:
+            return self._pins[key]
+        r = self._rng(key, "scenario").random()
+        if r < 0.03:
+            return "no_data"
+        if r < 0.55:
+            return "thin_file"
+        if r < 0.83:
+            return "light"
+        if r < 0.94:
+            return "heavy_borrower"
+        return "currently_overdue"
+
+    def factors_for(self, id_card: str) -> dict[str, str]:
+        """The full JRZQ9E2A payload for ``id_card`` (``{}`` for the no-data scenario)."""
+        key = id_card.strip().upper()
+        scenario = self.scenario_for(key)
+        if scenario == "no_data":
+            return {}
+        return self._factors(key, scenario)
+
+    # -- plug-in interface -----------------------------------------------------------------
+
+    def routes(self) -> Iterable[Route]:
+        return [Route.of("POST", "/api/v1/{product}", self._handle)]
+
+    def _client_kwargs(self, asynchronous: bool, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "access_id": self.access_id,
+            "access_key": self.access_key,
+            "base_url": self._ctx.base_url,
+            "key_format": self.key_format,
+        }
+        out.update(self._ctx.client_options(asynchronous=asynchronous))
+        out.update(kwargs)
+        return out
+
+    def client(self, **kwargs: Any) -> Any:
+        from .client import TianyuanClient
+
+        return TianyuanClient(**self._client_kwargs(False, kwargs))
+
+    def async_client(self, **kwargs: Any) -> Any:
+        from .client import AsyncTianyuanClient
+
+        return AsyncTianyuanClient(**self._client_kwargs(True, kwargs))
+
+    def __repr__(self) -> str:
+        return f"TianyuanSandbox(access_id={self.access_id!r}, balance={self.balance})"
+
+    # -- the server side ---------------------------------------------------------------------
+
+    def _key(self) -> bytes:
+        if self.key_format == "hex":
+            return bytes.fromhex(self.access_key)
+        return self.access_key.encode("utf-8")
+
+    def _next_tid(self) -> str:
+        self._seq += 1
+        h = hashlib.sha256(f"{self._ctx.seed}:{self._seq}".encode()).hexdigest()[:20]
+        return f"TYSB{self._seq:06d}{h.upper()}"
+
+    def _answer(self, code: int, tid: str, data: str = "", message: str | None = None) -> Any:
+        return SandboxResponse.json(
+            {
+                "code": code,
+                "message": message or MESSAGES.get(code, "错误"),
+                "transaction_id": tid,
+                "data": data,
+            }
+        )
+
+    def _error(self, code: int, message: str | None = None) -> SandboxResponse:
+        with self._lock:
+            tid = self._next_tid()
+        return self._answer(code, tid, "", message)  # type: ignore[no-any-return]
+
+    def _decrypt(self, body: bytes) -> dict[str, Any] | None:
+        try:
+            doc = json.loads(body)
+            blob = base64.b64decode(doc["data"], validate=True)
+            iv, ct = blob[:16], blob[16:]
+            plain = unpad(AES.new(self._key(), AES.MODE_CBC, iv).decrypt(ct), 16)
+            params = json.loads(plain.decode("utf-8"))
+        except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+            return None
+        return params if isinstance(params, dict) else None
+
+    def _encrypt(self, obj: Any, tid: str) -> str:
+        plain = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        iv = hashlib.sha256(f"iv:{tid}".encode()).digest()[:16]  # deterministic per answer
+        ct = AES.new(self._key(), AES.MODE_CBC, iv).encrypt(pad(plain, 16))
+        return base64.b64encode(iv + ct).decode("ascii")
+
+    @staticmethod
+    def _check_params(product: str, params: Mapping[str, Any]) -> str | None:
+        required = ["name", "id_card", "mobile_no"]
+        if product in ("JRZQ9E2A", "COMB86PM"):
+            required.append("auth_authorize_file_code")
+        for field in required:
+            value = params.get(field)
+            if not isinstance(value, str) or not value.strip():
+                return f"{field}不能为空"
+        if not ric.is_valid(params["id_card"]):
+            return "id_card格式不正确"
+        if not _MOBILE.fullmatch(params["mobile_no"]):
+            return "mobile_no格式不正确"
+        return None
+
+    def _handle(self, request: SandboxRequest) -> SandboxResponse:
+        product = request.path_params.get("product", "")
+        access_id = request.headers.get("access-id", "").strip()
+        if not access_id:
+            return self._error(1005)
+        if access_id != self.access_id:
+            return self._error(1006)
+        if self.allowed_ips is not None and request.client not in self.allowed_ips:
+            return self._error(1004)
+        params = self._decrypt(request.body)
+        if params is None:
+            return self._error(1002)
+        if product not in self.enabled_products:
+            return self._error(1008)
+        with self._lock:
+            fault = self._faults.pop(0) if self._faults else None
+        if fault is not None:
+            return self._error(fault[0], fault[1])
+        problem = self._check_params(product, params)
+        if problem is not None:
+            return self._error(1003, f"{MESSAGES[1003]}: {problem}")
+        id_card = params["id_card"].strip().upper()
+        scenario = self.scenario_for(id_card)
+        price = self.prices.get(product, Decimal("1.00"))
+        with self._lock:
+            if self.balance is not None and self.balance < 1:
+                tid = self._next_tid()
+                return self._answer(1007, tid)  # type: ignore[no-any-return]
+            if self.balance is not None:
+                self.balance -= 1
+            tid = self._next_tid()
+            balance_after = self.balance
+        payload = self._payload(product, id_card, scenario)
+        self._ctx.bill(
+            product,
+            tid,
+            product=product,
+            price_yuan=str(price),
+            id_card=mask_id_card(id_card),
+            scenario=scenario,
+            result="no_data" if payload is None else "success",
+            balance_after=balance_after,
+        )
+        data = "" if payload is None else self._encrypt(payload, tid)
+        return self._answer(0, tid, data)  # type: ignore[no-any-return]
+
+    def _payload(self, product: str, id_card: str, scenario: str) -> Any:
+        if product == "JRZQ9E2A":
+            return None if scenario == "no_data" else self._factors(id_card, scenario)
+        if product == "JRZQ8F7C":
+            return None if scenario == "no_data" else self._risk(id_card, scenario)
+        # COMB86PM: both, as sub-responses
+        no = scenario == "no_data"
+        return {
+            "responses": [
+                {
+                    "api_code": "JRZQ9E2A",
+                    "success": not no,
+                    "data": None if no else self._factors(id_card, scenario),
+                },
+                {
+                    "api_code": "JRZQ8F7C",
+                    "success": not no,
+                    "data": None if no else self._risk(id_card, scenario),
+                },
+            ]
+        }
+
+    # -- synthetic data --------------------------------------------------------------------------
+
+    def _rng(self, id_card: str, purpose: str) -> random.Random:
+        digest = hashlib.sha256(f"{self._ctx.seed}:{purpose}:{id_card}".encode()).digest()
+        return random.Random(int.from_bytes(digest[:8], "big"))
+
+    def _risk(self, id_card: str, scenario: str) -> dict[str, str]:
+        level = {"thin_file": "low", "light": "low", "heavy_borrower": "medium"}.get(
+            scenario, "high"
+        )
+        rng = self._rng(id_card, "risk:" + scenario)
+        score_range = {"low": (650, 900), "medium": (500, 700)}.get(level, (350, 560))
+        return {
+            "risk_level": level,
+            "score": str(rng.randint(*score_range)),
+            "hit_blacklist": "1" if scenario == "currently_overdue" else "0",
+        }
+
+    def _factors(self, id_card: str, scenario: str) -> dict[str, str]:
+        prof = _PROFILES[scenario]
+        rng = self._rng(id_card, "factors:" + scenario)
+        out: dict[str, str] = {}
+
+        def bucket(lo_hi: tuple[int, int]) -> str:
+            return str(rng.randint(*lo_hi))
+
+        for code, kind in self._keys:
+            if rng.random() >= prof["p"]:
+                out[code] = ""
+                continue
+            if kind == "count_bucket":
+                out[code] = bucket(prof["count"])
+            elif kind == "amount_bucket":
+                out[code] = bucket(prof["amount"])
+            elif kind == "dictionary":
+                out[code] = bucket(prof["days"])
+            elif kind == "flag":
+                out[code] = "1" if scenario == "currently_overdue" and rng.random() < 0.4 else "0"
+            elif kind == "ratio_score":
+                out[code] = f"{rng.uniform(*prof['risk']):.4f}"
+            elif kind == "model_score":
+                model = prof["model"]
+                out[code] = "-1" if model is None else str(rng.randint(*model))
+            else:  # pragma: no cover - the catalog has no other kinds
+                out[code] = ""
+        self._make_consistent(out, scenario, rng, prof)
+        return out
+
+    @staticmethod
+    def _make_consistent(
+        out: dict[str, str], scenario: str, rng: random.Random, prof: Mapping[str, Any]
+    ) -> None:
+        """The documented factors tell one story: totals bound their parts, flags match."""
+
+        def num(code: str) -> int:
+            return int(out[code]) if out.get(code) else 0
+
+        if scenario in ("heavy_borrower", "currently_overdue", "light"):
+            total = max(num("xyp_cpl0001"), rng.randint(*prof["count"]))
+            out["xyp_cpl0001"] = str(total)
+            for part in ("xyp_cpl0002", "xyp_cpl0007", "xyp_cpl0008", "xyp_cpl0011"):
+                if num(part) > total:
+                    out[part] = str(total)
+            if num("xyp_cpl0009") > num("xyp_cpl0011"):
+                out["xyp_cpl0009"] = out["xyp_cpl0011"]
+            if num("xyp_cpl0070") > num("xyp_cpl0009"):
+                out["xyp_cpl0070"] = out["xyp_cpl0009"]
+            out["xyp_cpl0081"] = f"{rng.uniform(*prof['risk']):.4f}"
+            model = prof["model"]
+            out["xyp_model_score_high"] = str(rng.randint(*model))
+            out["xyp_model_score_mid"] = str(rng.randint(*model))
+        if scenario == "heavy_borrower":
+            for recent in ("xyp_cpl0009", "xyp_cpl0011"):
+                out[recent] = str(max(num(recent), 3))
+            out["xyp_cpl0001"] = str(max(num("xyp_cpl0001"), 4))
+        if scenario == "currently_overdue":
+            out["xyp_cpl0044"] = "1"
+            out["xyp_cpl0031"] = "1"
+            out["xyp_cpl0071"] = str(max(num("xyp_cpl0071"), 1))
+            out["xyp_cpl0072"] = str(max(num("xyp_cpl0072"), 2))
+        else:
+            for code in ("xyp_cpl0044", "xyp_cpl0028", "xyp_cpl0031"):
+                if out.get(code):
+                    out[code] = "0"
+            out["xyp_cpl0071"] = ""
+            out["xyp_cpl0072"] = ""
+
+
+def create_sandbox(ctx: SandboxContext) -> TianyuanSandbox:
+    return TianyuanSandbox(ctx)
