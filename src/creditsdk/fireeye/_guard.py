@@ -16,7 +16,7 @@ from collections.abc import Callable
 import attrs
 
 from .._core.redact import mask_card
-from ..errors import InvalidInputError
+from ..errors import ConfigurationError, InvalidInputError
 
 __all__ = ["CardGuard", "CardGuardError"]
 
@@ -32,6 +32,16 @@ class CardGuardError(InvalidInputError):
         super().__init__(message, field="card_no", rule="card_guard", provider="fireeye")
         self.card = card
         self.limit = limit
+
+
+def _at_least(minimum: int) -> Callable[[object, attrs.Attribute[int], int], None]:
+    def check(_inst: object, attr: attrs.Attribute[int], value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ConfigurationError(
+                f"CardGuard.{attr.name} must be an integer >= {minimum}, not {value!r}"
+            )
+
+    return check
 
 
 @attrs.define
@@ -82,8 +92,8 @@ class CardGuard:
     start afresh each local day (``clock()`` gives the day; inject one in tests).
     """
 
-    max_per_day: int = attrs.field(default=10, validator=attrs.validators.ge(1))
-    max_consecutive_failures: int = attrs.field(default=3, validator=attrs.validators.ge(2))
+    max_per_day: int = attrs.field(default=10, validator=_at_least(1))
+    max_consecutive_failures: int = attrs.field(default=3, validator=_at_least(2))
     clock: Callable[[], _dt.date] = attrs.field(default=_dt.date.today, repr=False)
     _cards: dict[str, _CardDay] = attrs.field(factory=dict, init=False, repr=False)
     _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False, repr=False)
