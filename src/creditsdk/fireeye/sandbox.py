@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._core.redact import mask_card, mask_id_card, mask_mobile
+from ..errors import ConfigurationError
 from ..sandbox import LedgerEntry, Route, SandboxContext, SandboxRequest, SandboxResponse
 
 if TYPE_CHECKING:
@@ -89,11 +90,11 @@ class FireEyeSandbox:
         self.score_code_field: str = str(opts.get("score_code_field", "resp"))
         self.generated_transactions: int = int(opts.get("generated_transactions", 3))
         if self.amount_unit not in ("fen", "yuan"):
-            raise ValueError(
+            raise ConfigurationError(
                 f"fireeye sandbox amount_unit must be 'fen' or 'yuan', not {self.amount_unit!r}"
             )
         if self.score_code_field not in ("resp", "respCd"):
-            raise ValueError("fireeye sandbox score_code_field must be 'resp' or 'respCd'")
+            raise ConfigurationError("fireeye sandbox score_code_field must be 'resp' or 'respCd'")
         self._added: dict[str, list[SandboxTransaction]] = {}
         self._forced: deque[str] = deque()
         self._lock = threading.Lock()
