@@ -190,6 +190,9 @@ def test_fail_next_injects_codes(sb: Sandbox, fe: FireEyeSandbox) -> None:
     envelope = _envelope(fe, {"cardNo": CARD, "certid": ID_CARD, "mobile": MOBILE})
     assert [_post(sb, SCORE_PATH, envelope)["resp"] for _ in range(3)] == ["0004", "0004", "0000"]
     assert len(fe.ledger()) == 1
+    for billed_code in ("0000", "0003"):
+        with pytest.raises(ConfigurationError, match="refusal"):
+            fe.fail_next(billed_code)
 
 
 # -- the transaction book ------------------------------------------------------------------

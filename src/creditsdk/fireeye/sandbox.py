@@ -40,7 +40,6 @@ __all__ = ["FireEyeSandbox", "SandboxTransaction", "create_sandbox"]
 TRANSACTION_PATH = "/fireeye/creditScore/transationAuthentication"
 SCORE_PATH = "/fireeye/creditScore/UnionPayModelScore"
 PRODUCTS = frozenset({"transaction_auth", "model_score"})
-BILLED_CODES = frozenset({"0000", "0003"})  # assumption: a check that ran is billed, 0003 too
 
 _CARD_RE = re.compile(r"\d{12,19}")
 _ID_RE = re.compile(r"\d{17}[\dX]")
@@ -145,7 +144,14 @@ class FireEyeSandbox:
         return 300 + int.from_bytes(digest[:8], "big") % 701
 
     def fail_next(self, code: str, times: int = 1) -> None:
-        """Answer the next ``times`` requests (either path) with ``code``, e.g. ``"0004"``."""
+        """Answer the next ``times`` requests (either path) with ``code``, e.g. ``"0004"``.
+
+        For refusals only (never billed): a 0003 comes from asking about an unknown
+        transaction, a 0000 from a known one."""
+        if code in ("0000", "0003"):
+            raise ConfigurationError(
+                f"fail_next({code!r}): only refusal codes can be injected (0001, 0002, 0004, ...)"
+            )
         with self._lock:
             self._forced.extend([code] * times)
 
@@ -251,9 +257,7 @@ class FireEyeSandbox:
             day = _dt.datetime.strptime(_text(data.get("transDate")), "%Y%m%d").date()
             amount = self._amount(data.get("transAmount"))
         except _Refusal as refusal:
-            if refusal.code in BILLED_CODES:  # an injected 0003
-                self._bill("transaction_auth", card="", result="no_such_transaction", code="0003")
-            return self._answer(refusal.code, 0 if refusal.code == "0003" else None)
+            return self._answer(refusal.code, None)
         except ValueError:
             return self._answer("0004", None)
         same = [t for t in self.transactions(card) if t.date == day and t.amount == amount]
