@@ -130,7 +130,7 @@ class FireEyeSandbox:
             SandboxTransaction(
                 card_no,
                 _BOOK_START + _dt.timedelta(days=rng.randrange(_BOOK_DAYS)),
-                Decimal(rng.randrange(100, 500_001)) / 100,
+                (Decimal(rng.randrange(100, 500_001)) / 100).quantize(Decimal("0.01")),
                 rng.choice(_CITIES),
             )
             for _ in range(self.generated_transactions)
