@@ -9,6 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from creditsdk import Consent
 from creditsdk.errors import (
@@ -58,6 +60,7 @@ def test_amount_encoding_per_unit(amount: Decimal, fen: str, yuan: float) -> Non
         (Decimal("0"), "range"),
         (Decimal("-1.00"), "range"),
         (Decimal("0.001"), "precision"),
+        (Decimal(10) ** 13, "range"),
         (Decimal("212.123"), "precision"),
         (Decimal("NaN"), "format"),
         (Decimal("Infinity"), "format"),
@@ -318,3 +321,11 @@ def test_models_to_dict_and_repr() -> None:
     score = FireEyeScore(720, card="6222****0128")
     assert score.to_dict()["score"] == 720
     assert repr(score) == "FireEyeScore(score=720, card='6222****0128')"
+
+
+@given(fen=st.integers(min_value=1, max_value=10**15 - 1))
+def test_amounts_round_trip_in_both_units(fen: int) -> None:
+    amount = proto.normalize_amount(Decimal(fen) / 100)
+    assert proto.encode_amount(amount, "fen") == str(fen)
+    as_json = json.dumps(proto.encode_amount(amount, "yuan"))
+    assert Decimal(as_json).quantize(Decimal("0.01")) == amount  # the double is exact to the fen

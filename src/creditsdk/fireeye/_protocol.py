@@ -60,6 +60,9 @@ AMOUNT_UNITS: tuple[str, ...] = ("fen", "yuan")
 HTTP_METHODS: tuple[str, ...] = ("POST", "GET")
 
 _CENT = Decimal("0.01")
+# 15 significant digits survive a trip through a double (DBL_DIG): amounts below ¥10**13
+# ("yuan" unit) are exact to the fen on the wire. No card transaction comes near it.
+_MAX_AMOUNT = Decimal(10) ** 13
 
 
 @attrs.frozen(repr=False)
@@ -119,6 +122,10 @@ def normalize_amount(value: object) -> Decimal:
         raise InvalidInputError("must be a finite number", field="amount", rule="format")
     if amount <= 0:
         raise InvalidInputError("must be greater than zero", field="amount", rule="range")
+    if amount >= _MAX_AMOUNT:
+        raise InvalidInputError(
+            "is implausibly large (>= 10**13 yuan)", field="amount", rule="range"
+        )
     if amount != amount.quantize(_CENT):
         raise InvalidInputError(
             "has more than 2 decimal places (amounts are in yuan, to the fen)",
@@ -132,8 +139,8 @@ def encode_amount(amount: Decimal, unit: AmountUnit) -> str | float:
     """``transAmount`` on the wire.
 
     ``"fen"``: an integer string, ``Decimal("212.00")`` → ``"21200"`` (the seed's sample).
-    ``"yuan"``: a JSON number (the doc's "double"), ``Decimal("212.50")`` → ``212.5``. Floats
-    represent every amount to the fen exactly enough for ``repr`` to round-trip below 2**53 fen.
+    ``"yuan"``: a JSON number (the doc's "double"), ``Decimal("212.50")`` → ``212.5``; exact to
+    the fen for every amount :func:`normalize_amount` accepts (15 significant digits at most).
     """
     if unit == "fen":
         return str(int(amount * 100))
