@@ -1,0 +1,19 @@
+"""UnionPay FireEye (火眼): transaction authentication and the UnionPay model score.
+
+>>> from creditsdk.fireeye import FireEyeClient, AsyncFireEyeClient
+
+See docs/fireeye.md for the protocol, the options and what is known versus assumed.
+"""
+
+from ._guard import CardGuard, CardGuardError
+from .client import AsyncFireEyeClient, FireEyeClient
+from .models import FireEyeScore, TransactionCheck
+
+__all__ = [
+    "AsyncFireEyeClient",
+    "CardGuard",
+    "CardGuardError",
+    "FireEyeClient",
+    "FireEyeScore",
+    "TransactionCheck",
+]
