@@ -210,3 +210,9 @@ def test_sandbox_knobs_refuse_unknown_things(sb: Sandbox) -> None:
         sb.sesame.revoke("2088999999999999")
     with pytest.raises(ConfigurationError):
         sb.sesame.approve("http://x/oauth?app_id=other&scope=auth_zhima&redirect_uri=https://l/")
+
+
+def test_rsa_sha1_sign_type_round_trip(sb: Sandbox, consent: Consent) -> None:
+    with sb.sesame_client(sign_type="RSA") as zm:
+        grant = _grant(sb, zm)
+        assert zm.score(grant, consent).score is not None

@@ -361,6 +361,8 @@ class SesameSandbox:
                 params[key] = values[0]
         method = params.get("method", "")
         encrypted = params.get("encrypt_type", "").upper() == "AES"
+        # Answers are signed with the request's algorithm (RSA → SHA1withRSA, else RSA2).
+        sha1 = params.get("sign_type", "").upper() == "RSA"
         try:
             biz = self._authenticate(params)
             handler = {
@@ -372,8 +374,8 @@ class SesameSandbox:
             with self._lock:
                 body = handler(params, biz)
         except _GatewayError as err:
-            return self._answer(method, {}, err, encrypted=encrypted)
-        return self._answer(method, body, None, encrypted=encrypted)
+            return self._answer(method, {}, err, encrypted=encrypted, sha1=sha1)
+        return self._answer(method, body, None, encrypted=encrypted, sha1=sha1)
 
     def _authenticate(self, params: dict[str, str]) -> dict[str, Any]:
         for name in ("app_id", "method", "sign_type", "timestamp", "version"):
@@ -422,7 +424,13 @@ class SesameSandbox:
         return biz
 
     def _answer(
-        self, method: str, body: dict[str, Any], err: _GatewayError | None, *, encrypted: bool
+        self,
+        method: str,
+        body: dict[str, Any],
+        err: _GatewayError | None,
+        *,
+        encrypted: bool,
+        sha1: bool = False,
     ) -> SandboxResponse:
         if err is not None:
             body = {"code": err.code, "msg": _MSG[err.code], "sub_code": err.sub_code,
@@ -436,7 +444,7 @@ class SesameSandbox:
             blob = cipher.encrypt(pad(value.encode("utf-8"), 16))
             value = json.dumps(base64.b64encode(blob).decode("ascii"))
         signature = base64.b64encode(
-            pkcs1_15.new(self._alipay_key).sign(SHA256.new(value.encode("utf-8")))
+            pkcs1_15.new(self._alipay_key).sign((SHA1 if sha1 else SHA256).new(value.encode()))
         ).decode("ascii")
         text = '{"' + key + '":' + value + ',"sign":"' + signature + '"}'
         return SandboxResponse.raw_json(text.encode("utf-8"))
