@@ -216,3 +216,21 @@ def test_rsa_sha1_sign_type_round_trip(sb: Sandbox, consent: Consent) -> None:
     with sb.sesame_client(sign_type="RSA") as zm:
         grant = _grant(sb, zm)
         assert zm.score(grant, consent).score is not None
+
+
+def test_logs_and_audit_carry_no_tokens_or_signatures(
+    sb: Sandbox, consent: Consent, caplog: pytest.LogCaptureFixture
+) -> None:
+    from creditsdk._core.consent import MemoryAuditSink
+
+    sink = MemoryAuditSink()
+    with caplog.at_level("DEBUG", logger="creditsdk"), sb.sesame_client(audit=sink) as zm:
+        grant = _grant(sb, zm)
+        score = zm.score(grant, consent)
+    assert caplog.text  # the transport did log the calls
+    for secret in (grant.access_token, grant.refresh_token or "?", "sign="):
+        assert secret not in caplog.text
+        assert secret not in repr(sink.events)
+    [event] = sink.events
+    assert (event.operation, event.transaction_id) == ("score", score.transaction_id)
+    assert event.consent_reference == consent.reference

@@ -500,7 +500,7 @@ def _number(value: Any, what: str) -> int:
         raise ResponseIntegrityError(f"{what} is not a number", provider=PROVIDER) from None
 
 
-def _parse_grant(config: SesameConfig, content: Mapping[str, Any], issued: _dt.datetime) -> Grant:
+def _parse_grant(content: Mapping[str, Any], issued: _dt.datetime) -> Grant:
     token = content.get("access_token")
     user_id = content.get("user_id") or content.get("alipay_user_id") or content.get("open_id")
     if not isinstance(token, str) or not token or not user_id:
@@ -541,7 +541,7 @@ def token_operation(
         content = verified_content(config, response, M_TOKEN)
         check_success(content)
         # Expiry counts from our clock when the answer arrived (the answer has no timestamp).
-        return _parse_grant(config, content, config.clock().astimezone(_dt.timezone.utc))
+        return _parse_grant(content, config.clock().astimezone(_dt.timezone.utc))
 
     # An auth code is single-use and a refresh token rotates: a blind resend could fail or
     # orphan the first grant, so these are not idempotent (not billed either).
