@@ -1,0 +1,682 @@
+"""The Alipay open-platform gateway as pure functions: sign requests, verify and parse answers.
+
+No I/O here. :class:`SesameConfig` holds the loaded keys; the ``*_operation`` functions return
+:class:`~creditsdk._core.operation.Operation` objects that the transport runs.
+
+Wire facts (docs/sesame.md): common params + ``biz_content`` are signed as ``k=v&…`` sorted by
+key, empty values skipped, SHA256withRSA (RSA2); the answer's signature covers the raw text of the
+``<method>_response`` (or ``error_response``) value exactly as received.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import hmac
+import json
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import attrs
+import httpx
+from Crypto.PublicKey import RSA
+
+from .._core.consent import Consent
+from .._core.crypto import (
+    aes_cbc_decrypt,
+    aes_cbc_encrypt,
+    b64decode_strict,
+    load_rsa_private_key,
+    load_rsa_public_key,
+    rsa_sign,
+    rsa_verify,
+)
+from .._core.operation import Operation
+from .._core.redact import redact_text
+from ..errors import (
+    ConfigurationError,
+    CreditSDKError,
+    InvalidInputError,
+    ProviderError,
+    ResponseIntegrityError,
+)
+from ._errors import (
+    AuthorizationDeniedError,
+    AuthorizationRevokedError,
+    SesameAuthenticationError,
+    SesameProductNotEnabledError,
+    SesameProviderError,
+)
+from .models import Admittance, AuthorizationStatus, Grant, SesameScore
+
+__all__ = [
+    "BEIJING",
+    "DEFAULT_AUTHORIZE_URL",
+    "DEFAULT_GATEWAY_URL",
+    "SCORE_PRODUCT_CODE",
+    "SesameConfig",
+    "authorization_url",
+    "error_for",
+    "extract_signed",
+    "new_transaction_id",
+    "parse_redirect",
+    "sign_content",
+    "top_level_spans",
+]
+
+PROVIDER = "sesame"
+#: China has had no daylight saving time since 1991: a fixed UTC+8 is exact and needs no tzdata.
+BEIJING = _dt.timezone(_dt.timedelta(hours=8), "Asia/Shanghai")
+DEFAULT_GATEWAY_URL = "https://openapi.alipay.com/gateway.do"
+DEFAULT_AUTHORIZE_URL = "https://openauth.alipay.com/oauth2/publicAppAuthorize.htm"
+SCORE_PRODUCT_CODE = "w1010100100000000001"
+BRIEF_PRODUCT_CODE = "w1010100000000002733"
+
+M_TOKEN = "alipay.system.oauth.token"
+M_SCORE = "zhima.credit.score.get"
+M_AUTHQUERY = "zhima.auth.info.authquery"
+M_BRIEF = "zhima.credit.score.brief.get"
+
+_TXN_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
+
+SignType = Literal["RSA2", "RSA"]
+
+
+def _utcnow() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+
+@attrs.frozen(repr=False)
+class SesameConfig:
+    """Loaded credentials and endpoints. Build it with :meth:`load` (keys parsed once)."""
+
+    app_id: str
+    private_key: RSA.RsaKey
+    alipay_public_key: RSA.RsaKey
+    gateway_url: str
+    authorize_url: str
+    sign_type: SignType = "RSA2"
+    encrypt_key: bytes | None = None
+    clock: Callable[[], _dt.datetime] = _utcnow
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        app_id: str,
+        app_private_key: str | bytes,
+        alipay_public_key: str | bytes,
+        gateway_url: str,
+        authorize_url: str,
+        sign_type: str = "RSA2",
+        encrypt_key: str | None = None,
+        clock: Callable[[], _dt.datetime] | None = None,
+    ) -> SesameConfig:
+        if sign_type not in ("RSA2", "RSA"):
+            raise ConfigurationError(f"sign_type must be 'RSA2' or 'RSA', not {sign_type!r}")
+        private = load_rsa_private_key(app_private_key, which="app_private_key")
+        public = load_rsa_public_key(alipay_public_key, which="alipay_public_key")
+        if public.n == private.n and public.e == private.e:
+            raise ConfigurationError(
+                "alipay_public_key is the public half of your own app_private_key: pass "
+                "Alipay's public key (the console's '支付宝公钥'), not your app's public key"
+            )
+        aes: bytes | None = None
+        if encrypt_key is not None:
+            try:
+                aes = base64.b64decode("".join(encrypt_key.split()), validate=True)
+            except (ValueError, TypeError):
+                raise ConfigurationError("encrypt_key is not base64") from None
+            if len(aes) not in (16, 24, 32):
+                raise ConfigurationError("encrypt_key must decode to 16, 24 or 32 bytes (AES)")
+        for name, url in (("gateway_url", gateway_url), ("authorize_url", authorize_url)):
+            if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+                raise ConfigurationError(f"{name} must be an absolute http(s) URL")
+        return cls(
+            app_id=app_id,
+            private_key=private,
+            alipay_public_key=public,
+            gateway_url=gateway_url,
+            authorize_url=authorize_url,
+            sign_type=sign_type,  # type: ignore[arg-type]
+            encrypt_key=aes,
+            clock=clock or _utcnow,
+        )
+
+    def __repr__(self) -> str:
+        return f"SesameConfig(app_id={self.app_id!r}, gateway_url={self.gateway_url!r})"
+
+
+# -- request signing ---------------------------------------------------------------------------
+
+
+def sign_content(params: Mapping[str, str | None]) -> str:
+    """``k=v&…`` over every param but ``sign``, empty values skipped, sorted, not URL-encoded."""
+    return "&".join(
+        f"{k}={v}" for k, v in sorted(params.items()) if k != "sign" and v is not None and v != ""
+    )
+
+
+def beijing_timestamp(now: _dt.datetime) -> str:
+    """``yyyy-MM-dd HH:mm:ss`` in Beijing time, whatever this machine's zone (naive = UTC)."""
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=_dt.timezone.utc)
+    return now.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def signed_params(
+    config: SesameConfig,
+    method: str,
+    *,
+    biz: Mapping[str, Any] | None = None,
+    auth_token: str | None = None,
+    top_level: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Every request parameter, ``sign`` included. Empty optional values never appear."""
+    params: dict[str, str | None] = {
+        "app_id": config.app_id,
+        "method": method,
+        "format": "JSON",
+        "charset": "utf-8",
+        "sign_type": config.sign_type,
+        "timestamp": beijing_timestamp(config.clock()),
+        "version": "1.0",
+        "auth_token": auth_token,
+    }
+    params.update(top_level or {})
+    if biz is not None:
+        content = _dumps(biz)
+        if config.encrypt_key is not None:
+            params["encrypt_type"] = "AES"
+            cipher = aes_cbc_encrypt(config.encrypt_key, content.encode("utf-8"), bytes(16))
+            content = base64.b64encode(cipher).decode("ascii")
+        params["biz_content"] = content
+    clean = {k: v for k, v in params.items() if v is not None and v != ""}
+    clean["sign"] = rsa_sign(
+        config.private_key, sign_content(clean).encode("utf-8"), config.sign_type
+    )
+    return clean
+
+
+def build_request(config: SesameConfig, params: Mapping[str, str]) -> httpx.Request:
+    """All parameters in a form body (Alipay's gateway accepts this layout; nothing in the URL)."""
+    return httpx.Request(
+        "POST",
+        config.gateway_url,
+        content=urlencode(params).encode("ascii"),
+        headers={"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"},
+    )
+
+
+# -- answer verification -----------------------------------------------------------------------
+
+_WS = " \t\r\n"
+
+
+def _skip_ws(text: str, i: int) -> int:
+    while i < len(text) and text[i] in _WS:
+        i += 1
+    return i
+
+
+def _end_of_string(text: str, i: int) -> int:
+    """``text[i]`` is an opening quote; index just past the closing one (escapes honoured)."""
+    i += 1
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == '"':
+            return i + 1
+        i += 1
+    raise ResponseIntegrityError(
+        "answer is not valid JSON (unterminated string)", provider=PROVIDER
+    )
+
+
+def _end_of_value(text: str, i: int) -> int:
+    """Index just past the JSON value starting at ``text[i]``: strings and nesting aware."""
+    if i >= len(text):
+        raise ResponseIntegrityError("answer is not valid JSON (truncated)", provider=PROVIDER)
+    if text[i] == '"':
+        return _end_of_string(text, i)
+    if text[i] in "{[":
+        depth = 0
+        while i < len(text):
+            ch = text[i]
+            if ch == '"':
+                i = _end_of_string(text, i)
+                continue
+            if ch in "{[":
+                depth += 1
+            elif ch in "}]":
+                depth -= 1
+                if depth == 0:
+                    return i + 1
+            i += 1
+        raise ResponseIntegrityError("answer is not valid JSON (truncated)", provider=PROVIDER)
+    j = i
+    while j < len(text) and text[j] not in ",}]" + _WS:
+        j += 1
+    return j
+
+
+def top_level_spans(text: str) -> dict[str, tuple[int, int]]:
+    """Raw ``(start, end)`` of each top-level member value of a JSON object, as received.
+
+    A quote- and escape-aware scan: a ``}`` or ``"sign"`` inside a string cannot move a
+    boundary. A duplicated top-level key is refused (which copy was signed would be ambiguous).
+    """
+    try:
+        json.loads(text)
+    except ValueError:
+        raise ResponseIntegrityError("answer is not valid JSON", provider=PROVIDER) from None
+    i = _skip_ws(text, 0)
+    if i >= len(text) or text[i] != "{":
+        raise ResponseIntegrityError("answer is not a JSON object", provider=PROVIDER)
+    spans: dict[str, tuple[int, int]] = {}
+    i = _skip_ws(text, i + 1)
+    if i < len(text) and text[i] == "}":
+        return spans
+    while True:
+        key_end = _end_of_string(text, i)
+        key = json.loads(text[i:key_end])
+        i = _skip_ws(text, key_end)
+        i = _skip_ws(text, i + 1)  # the colon (json.loads already checked the grammar)
+        end = _end_of_value(text, i)
+        if key in spans:
+            raise ResponseIntegrityError(
+                f"answer repeats the top-level member {key!r}", provider=PROVIDER
+            )
+        spans[key] = (i, end)
+        i = _skip_ws(text, end)
+        if text[i] == "}":
+            return spans
+        i = _skip_ws(text, i + 1)  # the comma
+
+
+def response_key(method: str) -> str:
+    return method.replace(".", "_") + "_response"
+
+
+def extract_signed(text: str, method: str) -> tuple[str, str, str]:
+    """``(member name, raw value text, signature)`` of an answer; integrity errors otherwise."""
+    spans = top_level_spans(text)
+    key = response_key(method)
+    if key not in spans:
+        key = "error_response"
+    if key not in spans:
+        raise ResponseIntegrityError(
+            f"answer has neither {response_key(method)!r} nor 'error_response'", provider=PROVIDER
+        )
+    if "sign" not in spans:
+        raise ResponseIntegrityError(
+            "answer carries no signature; refusing to trust it", provider=PROVIDER
+        )
+    sign = json.loads(text[slice(*spans["sign"])])
+    if not isinstance(sign, str) or not sign:
+        raise ResponseIntegrityError("answer's signature is empty", provider=PROVIDER)
+    return key, text[slice(*spans[key])], sign
+
+
+def verified_content(config: SesameConfig, response: httpx.Response, method: str) -> dict[str, Any]:
+    """Verify the signature over the raw value text, decrypt if needed, return the JSON object."""
+    try:
+        text = response.content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ResponseIntegrityError("answer is not UTF-8", provider=PROVIDER) from None
+    _key, raw, sign = extract_signed(text, method)
+    if not rsa_verify(config.alipay_public_key, raw.encode("utf-8"), sign, config.sign_type):
+        raise ResponseIntegrityError(
+            "answer's signature does not verify (tampered, or alipay_public_key is not the key "
+            "Alipay signs with)",
+            provider=PROVIDER,
+        )
+    if raw.startswith('"'):
+        if config.encrypt_key is None:
+            raise ResponseIntegrityError(
+                "answer is encrypted but no encrypt_key is configured", provider=PROVIDER
+            )
+        cipher = b64decode_strict(json.loads(raw), what="encrypted answer")
+        raw = aes_cbc_decrypt(
+            config.encrypt_key, cipher, bytes(16), what="encrypted answer"
+        ).decode("utf-8", "replace")
+    try:
+        content = json.loads(raw)
+    except ValueError:
+        raise ResponseIntegrityError("answer content is not JSON", provider=PROVIDER) from None
+    if not isinstance(content, dict):
+        raise ResponseIntegrityError("answer content is not a JSON object", provider=PROVIDER)
+    return content
+
+
+# -- codes ---------------------------------------------------------------------------------------
+
+_AUTH_SUB_CODES = re.compile(
+    r"isv\.(invalid-signature|invalid-app-id|invalid-encrypt|code-invalid|"
+    r"refresh-token-invalid|refresh-token-time-out|invalid-auth-token|missing-signature|"
+    r"invalid-timestamp|insufficient-isv-permissions)"
+    r"|aop\..*token.*",
+    re.I,
+)
+
+
+def error_for(content: Mapping[str, Any], *, transaction_id: str | None = None) -> CreditSDKError:
+    """The typed error for a failure answer (see the code table in docs/sesame.md)."""
+    code = str(content.get("code") or "")
+    sub_code = str(content["sub_code"]) if content.get("sub_code") else None
+    sub_msg = str(content["sub_msg"]) if content.get("sub_msg") else None
+    msg = str(content.get("msg") or "")
+    text = redact_text(
+        " ".join(p for p in (sub_msg or msg, f"({sub_code})" if sub_code else "") if p)
+    )
+    common: dict[str, Any] = {
+        "provider": PROVIDER,
+        "code": code or None,
+        "transaction_id": transaction_id,
+        "sub_code": sub_code,
+        "sub_msg": redact_text(sub_msg) if sub_msg else None,
+    }
+    if sub_code and sub_code.upper() == "ZMCREDIT.AUTHENTICATION_FAIL":
+        return AuthorizationRevokedError(
+            "the user revoked the Zhima authorization: send them through authorization_url() "
+            f"again ({sub_code})",
+            **common,
+        )
+    if code == "20001":
+        return SesameAuthenticationError(
+            f"auth token refused (invalid or expired; refresh the grant): {text}", **common
+        )
+    if code == "40006":
+        return SesameProductNotEnabledError(
+            f"the app lacks permission for this product: {text}", **common
+        )
+    if code == "40002" and sub_code and _AUTH_SUB_CODES.fullmatch(sub_code):
+        return SesameAuthenticationError(text or "invalid credentials", **common)
+    if code == "20000":
+        return SesameProviderError(f"service unavailable: {text}", **common)
+    return SesameProviderError(text or f"failure code {code or 'missing'}", **common)
+
+
+def check_success(content: Mapping[str, Any], *, transaction_id: str | None = None) -> None:
+    """10000 (or, for the token call, no code at all and no ``sub_code``) is success."""
+    code = content.get("code")
+    if (code is None or str(code) == "10000") and not content.get("sub_code"):
+        return
+    raise error_for(content, transaction_id=transaction_id)
+
+
+# -- transaction ids, authorization URL and redirect ----------------------------------------------
+
+
+def new_transaction_id() -> str:
+    """32 hex chars from a UUID4 plus a prefix: unique, ``[A-Za-z0-9_]``, well under 64."""
+    return f"csdk_{uuid.uuid4().hex}"
+
+
+def check_transaction_id(value: object) -> str:
+    if not isinstance(value, str) or not _TXN_RE.fullmatch(value):
+        raise InvalidInputError(
+            "must be 1-64 characters of A-Z, a-z, 0-9 and _", field="transaction_id", rule="format"
+        )
+    return value
+
+
+def authorization_url(
+    config: SesameConfig, redirect_uri: str, state: str, scope: str = "auth_zhima"
+) -> str:
+    parts = urlsplit(redirect_uri) if isinstance(redirect_uri, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidInputError(
+            "must be an absolute http(s) URL", field="redirect_uri", rule="format"
+        )
+    if not isinstance(state, str) or not state or len(state) > 256:
+        raise InvalidInputError("must be 1-256 characters", field="state", rule="format")
+    if not isinstance(scope, str) or not re.fullmatch(r"[a-z_]+(,[a-z_]+)*", scope):
+        raise InvalidInputError(
+            "must be scope names like 'auth_zhima'", field="scope", rule="format"
+        )
+    query = urlencode(
+        {"app_id": config.app_id, "scope": scope, "redirect_uri": redirect_uri, "state": state}
+    )
+    sep = "&" if "?" in config.authorize_url else "?"
+    return f"{config.authorize_url}{sep}{query}"
+
+
+def parse_redirect(url_or_params: str | Mapping[str, Any], expected_state: str) -> str:
+    """The ``auth_code`` of the redirect back from Alipay, after checking ``state``."""
+    if isinstance(url_or_params, str):
+        query = urlsplit(url_or_params).query if "?" in url_or_params else url_or_params
+        params: dict[str, str] = dict(parse_qsl(query, keep_blank_values=True))
+    elif isinstance(url_or_params, Mapping):
+        params = {}
+        for k, v in url_or_params.items():
+            if isinstance(v, (list, tuple)):
+                v = v[0] if v else ""
+            params[str(k)] = str(v)
+    else:
+        raise InvalidInputError(
+            "must be the redirect URL or a mapping of its parameters", field="redirect", rule="type"
+        )
+    if not isinstance(expected_state, str) or not expected_state:
+        raise InvalidInputError("is empty", field="expected_state", rule="required")
+    if params.get("error"):
+        raise AuthorizationDeniedError(
+            "the user did not authorize the app on Alipay's page",
+            field="redirect",
+            rule="user_denied",
+        )
+    state = params.get("state", "")
+    if not hmac.compare_digest(state.encode("utf-8"), expected_state.encode("utf-8")):
+        raise InvalidInputError(
+            "state does not match the one sent (possible CSRF or a mixed-up session)",
+            field="redirect",
+            rule="state_mismatch",
+        )
+    code = params.get("auth_code") or params.get("code")
+    if not code:
+        raise InvalidInputError("carries no auth_code", field="redirect", rule="missing_code")
+    return code
+
+
+# -- operations -----------------------------------------------------------------------------------
+
+
+def _number(value: Any, what: str) -> int:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ResponseIntegrityError(f"{what} is not a number", provider=PROVIDER) from None
+
+
+def _parse_grant(content: Mapping[str, Any], issued: _dt.datetime) -> Grant:
+    token = content.get("access_token")
+    user_id = content.get("user_id") or content.get("alipay_user_id") or content.get("open_id")
+    if not isinstance(token, str) or not token or not user_id:
+        raise ResponseIntegrityError(
+            "token answer lacks access_token or user_id", provider=PROVIDER
+        )
+    expires_in = _number(content.get("expires_in", 0), "expires_in")
+    re_expires = content.get("re_expires_in")
+    return Grant(
+        access_token=token,
+        refresh_token=content.get("refresh_token") or None,
+        user_id=str(user_id),
+        open_id=content.get("open_id"),
+        issued_at=issued,
+        expires_at=issued + _dt.timedelta(seconds=expires_in),
+        refresh_expires_at=(
+            issued + _dt.timedelta(seconds=_number(re_expires, "re_expires_in"))
+            if re_expires not in (None, "")
+            else None
+        ),
+    )
+
+
+def token_operation(
+    config: SesameConfig, *, code: str | None = None, refresh_token: str | None = None
+) -> Operation[Grant]:
+    if code is not None:
+        top = {"grant_type": "authorization_code", "code": code}
+        name = "exchange_code"
+    else:
+        top = {"grant_type": "refresh_token", "refresh_token": refresh_token or ""}
+        name = "refresh"
+
+    def build(_attempt: int) -> httpx.Request:
+        return build_request(config, signed_params(config, M_TOKEN, top_level=top))
+
+    def parse(response: httpx.Response) -> Grant:
+        content = verified_content(config, response, M_TOKEN)
+        check_success(content)
+        # Expiry counts from our clock when the answer arrived (the answer has no timestamp).
+        return _parse_grant(content, config.clock().astimezone(_dt.timezone.utc))
+
+    # An auth code is single-use and a refresh token rotates: a blind resend could fail or
+    # orphan the first grant, so these are not idempotent (not billed either).
+    return Operation(
+        provider=PROVIDER, name=name, build_request=build, parse_response=parse,
+        billed=False, idempotent=False,
+    )  # fmt: skip
+
+
+def _with_txn(parse: Callable[[httpx.Response], Any], txn: str) -> Callable[[httpx.Response], Any]:
+    def wrapped(response: httpx.Response) -> Any:
+        try:
+            return parse(response)
+        except ProviderError as exc:
+            exc.transaction_id = exc.transaction_id or txn
+            raise
+        except ResponseIntegrityError as exc:
+            exc.transaction_id = exc.transaction_id or txn
+            raise
+
+    return wrapped
+
+
+def score_operation(
+    config: SesameConfig,
+    *,
+    auth_token: str,
+    consent: Consent,
+    product_code: str,
+    transaction_id: str,
+) -> Operation[SesameScore]:
+    biz = {"transaction_id": transaction_id, "product_code": product_code}
+
+    def build(_attempt: int) -> httpx.Request:
+        # Same transaction_id on every attempt: Zhima answers a repeat with the first result.
+        return build_request(config, signed_params(config, M_SCORE, biz=biz, auth_token=auth_token))
+
+    def parse(response: httpx.Response) -> SesameScore:
+        content = verified_content(config, response, M_SCORE)
+        check_success(content, transaction_id=transaction_id)
+        raw = content.get("zm_score")
+        if raw is None:
+            raise ResponseIntegrityError("answer lacks zm_score", provider=PROVIDER)
+        score = None if str(raw).strip().upper() == "N/A" else _number(raw, "zm_score")
+        return SesameScore(score=score, biz_no=content.get("biz_no"), transaction_id=transaction_id)
+
+    return Operation(
+        provider=PROVIDER,
+        name="score",
+        build_request=build,
+        parse_response=_with_txn(parse, transaction_id),
+        billed=True,
+        idempotent=True,
+        consent=consent,
+        outcome_of=lambda r: "no_data" if r.score is None else "success",
+    )
+
+
+def authquery_operation(
+    config: SesameConfig,
+    *,
+    identity_type: str,
+    identity_param: Mapping[str, str],
+    applicant: Mapping[str, str] | None,
+    consent: Consent | None,
+) -> Operation[AuthorizationStatus]:
+    biz = {
+        "identity_type": identity_type,
+        "identity_param": _dumps(dict(identity_param)),
+        "auth_category": "C2B",
+    }
+
+    def build(_attempt: int) -> httpx.Request:
+        return build_request(config, signed_params(config, M_AUTHQUERY, biz=biz))
+
+    def parse(response: httpx.Response) -> AuthorizationStatus:
+        content = verified_content(config, response, M_AUTHQUERY)
+        check_success(content)
+        authorized = content.get("authorized")
+        if isinstance(authorized, str):
+            authorized = authorized.strip().lower() == "true"
+        if not isinstance(authorized, bool):
+            raise ResponseIntegrityError("answer lacks 'authorized'", provider=PROVIDER)
+        return AuthorizationStatus(authorized=authorized, open_id=content.get("open_id"))
+
+    return Operation(
+        provider=PROVIDER, name="authorization_status", build_request=build,
+        parse_response=parse, billed=False, idempotent=True, applicant=applicant, consent=consent,
+    )  # fmt: skip
+
+
+def brief_operation(
+    config: SesameConfig,
+    *,
+    name: str,
+    id_card: str,
+    threshold: int,
+    applicant: Mapping[str, str],
+    consent: Consent,
+    product_code: str,
+    transaction_id: str,
+) -> Operation[Admittance]:
+    biz = {
+        "transaction_id": transaction_id,
+        "product_code": product_code,
+        "cert_type": "IDENTITY_CARD",
+        "cert_no": id_card,
+        "name": name,
+        "admit_score": threshold,
+    }
+
+    def build(_attempt: int) -> httpx.Request:
+        return build_request(config, signed_params(config, M_BRIEF, biz=biz))
+
+    def parse(response: httpx.Response) -> Admittance:
+        content = verified_content(config, response, M_BRIEF)
+        check_success(content, transaction_id=transaction_id)
+        flag = str(content.get("is_admittance", "")).strip().upper()
+        if flag not in ("Y", "N", "N/A"):
+            raise ResponseIntegrityError("answer lacks is_admittance", provider=PROVIDER)
+        return Admittance(
+            admitted=None if flag == "N/A" else flag == "Y",
+            threshold=threshold,
+            biz_no=content.get("biz_no"),
+            transaction_id=transaction_id,
+        )
+
+    return Operation(
+        provider=PROVIDER,
+        name="admittance",
+        build_request=build,
+        parse_response=_with_txn(parse, transaction_id),
+        billed=True,
+        idempotent=True,
+        applicant=applicant,
+        consent=consent,
+        outcome_of=lambda r: "no_data" if r.admitted is None else "success",
+    )

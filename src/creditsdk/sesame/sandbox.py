@@ -1,0 +1,606 @@
+"""The Alipay gateway and Zhima, as the Sandbox serves them (the provider side, from the spec).
+
+Written against docs/sesame.md and PROTOCOLS.md §3, not against the client: it verifies and signs
+with pycryptodome directly and parses requests its own way, so a client ⇄ sandbox test checks
+two independent readings of the protocol. It also accepts the official ``alipay-sdk-python``
+layout (common params in the query string, ``biz_content`` in the form body).
+
+Endpoints: ``POST /gateway.do`` and the authorization page ``/oauth2/publicAppAuthorize.htm``
+(GET shows it, POST ``decision=approve|deny`` answers it). ``sb.sesame.approve(url)`` plays the
+user saying yes and returns the redirect URL; ``deny(url)`` plays "no".
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import functools
+import hashlib
+import html
+import json
+import re
+import threading
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+import attrs
+from Crypto.Cipher import AES
+from Crypto.Hash import SHA1, SHA256
+from Crypto.PublicKey import RSA
+from Crypto.Signature import pkcs1_15
+from Crypto.Util.Padding import pad, unpad
+
+from ..errors import ConfigurationError
+from ..sandbox._app import Route, SandboxContext, SandboxRequest, SandboxResponse
+
+__all__ = ["SesameSandbox", "SesameUser", "create_sandbox"]
+
+_CST = _dt.timezone(_dt.timedelta(hours=8))
+GATEWAY_PATH = "/gateway.do"
+AUTHORIZE_PATH = "/oauth2/publicAppAuthorize.htm"
+_TXN = re.compile(r"[A-Za-z0-9_]{1,64}")
+_CERT = re.compile(r"\d{17}[\dX]")
+_MSG = {
+    "10000": "Success",
+    "20000": "Service Currently Unavailable",
+    "20001": "Insufficient Token Permissions",
+    "40001": "Missing Required Arguments",
+    "40002": "Invalid Arguments",
+    "40004": "Business Failed",
+    "40006": "Insufficient Permissions",
+}
+_METHODS = (
+    "alipay.system.oauth.token",
+    "zhima.credit.score.get",
+    "zhima.auth.info.authquery",
+    "zhima.credit.score.brief.get",
+)
+
+
+# -- keys --------------------------------------------------------------------------------------
+
+
+class _SeededRandom:
+    """A deterministic byte stream (SHAKE-256 of the seed): sandbox keys per seed, not secrets."""
+
+    def __init__(self, label: str) -> None:
+        self._label = label.encode("utf-8")
+        self._counter = 0
+
+    def __call__(self, n: int) -> bytes:
+        self._counter += 1
+        return hashlib.shake_256(self._label + self._counter.to_bytes(8, "big")).digest(n)
+
+
+@functools.lru_cache(maxsize=16)
+def _seeded_key(seed: int, role: str) -> RSA.RsaKey:
+    # Generating 2048-bit keys costs ~0.1-1 s; cached per (seed, role) within the process.
+    return RSA.generate(2048, randfunc=_SeededRandom(f"creditsdk-sesame-sandbox:{seed}:{role}"))
+
+
+def _pem(key: RSA.RsaKey, *, private: bool) -> str:
+    if private:
+        return key.export_key("PEM", pkcs=1).decode(
+            "ascii"
+        )  # "RSA PRIVATE KEY", like Alipay's tool
+    return key.public_key().export_key("PEM").decode("ascii")  # X.509 "PUBLIC KEY"
+
+
+def _import(value: str, what: str) -> RSA.RsaKey:
+    text = value.strip()
+    if "-----BEGIN" not in text:
+        text = base64.b64decode("".join(text.split()))  # type: ignore[assignment]
+    try:
+        return RSA.import_key(text)
+    except (ValueError, IndexError, TypeError):
+        raise ConfigurationError(f"sandbox option {what} is not an RSA key") from None
+
+
+def _mask(value: str) -> str:
+    return value[:4] + "*" * max(len(value) - 8, 0) + value[-4:] if len(value) > 8 else "****"
+
+
+# -- state -------------------------------------------------------------------------------------
+
+
+@attrs.define
+class SesameUser:
+    """An Alipay user in the sandbox. ``score`` None means Zhima answers "N/A"."""
+
+    user_id: str
+    score: int | None
+    id_card: str | None = None
+    authorized: bool = False
+
+
+@attrs.define
+class _Code:
+    user_id: str
+    expires_at: _dt.datetime
+    used: bool = False
+
+
+@attrs.define
+class _Token:
+    user_id: str
+    expires_at: _dt.datetime
+    valid: bool = True
+
+
+class _GatewayError(Exception):
+    def __init__(self, code: str, sub_code: str, sub_msg: str, *, as_error: bool = False) -> None:
+        super().__init__(sub_code)
+        self.code, self.sub_code, self.sub_msg, self.as_error = code, sub_code, sub_msg, as_error
+
+
+class SesameSandbox:
+    """The sandbox's Sesame side. Options (``Sandbox(options={"sesame": {...}})``):
+
+    ``app_id``; ``app_private_key`` / ``app_public_key`` / ``alipay_private_key`` (PEM or base64;
+    generated per seed when absent); ``encrypt_key`` (base64 AES key for ``encrypt_type=AES``);
+    ``timestamp_tolerance`` (seconds, default 900; None disables the check); ``code_ttl``
+    (default 300), ``token_ttl`` (86400), ``refresh_ttl`` (2592000); ``default_score``.
+    """
+
+    name = "sesame"
+
+    def __init__(self, ctx: SandboxContext) -> None:
+        self._ctx = ctx
+        opts = ctx.options
+        seed = ctx.seed
+        self.app_id: str = str(opts.get("app_id", f"2021{_digits(seed, 'app', 12)}"))
+        if "app_private_key" in opts:
+            app_key = _import(str(opts["app_private_key"]), "app_private_key")
+        else:
+            app_key = _seeded_key(seed, "app")
+        if "app_public_key" in opts:
+            self._app_public = _import(str(opts["app_public_key"]), "app_public_key")
+        else:
+            self._app_public = app_key.public_key()
+        self._app_private = app_key if app_key.has_private() else None
+        if "alipay_private_key" in opts:
+            self._alipay_key = _import(str(opts["alipay_private_key"]), "alipay_private_key")
+        else:
+            self._alipay_key = _seeded_key(seed, "alipay")
+        self.encrypt_key: str = str(
+            opts.get(
+                "encrypt_key",
+                base64.b64encode(hashlib.sha256(f"aes:{seed}".encode()).digest()[:16]).decode(),
+            )
+        )
+        self._aes = base64.b64decode(self.encrypt_key)
+        self.timestamp_tolerance: float | None = opts.get("timestamp_tolerance", 900)
+        self.code_ttl = float(opts.get("code_ttl", 300))
+        self.token_ttl = int(opts.get("token_ttl", 86400))
+        self.refresh_ttl = int(opts.get("refresh_ttl", 2592000))
+        self._default_score = opts.get("default_score")
+        self._lock = threading.RLock()
+        self._offset = _dt.timedelta(0)
+        self._counter = 0
+        self.users: dict[str, SesameUser] = {}
+        self._codes: dict[str, _Code] = {}
+        self._access: dict[str, _Token] = {}
+        self._refresh: dict[str, _Token] = {}
+        self._answers: dict[tuple[str, str], tuple[_dt.datetime, dict[str, Any]]] = {}
+        self.default_user_id = self.add_user()
+
+    # -- what tests and users see -------------------------------------------------------------
+
+    @property
+    def app_private_key(self) -> str:
+        """PKCS#1 PEM of the app's private key (what the client signs with)."""
+        if self._app_private is None:
+            raise ConfigurationError("the sandbox was given only the app's public key")
+        return _pem(self._app_private, private=True)
+
+    @property
+    def app_public_key(self) -> str:
+        return _pem(self._app_public, private=False)
+
+    @property
+    def alipay_public_key(self) -> str:
+        """The key the sandbox's answers verify with (Alipay's public key)."""
+        return _pem(self._alipay_key, private=False)
+
+    @property
+    def gateway_url(self) -> str:
+        return self._ctx.base_url + GATEWAY_PATH
+
+    @property
+    def authorize_url(self) -> str:
+        return self._ctx.base_url + AUTHORIZE_PATH
+
+    def now(self) -> _dt.datetime:
+        """The sandbox's clock for expiries and the 24 h dedupe window (see :meth:`advance`)."""
+        return _dt.datetime.now(_dt.timezone.utc) + self._offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the expiry clock forward (codes, tokens, dedupe window); not the signature
+        timestamp window, which follows the real clock as Alipay's does."""
+        with self._lock:
+            self._offset += _dt.timedelta(seconds=seconds)
+
+    def add_user(
+        self,
+        user_id: str | None = None,
+        *,
+        score: int | str | None = "auto",
+        id_card: str | None = None,
+    ) -> str:
+        """Create a user (deterministic id and score per seed unless given); returns its id."""
+        with self._lock:
+            if user_id is None:
+                user_id = "2088" + _digits(self._ctx.seed, f"user:{len(self.users)}", 12)
+            if score == "auto":
+                score = self._default_score or 350 + int(_digits(self._ctx.seed, user_id, 6)) % 601
+            self.users[user_id] = SesameUser(user_id, score, id_card)  # type: ignore[arg-type]
+            return user_id
+
+    def set_score(self, user_id: str, score: int | None) -> None:
+        """Set a user's score; ``None`` makes Zhima answer "N/A"."""
+        with self._lock:
+            self._user(user_id).score = score
+
+    def revoke(self, user_id: str) -> None:
+        """The user withdraws the authorization: score calls now fail with authentication_fail."""
+        with self._lock:
+            self._user(user_id).authorized = False
+
+    def approve(self, url: str, *, user_id: str | None = None, id_card: str | None = None) -> str:
+        """The user agrees on the authorization page; returns the URL the browser goes to."""
+        params = self._authorize_params(url)
+        with self._lock:
+            uid = user_id or self.default_user_id
+            if uid not in self.users:
+                self.add_user(uid, id_card=id_card)
+            user = self.users[uid]
+            if id_card is not None:
+                user.id_card = id_card
+            user.authorized = True
+            code = self._new_secret("code")
+            self._codes[code] = _Code(uid, self.now() + _dt.timedelta(seconds=self.code_ttl))
+        return _redirect(
+            params,
+            {"app_id": self.app_id, "source": "alipay_wallet", "scope": params["scope"],
+             "auth_code": code, "state": params.get("state", "")},
+        )  # fmt: skip
+
+    def deny(self, url: str) -> str:
+        """The user declines; the redirect carries ``error=access_denied`` and no code."""
+        params = self._authorize_params(url)
+        return _redirect(
+            params,
+            {"app_id": self.app_id, "scope": params["scope"], "error": "access_denied",
+             "error_description": "user cancelled", "state": params.get("state", "")},
+        )  # fmt: skip
+
+    def routes(self) -> list[Route]:
+        return [
+            Route.of(["POST", "GET"], GATEWAY_PATH, self._gateway),
+            Route.of(["GET", "POST"], AUTHORIZE_PATH, self._authorize_page),
+        ]
+
+    def client(self, **kwargs: Any) -> Any:
+        from .client import SesameClient
+
+        return SesameClient(**self._client_kwargs(False), **kwargs)
+
+    def async_client(self, **kwargs: Any) -> Any:
+        from .client import AsyncSesameClient
+
+        return AsyncSesameClient(**self._client_kwargs(True), **kwargs)
+
+    def _client_kwargs(self, asynchronous: bool) -> dict[str, Any]:
+        return {
+            "app_id": self.app_id,
+            "app_private_key": self.app_private_key,
+            "alipay_public_key": self.alipay_public_key,
+            "gateway_url": self.gateway_url,
+            "authorize_url": self.authorize_url,
+            **self._ctx.client_options(asynchronous=asynchronous),
+        }
+
+    def __repr__(self) -> str:
+        return f"SesameSandbox(app_id={self.app_id!r}, users={len(self.users)})"
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _user(self, user_id: str) -> SesameUser:
+        try:
+            return self.users[user_id]
+        except KeyError:
+            raise ConfigurationError(f"no sandbox user {user_id!r}") from None
+
+    def _new_secret(self, kind: str) -> str:
+        self._counter += 1
+        digest = hashlib.sha256(f"{self._ctx.seed}:{kind}:{self._counter}".encode()).hexdigest()
+        prefix = {"code": "", "access": "authusrB", "refresh": "authusrB"}[kind]
+        return prefix + digest[:32]
+
+    def _authorize_params(self, url: str) -> dict[str, str]:
+        params = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+        if params.get("app_id") != self.app_id:
+            raise ConfigurationError("authorization URL is for another app_id")
+        if not params.get("redirect_uri"):
+            raise ConfigurationError("authorization URL has no redirect_uri")
+        if "auth_zhima" not in params.get("scope", "").split(","):
+            raise ConfigurationError("authorization URL does not ask for scope auth_zhima")
+        return params
+
+    def _authorize_page(self, req: SandboxRequest) -> SandboxResponse:
+        url = "?" + req.query_string
+        try:
+            self._authorize_params(url)
+        except ConfigurationError as exc:
+            return SandboxResponse.text(f"invalid authorization request: {exc}", 400)
+        if req.method == "POST":
+            decision = (req.form().get("decision") or [""])[0]
+            target = self.approve(url) if decision == "approve" else self.deny(url)
+            return SandboxResponse.redirect(target)
+        action = html.escape(AUTHORIZE_PATH + url)
+        page = (
+            "<!doctype html><title>Sandbox · 芝麻信用授权</title>"
+            "<p>The app asks to read your Zhima score (sandbox).</p>"
+            f'<form method="post" action="{action}">'
+            '<button name="decision" value="approve">同意授权 / Approve</button> '
+            '<button name="decision" value="deny">取消 / Deny</button></form>'
+        )
+        return SandboxResponse.text(page, content_type="text/html")
+
+    # -- the gateway --------------------------------------------------------------------------
+
+    def _gateway(self, req: SandboxRequest) -> SandboxResponse:
+        params: dict[str, str] = {}
+        for source in (req.query, req.form() if req.method == "POST" else {}):
+            for key, values in source.items():
+                if key in params and params[key] != values[0]:
+                    return self._answer("", {}, _GatewayError(
+                        "40002", "isv.invalid-parameter", f"参数{key}重复且不一致", as_error=True
+                    ), encrypted=False)  # fmt: skip
+                params[key] = values[0]
+        method = params.get("method", "")
+        encrypted = params.get("encrypt_type", "").upper() == "AES"
+        # Answers are signed with the request's algorithm (RSA → SHA1withRSA, else RSA2).
+        sha1 = params.get("sign_type", "").upper() == "RSA"
+        try:
+            biz = self._authenticate(params)
+            handler = {
+                "alipay.system.oauth.token": self._oauth_token,
+                "zhima.credit.score.get": self._score_get,
+                "zhima.auth.info.authquery": self._authquery,
+                "zhima.credit.score.brief.get": self._brief_get,
+            }[method]
+            with self._lock:
+                body = handler(params, biz)
+        except _GatewayError as err:
+            return self._answer(method, {}, err, encrypted=encrypted, sha1=sha1)
+        return self._answer(method, body, None, encrypted=encrypted, sha1=sha1)
+
+    def _authenticate(self, params: dict[str, str]) -> dict[str, Any]:
+        for name in ("app_id", "method", "sign_type", "timestamp", "version"):
+            if not params.get(name):
+                raise _GatewayError("40001", f"isv.missing-{name.replace('_', '-')}", f"缺少{name}")
+        if not params.get("sign"):
+            raise _GatewayError("40001", "isv.missing-signature", "缺少签名参数")
+        if params["app_id"] != self.app_id:
+            raise _GatewayError("40002", "isv.invalid-app-id", "无效的AppID参数")
+        if params["method"] not in _METHODS:
+            raise _GatewayError("40002", "isv.invalid-method", "不存在的方法名", as_error=True)
+        sign_type = params["sign_type"].upper()
+        if sign_type not in ("RSA2", "RSA"):
+            raise _GatewayError("40002", "isv.invalid-signature-type", "无效的签名类型")
+        content = "&".join(
+            f"{k}={params[k]}" for k in sorted(params) if k != "sign" and params[k] != ""
+        )
+        digest = (SHA256 if sign_type == "RSA2" else SHA1).new(content.encode("utf-8"))
+        try:
+            pkcs1_15.new(self._app_public).verify(digest, base64.b64decode(params["sign"]))
+        except (ValueError, TypeError):
+            raise _GatewayError("40002", "isv.invalid-signature", "验签出错") from None
+        if self.timestamp_tolerance is not None:
+            try:
+                sent = _dt.datetime.strptime(params["timestamp"], "%Y-%m-%d %H:%M:%S")
+            except ValueError:
+                raise _GatewayError("40002", "isv.invalid-timestamp", "非法的时间戳参数") from None
+            skew = abs((sent.replace(tzinfo=_CST) - _dt.datetime.now(_CST)).total_seconds())
+            if skew > self.timestamp_tolerance:
+                raise _GatewayError("40002", "isv.invalid-timestamp", "非法的时间戳参数")
+        raw = params.get("biz_content", "")
+        if raw and params.get("encrypt_type", "").upper() == "AES":
+            try:
+                cipher = AES.new(self._aes, AES.MODE_CBC, bytes(16))
+                raw = unpad(cipher.decrypt(base64.b64decode(raw)), 16).decode("utf-8")
+            except (ValueError, UnicodeDecodeError):
+                raise _GatewayError("40002", "isv.decryption-error", "解密出错") from None
+        if not raw:
+            return {}
+        try:
+            biz = json.loads(raw)
+        except ValueError:
+            raise _GatewayError("40002", "isv.invalid-biz-content", "biz_content非法") from None
+        if not isinstance(biz, dict):
+            raise _GatewayError("40002", "isv.invalid-biz-content", "biz_content非法")
+        return biz
+
+    def _answer(
+        self,
+        method: str,
+        body: dict[str, Any],
+        err: _GatewayError | None,
+        *,
+        encrypted: bool,
+        sha1: bool = False,
+    ) -> SandboxResponse:
+        if err is not None:
+            body = {"code": err.code, "msg": _MSG[err.code], "sub_code": err.sub_code,
+                    "sub_msg": err.sub_msg}  # fmt: skip
+        key = "error_response" if err is not None and (err.as_error or not method) else (
+            method.replace(".", "_") + "_response"
+        )  # fmt: skip
+        value = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        if encrypted and err is None:
+            cipher = AES.new(self._aes, AES.MODE_CBC, bytes(16))
+            blob = cipher.encrypt(pad(value.encode("utf-8"), 16))
+            value = json.dumps(base64.b64encode(blob).decode("ascii"))
+        signature = base64.b64encode(
+            pkcs1_15.new(self._alipay_key).sign((SHA1 if sha1 else SHA256).new(value.encode()))
+        ).decode("ascii")
+        text = '{"' + key + '":' + value + ',"sign":"' + signature + '"}'
+        return SandboxResponse.raw_json(text.encode("utf-8"))
+
+    # -- methods ------------------------------------------------------------------------------
+
+    def _oauth_token(self, params: dict[str, str], _biz: dict[str, Any]) -> dict[str, Any]:
+        now = self.now()
+        grant_type = params.get("grant_type", "")
+        if grant_type == "authorization_code":
+            code = self._codes.get(params.get("code", ""))
+            if code is None or code.used or code.expires_at <= now:
+                raise _GatewayError("40002", "isv.code-invalid", "授权码code无效", as_error=True)
+            code.used = True
+            user_id = code.user_id
+        elif grant_type == "refresh_token":
+            old = self._refresh.get(params.get("refresh_token", ""))
+            if old is None or not old.valid:
+                raise _GatewayError(
+                    "40002", "isv.refresh-token-invalid", "刷新令牌refresh_token无效", as_error=True
+                )
+            if old.expires_at <= now:
+                raise _GatewayError(
+                    "40002", "isv.refresh-token-time-out", "刷新令牌refresh_token过期",
+                    as_error=True,
+                )  # fmt: skip
+            old.valid = False  # refresh tokens rotate
+            user_id = old.user_id
+        else:
+            raise _GatewayError(
+                "40002", "isv.grant-type-invalid", "grant_type参数不正确", as_error=True
+            )
+        access, refresh = self._new_secret("access"), self._new_secret("refresh")
+        self._access[access] = _Token(user_id, now + _dt.timedelta(seconds=self.token_ttl))
+        self._refresh[refresh] = _Token(user_id, now + _dt.timedelta(seconds=self.refresh_ttl))
+        # No code/msg on success, and the numbers as strings: both seen from the real gateway.
+        return {
+            "access_token": access,
+            "alipay_user_id": "2088" + user_id[4:],
+            "expires_in": str(self.token_ttl),
+            "re_expires_in": str(self.refresh_ttl),
+            "refresh_token": refresh,
+            "user_id": user_id,
+        }
+
+    def _txn(self, biz: Mapping[str, Any]) -> str:
+        txn = biz.get("transaction_id")
+        if not isinstance(txn, str) or not _TXN.fullmatch(txn):
+            raise _GatewayError("40004", "ZMCREDIT.transaction_id_invalid", "transaction_id不合法")
+        if not biz.get("product_code"):
+            raise _GatewayError("40001", "isv.missing-product-code", "缺少product_code")
+        return txn
+
+    def _repeat(self, method: str, txn: str) -> dict[str, Any] | None:
+        stored = self._answers.get((method, txn))
+        if stored is not None and self.now() - stored[0] < _dt.timedelta(hours=24):
+            return stored[1]
+        return None
+
+    def _biz_no(self, txn: str) -> str:
+        return "ZM" + hashlib.sha256(f"{self._ctx.seed}:biz:{txn}".encode()).hexdigest()[:30]
+
+    def _score_get(self, params: dict[str, str], biz: dict[str, Any]) -> dict[str, Any]:
+        token = self._access.get(params.get("auth_token", ""))
+        if token is None or not token.valid:
+            raise _GatewayError("20001", "aop.invalid-auth-token", "无效的访问令牌")
+        if token.expires_at <= self.now():
+            raise _GatewayError("20001", "aop.auth-token-time-out", "访问令牌已过期")
+        txn = self._txn(biz)
+        again = self._repeat("score", txn)
+        if again is not None:
+            return again
+        user = self.users[token.user_id]
+        if not user.authorized:
+            raise _GatewayError("40004", "ZMCREDIT.authentication_fail", "用户已取消授权")
+        body = {
+            "code": "10000",
+            "msg": "Success",
+            "biz_no": self._biz_no(txn),
+            "zm_score": "N/A" if user.score is None else str(user.score),
+        }
+        self._answers[("score", txn)] = (self.now(), body)
+        self._ctx.bill(
+            "zhima.credit.score.get",
+            txn,
+            product_code=str(biz["product_code"]),
+            user_id=_mask(user.user_id),
+            result="N/A" if user.score is None else "scored",
+        )
+        return body
+
+    def _authquery(self, _params: dict[str, str], biz: dict[str, Any]) -> dict[str, Any]:
+        kind = str(biz.get("identity_type", ""))
+        try:
+            ident = json.loads(biz.get("identity_param") or "{}")
+        except ValueError:
+            raise _GatewayError("40002", "isv.invalid-parameter", "identity_param非法") from None
+        if kind == "2":
+            matches = [u for u in self.users.values() if u.id_card == ident.get("certNo")]
+        elif kind == "1":
+            matches = [u for u in self.users.values() if u.user_id == ident.get("userId")]
+        else:
+            raise _GatewayError("40004", "ZMCREDIT.identity_type_invalid", "identity_type不支持")
+        authorized = [u for u in matches if u.authorized]
+        out: dict[str, Any] = {"code": "10000", "msg": "Success", "authorized": bool(authorized)}
+        if authorized:
+            out["open_id"] = "0" + hashlib.sha256(authorized[0].user_id.encode()).hexdigest()[:31]
+        return out
+
+    def _brief_get(self, _params: dict[str, str], biz: dict[str, Any]) -> dict[str, Any]:
+        txn = self._txn(biz)
+        again = self._repeat("brief", txn)
+        if again is not None:
+            return again
+        cert = str(biz.get("cert_no", ""))
+        if biz.get("cert_type") != "IDENTITY_CARD" or not _CERT.fullmatch(cert):
+            raise _GatewayError("40004", "ZMCREDIT.cert_no_invalid", "证件号码不合法")
+        if not biz.get("name"):
+            raise _GatewayError("40001", "isv.missing-name", "缺少name")
+        try:
+            threshold = int(biz.get("admit_score", ""))
+        except ValueError:
+            raise _GatewayError(
+                "40004", "ZMCREDIT.admit_score_invalid", "admit_score不合法"
+            ) from None
+        known = [u for u in self.users.values() if u.id_card == cert]
+        score = known[0].score if known else 350 + int(_digits(self._ctx.seed, cert, 6)) % 601
+        flag = "N/A" if score is None else ("Y" if score >= threshold else "N")
+        body = {
+            "code": "10000",
+            "msg": "Success",
+            "biz_no": self._biz_no(txn),
+            "is_admittance": flag,
+        }
+        self._answers[("brief", txn)] = (self.now(), body)
+        self._ctx.bill(
+            "zhima.credit.score.brief.get",
+            txn,
+            product_code=str(biz["product_code"]),
+            cert_no=cert[:6] + "********" + cert[-4:],
+            admit_score=threshold,
+            result=flag,
+        )
+        return body
+
+
+def _digits(seed: int, label: str, n: int) -> str:
+    value = int.from_bytes(hashlib.sha256(f"{seed}:{label}".encode()).digest()[:8], "big")
+    return f"{value % 10**n:0{n}d}"
+
+
+def _redirect(params: Mapping[str, str], extra: Mapping[str, str]) -> str:
+    target = urlsplit(params["redirect_uri"])
+    query = "&".join(q for q in (target.query, urlencode(extra)) if q)
+    return urlunsplit((target.scheme, target.netloc, target.path, query, target.fragment))
+
+
+def create_sandbox(ctx: SandboxContext) -> SesameSandbox:
+    return SesameSandbox(ctx)
