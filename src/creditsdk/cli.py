@@ -8,12 +8,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TextIO
 
 from . import __version__
 from .errors import ConfigurationError, CreditSDKError, InvalidInputError
@@ -107,11 +109,18 @@ def _write_keys(sb: Any, folder: Path) -> Path:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(as_json=args.json, seed=args.seed)
+    return run_demo(as_json=args.json, seed=args.seed, plain=args.plain)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (and exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="creditsdk",
         description="Typed, billing-safe clients for Chinese credit-data providers.",
     )
@@ -126,9 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--json", action="store_true", help="print the results as JSON")
     demo.add_argument("--seed", type=int, default=0, help="sandbox seed (default 0)")
+    demo.add_argument("--plain", action="store_true", help="plain text, even if rich is installed")
     demo.set_defaults(func=_cmd_demo)
 
     sandbox = sub.add_parser("sandbox", help="run the Sandbox as a server")
+    sandbox.set_defaults(help_parser=sandbox)
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND")
     serve = sandbox_sub.add_parser(
         "serve",
@@ -158,15 +169,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    print(f"creditsdk: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    with warnings.catch_warnings():
+        # A warning is one line for a shell user, not a source excerpt.
+        warnings.showwarning = _show_warning
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help/--version exit 0, bad usage exits 2
         return int(exc.code or 0)
     func = getattr(args, "func", None)
-    if func is None:
-        parser.print_help()
+    if func is None:  # a command group without its subcommand: show that group's help
+        getattr(args, "help_parser", parser).print_help(sys.stderr)
         return EXIT_USAGE
     try:
         return int(func(args))
@@ -181,6 +210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `creditsdk demo --json | head`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover
