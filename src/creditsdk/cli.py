@@ -123,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="creditsdk",
         description="Typed, billing-safe clients for Chinese credit-data providers.",
+        epilog="Exit codes: 0 ok, 1 provider or network failure, 2 bad usage or bad input. "
+        "Every command has --help.",
     )
     parser.add_argument("--version", action="version", version=f"creditsdk {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
