@@ -30,6 +30,15 @@ CONSENT = Consent(
 )
 
 
+def _finish(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """Wait for the exit, then read what is left (through the same buffered text streams that
+    _first_line used: communicate() would bypass their buffers and lose lines)."""
+    proc.wait(timeout=30)
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    return proc.stdout.read(), proc.stderr.read()
+
+
 def _first_line(proc: subprocess.Popen[str]) -> str:
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], 60)
@@ -107,7 +116,7 @@ def test_serves_real_clients_then_stops_on_sigint(
     assert 350 <= score.score <= 950
 
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    _, err = _finish(proc)
     assert proc.returncode == 0
     assert "sandbox stopped" in err
     assert "Traceback" not in err
@@ -148,7 +157,7 @@ def test_human_output_and_sigterm() -> None:
         assert first.startswith("creditsdk sandbox serving on http://127.0.0.1:")
         assert "Ctrl-C" in first
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        out, err = _finish(proc)
         assert proc.returncode == 0
         assert "access_id = ty-sandbox-" in out
         assert "sandbox stopped" in err
