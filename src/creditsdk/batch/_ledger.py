@@ -120,11 +120,40 @@ class _Write:
     new_attempt: bool = False
 
 
+class _FolderLock:
+    """An exclusive lock on ``<ledger>.lock`` for the life of a run.
+
+    Two runs on one ledger would each take the other's in-flight rows for crashed ones and
+    send rows twice; the second run is refused instead.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._fh = open(path, "a+")  # noqa: SIM115
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no advisory lock
+            return
+        try:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._fh.close()
+            raise ConfigurationError(
+                "another batch is running on this output folder (its ledger is locked)"
+            ) from None
+
+    def release(self) -> None:
+        self._fh.close()  # closing the file releases the lock
+
+
 class Ledger:
-    """The SQLite ledger of one batch (``<output>/ledger.sqlite``)."""
+    """The SQLite ledger of one batch (``<output>/ledger.sqlite``).
+
+    Opening it takes an exclusive lock (``ledger.sqlite.lock``) until :meth:`close`.
+    """
 
     def __init__(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
         self.path = os.fspath(path)
+        self._folder_lock = _FolderLock(self.path + ".lock")
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
         # FULL: a committed 'sending' survives power loss, not just a killed process.
@@ -310,6 +339,7 @@ class Ledger:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+        self._folder_lock.release()
 
 
 class LedgerWriter:

@@ -57,8 +57,9 @@ class TokenBucket:
         async with self._lock:
             while True:
                 self._refill()
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
+                # Tolerance: with large clock values, refills of a few ULPs would never add up.
+                if self._tokens >= 1.0 - 1e-9:
+                    self._tokens = max(0.0, self._tokens - 1.0)
                     self.acquired += 1
                     return
                 await self._sleep((1.0 - self._tokens) / self.rate)
