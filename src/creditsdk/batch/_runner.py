@@ -196,17 +196,28 @@ def _open_sandbox(sandbox: Any, op: BatchOperation) -> tuple[Any, bool]:
     return sandbox, False
 
 
-def _http_client(sb: Any, concurrency: int, bucket: TokenBucket | None) -> httpx.AsyncClient:
+def _http_client(sb: Any, bucket: TokenBucket | None, verify: Any) -> httpx.AsyncClient:
     hooks: dict[str, list[Callable[..., Any]]] = {}
     if bucket is not None:
         hooks["request"] = [bucket.request_hook]
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # One connection per worker: httpcore's pool bookkeeping grows with its size.
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     if sb is not None and not sb.running:
         return httpx.AsyncClient(transport=sb.async_transport(), event_hooks=hooks)
-    verify: Any = True
-    if sb is not None and sb.tls:
-        verify = sb.ssl_context()
     return httpx.AsyncClient(limits=limits, event_hooks=hooks, verify=verify)
+
+
+def _ssl_context(sb: Any) -> Any:
+    """One TLS context shared by every worker's connection (each costs a CA-bundle load)."""
+    if sb is not None and sb.tls:
+        return sb.ssl_context()
+    if sb is not None and not sb.running:
+        return True
+    import ssl
+
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 async def arun_batch(
@@ -274,8 +285,8 @@ async def arun_batch(
     output_path = os.path.join(out_dir, f"results.{format}")
     ledger = Ledger(ledger_path, durable=durable)
     sb, owns_sandbox = None, False
-    http: httpx.AsyncClient | None = None
-    api: Any = None
+    https: list[httpx.AsyncClient] = []
+    apis: list[Any] = []
     try:
         salt = ledger.bind(op.name)
         ledger.recover(retry_maybe_billed=retry_maybe_billed)
@@ -284,15 +295,20 @@ async def arun_batch(
         sb, owns_sandbox = _open_sandbox(sandbox, op)
         bucket = TokenBucket(rate, burst=burst) if rate is not None else None
         if client is None:
-            http = _http_client(sb, concurrency, bucket)
-            api = op.make_client(
-                sandbox=sb, http_client=http, timeout=timeout, retry=retry, audit=audit
-            )
+            # A client (and one keep-alive connection) per worker.
+            verify = _ssl_context(sb)
+            for _ in range(concurrency):
+                https.append(_http_client(sb, bucket, verify))
+                apis.append(
+                    op.make_client(
+                        sandbox=sb, http_client=https[-1], timeout=timeout, retry=retry, audit=audit
+                    )
+                )
         else:
-            api = client
+            apis = [client] * concurrency
         runner = _Run(
             op=op,
-            api=api,
+            apis=apis,
             ledger=ledger,
             reader=reader,
             states=states,
@@ -324,10 +340,11 @@ async def arun_batch(
         return summary
     finally:
         rows.close()
-        if api is not None and client is None:
-            with contextlib.suppress(Exception):
-                await api.aclose()
-        if http is not None:
+        if client is None:
+            for api in apis:
+                with contextlib.suppress(Exception):
+                    await api.aclose()
+        for http in https:
             await http.aclose()
         if owns_sandbox and sb is not None:
             sb.stop()
@@ -373,7 +390,7 @@ class _Run:
         self,
         *,
         op: BatchOperation,
-        api: Any,
+        apis: list[Any],
         ledger: Ledger,
         reader: sqlite3.Connection,
         states: bytearray,
@@ -389,7 +406,7 @@ class _Run:
         progress: Any,
     ) -> None:
         self.op = op
-        self.api = api
+        self.apis = apis
         self.ledger = ledger
         self.reader = reader
         self.states = states
@@ -427,7 +444,9 @@ class _Run:
     async def run(self, rows: InputRows, *, handle_signals: bool) -> None:
         self.writer.start()
         queue: asyncio.Queue[tuple[Any, ...] | None] = asyncio.Queue(maxsize=self.concurrency * 2)
-        workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.concurrency)]
+        workers = [
+            asyncio.create_task(self._worker(queue, self.apis[i])) for i in range(self.concurrency)
+        ]
         restore = self._install_signals() if handle_signals else None
         try:
             try:
@@ -503,7 +522,7 @@ class _Run:
             keys = _keys(row, op.masked(prepared))
             await queue.put((row_no, fp, prepared, row_consent, keys))
 
-    async def _worker(self, queue: asyncio.Queue[tuple[Any, ...] | None]) -> None:
+    async def _worker(self, queue: asyncio.Queue[tuple[Any, ...] | None], api: Any) -> None:
         while True:
             item = await queue.get()
             if item is None:
@@ -523,7 +542,7 @@ class _Run:
             self.calls += 1
             try:
                 result = await self.op.call(
-                    self.api, prepared, row_consent, timeout=self.timeout, retry=self.retry
+                    api, prepared, row_consent, timeout=self.timeout, retry=self.retry
                 )
             except Exception as exc:
                 await self._failed(row_no, fp, exc)
