@@ -96,3 +96,20 @@ def test_column_mapping_from_the_command_line(
     out = read_csv(tmp_path / "out" / "results.csv")
     assert {r["status"] for r in out} <= {"hit", "no_data"}
     assert out[0]["id_card"].count("*") == 8
+
+
+def test_progress_is_quiet_off_a_terminal_and_rich_on_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from creditsdk.batch._progress import _Quiet, make_progress
+
+    monkeypatch.setenv("CI", "true")
+    assert isinstance(make_progress(None, 10, "x"), _Quiet)
+    assert isinstance(make_progress(False, 10, "x"), _Quiet)
+    pytest.importorskip("rich")
+    bar = make_progress(True, 3, "demo.score")
+    assert not isinstance(bar, _Quiet)
+    for status in ("hit", "no_data", None):
+        bar.advance(status)
+    assert bar._counts == {"hit": 1, "no_data": 1}
+    bar.close()

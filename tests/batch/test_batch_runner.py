@@ -236,20 +236,37 @@ async def test_async_api_in_process_sandbox_and_iterable_input(tmp_path: Path) -
     assert len(sb.ledger("demo")) == 15
 
 
-def test_pandas_dataframe_and_parquet(tmp_path: Path) -> None:
-    pd = pytest.importorskip("pandas")
-    pytest.importorskip("pyarrow")
-    frame = pd.DataFrame(applicants(12, bad={2: {"mobile": "1"}}))
+def test_parquet_output_has_typed_columns(tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    rows = applicants(12, bad={2: {"mobile": "1"}})
     with demo_sandbox() as sb:
         summary = run_batch(
-            frame, "demo.score", tmp_path / "out", consent=CONSENT, sandbox=sb, format="parquet"
+            rows, "demo.score", tmp_path / "out", consent=CONSENT, sandbox=sb, format="parquet"
         )
-    table = pd.read_parquet(tmp_path / "out" / "results.parquet")
-    assert list(table["row"]) == list(range(1, 13))
+    table = pq.read_table(tmp_path / "out" / "results.parquet")
+    data = table.to_pydict()
+    assert data["row"] == list(range(1, 13))
     assert summary.invalid == 1
-    assert str(table["score"].dtype) in ("Int64", "int64", "float64")
-    assert str(table["overdue"].dtype) in ("bool", "object", "boolean")
-    assert table.loc[1, "status"] == "invalid"
+    assert data["status"][1] == "invalid"
+    types = {f.name: str(f.type) for f in table.schema}
+    assert (types["score"], types["overdue"], types["institutions_low"]) == (
+        "int64",
+        "bool",
+        "int64",
+    )
+    assert types["applicant_id"] == "string"
+    hits = [i for i, s in enumerate(data["status"]) if s == "hit"]
+    assert all(350 <= data["score"][i] <= 950 for i in hits)
+
+
+def test_pandas_dataframe_input(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(applicants(5))
+    with demo_sandbox() as sb:
+        summary = run_batch(frame, "demo.score", tmp_path / "out", consent=CONSENT, sandbox=sb)
+        assert len(sb.ledger("demo")) == 5
+    assert summary.rows == 5
+    assert summary.billed_calls == 5
 
 
 def test_rate_limit_counted_on_the_sandbox_side(tmp_path: Path) -> None:
