@@ -204,10 +204,17 @@ def test_csv_aliases_mapping_and_encoding(tmp_path: Path) -> None:
 
 def test_dataframe_input_nan_is_empty() -> None:
     pd = pytest.importorskip("pandas")
-    frame = pd.DataFrame({"name": ["张三", None], "id_card": ["1", "2"], "n": [1.5, float("nan")]})
+    frame = pd.DataFrame(
+        {
+            "name": ["张三", None, "李四"],
+            "mobile": [13800138000, float("nan"), 13900139000],  # numeric with a gap: floats
+            "n": [1.5, float("nan"), 2.0],
+        }
+    )
     assert list(InputRows(frame)) == [
-        (1, {"name": "张三", "id_card": "1", "n": "1.5"}),
-        (2, {"name": "", "id_card": "2", "n": ""}),
+        (1, {"name": "张三", "mobile": "13800138000", "n": "1.5"}),
+        (2, {"name": "", "mobile": "", "n": ""}),
+        (3, {"name": "李四", "mobile": "13900139000", "n": "2"}),
     ]
 
 

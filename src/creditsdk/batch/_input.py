@@ -78,8 +78,11 @@ def _canonical_names(header: Iterable[str], mapping: Mapping[str, str] | None) -
 def _cell(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, float) and value != value:  # pandas NaN
-        return ""
+    if isinstance(value, float):
+        if value != value:  # pandas NaN
+            return ""
+        if value.is_integer():  # a numeric column with gaps: 13800138000.0
+            return str(int(value))
     if isinstance(value, (_dt.datetime, _dt.date)):
         return value.isoformat()
     return str(value)

@@ -6,7 +6,7 @@ import os
 import sys
 from typing import Any
 
-__all__ = ["make_progress"]
+__all__ = ["make_progress", "progress_wanted"]
 
 
 class _Quiet:
@@ -61,11 +61,15 @@ class _RichProgress:
         self._progress.stop()
 
 
-def make_progress(enabled: bool | None, total: int | None, title: str) -> Any:
-    """``enabled=None``: a bar only when stderr is a terminal and ``CI`` is not set."""
+def progress_wanted(enabled: bool | None) -> bool:
+    """``None``: a bar only when stderr is a terminal and ``CI`` is not set."""
     if enabled is None:
-        enabled = sys.stderr.isatty() and not os.environ.get("CI")
-    if not enabled:
+        return sys.stderr.isatty() and not os.environ.get("CI")
+    return enabled
+
+
+def make_progress(enabled: bool | None, total: int | None, title: str) -> Any:
+    if not progress_wanted(enabled):
         return _Quiet()
     try:
         return _RichProgress(total, title)

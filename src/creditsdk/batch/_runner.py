@@ -40,7 +40,7 @@ from ..errors import (
 from ._input import CONSENT_COLUMNS, PERSONAL_COLUMNS, InputRows, consent_for_row, fingerprint
 from ._ledger import FINAL_STATES, LEDGER_FILE, Ledger, LedgerWriter, RowState
 from ._output import LiveFeed, write_output
-from ._progress import make_progress
+from ._progress import make_progress, progress_wanted
 from ._ratelimit import TokenBucket
 from .operations import BatchOperation, get_operation
 
@@ -277,7 +277,7 @@ async def arun_batch(
     except BaseException:
         rows.close()
         raise
-    total = _count_rows(source, encoding)
+    total = _count_rows(source, encoding) if progress_wanted(progress) else None
     if total is not None and limit is not None:
         total = min(total, limit)
 
