@@ -20,9 +20,9 @@ FIXED_COLUMNS = ("row", "status", "error_code", "error_message", "transaction_id
 
 
 class LiveFeed:
-    """Appends one JSON line per finished row to ``results.live.jsonl``; flushed every
-    ``flush_every`` seconds. A convenience to watch (``tail -f``): the final output is made
-    from the ledger, not from this file."""
+    """Appends one JSON line per finished row (row, status, error code, transaction id) to
+    ``results.live.jsonl``, flushed every ``flush_every`` seconds: something to ``tail -f``.
+    Results go to the ledger; the final output is made from it, not from this file."""
 
     def __init__(self, path: str, *, flush_every: float = 1.0) -> None:
         self.path = path

@@ -567,7 +567,7 @@ class _Run:
             await self.writer.write(
                 row_no, fp, RowState.DONE, status=status, transaction_id=txn, result=flat
             )
-            self._done(row_no, status, transaction_id=txn, result=flat)
+            self._done(row_no, status, transaction_id=txn)
 
     async def _failed(self, row_no: int, fp: str, exc: Exception) -> None:
         state, status = _classify(exc)
