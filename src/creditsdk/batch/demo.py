@@ -19,6 +19,7 @@ import json
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -236,6 +237,8 @@ class DemoBureauSandbox:
     ``lose_answer_for``: id_cards whose call is billed, then answered with an HTTP 500 page.
     ``kill_after``: ``(n, pid)``: SIGKILL ``pid`` right after the n-th billed call, before
     answering it (the batch dies with that call billed and its answer lost).
+    ``busy_once_for``: id_cards whose first request gets a gateway's 503 page (not processed,
+    not billed: the client may retry). ``arrivals`` records the time of every request.
     """
 
     name = "demo"
@@ -248,6 +251,8 @@ class DemoBureauSandbox:
         self.errors: dict[str, str] = {}
         self.lose_answer_for: set[str] = set()
         self.kill_after: tuple[int, int] | None = None
+        self.busy_once_for: set[str] = set()
+        self.arrivals: list[float] = []
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self.billed = 0
@@ -260,6 +265,8 @@ class DemoBureauSandbox:
     def score(self, request: Any) -> Any:
         from ..sandbox import SandboxResponse
 
+        with self._lock:
+            self.arrivals.append(time.monotonic())
         if request.headers.get("x-demo-key") != self.api_key:
             return SandboxResponse.json({"code": "1006", "message": "unknown API key"})
         try:
@@ -267,6 +274,11 @@ class DemoBureauSandbox:
             id_card = str(body["id_card"])
         except (ValueError, KeyError, TypeError):
             return SandboxResponse.json({"code": "1003", "message": "bad parameters"})
+        with self._lock:
+            busy = id_card in self.busy_once_for
+            self.busy_once_for.discard(id_card)
+        if busy:
+            return SandboxResponse.text("upstream busy", 503)
         code = self.errors.get(id_card)
         if code is not None:
             return SandboxResponse.json({"code": code, "message": "refused by the demo bureau"})
