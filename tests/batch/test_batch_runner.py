@@ -134,19 +134,22 @@ def test_lost_answers_are_maybe_billed_and_not_resent(tmp_path: Path) -> None:
         assert s2.calls == 0
         assert s2.maybe_billed == 2
         assert billed_per_applicant(sb) == Counter({applicant_ref(r["id_card"]): 1 for r in rows})
-        # Only on request.
+        # Only on request, and only for the rows that request covers (here: the first 3).
         s3 = run_batch(
-            src,
-            "demo.score",
-            tmp_path / "out",
-            consent=CONSENT,
-            sandbox=sb,
+            src, "demo.score", tmp_path / "out", consent=CONSENT, sandbox=sb,
+            retry_maybe_billed=True, limit=3,
+        )  # fmt: skip
+        assert (s3.calls, s3.maybe_billed) == (1, 1)
+        s4 = run_batch(src, "demo.score", tmp_path / "out", consent=CONSENT, sandbox=sb)
+        assert (s4.calls, s4.maybe_billed) == (0, 1)  # row 7 still waits for a decision
+        s5 = run_batch(
+            src, "demo.score", tmp_path / "out", consent=CONSENT, sandbox=sb,
             retry_maybe_billed=True,
-        )
-        assert s3.calls == 2
-        assert s3.maybe_billed == 0
-        assert s3.complete
+        )  # fmt: skip
+        assert (s5.calls, s5.maybe_billed) == (1, 0)
+        assert s5.complete
         assert billed_per_applicant(sb)[applicant_ref(rows[1]["id_card"])] == 2
+        assert billed_per_applicant(sb)[applicant_ref(rows[6]["id_card"])] == 2
     assert ledger_states(tmp_path / "out") == Counter({"done": 10})
 
 

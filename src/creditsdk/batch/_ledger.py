@@ -199,11 +199,8 @@ class Ledger:
 
     # -- resume -----------------------------------------------------------------------------
 
-    def recover(self, *, retry_maybe_billed: bool = False) -> int:
-        """Turn rows a crash left in ``sending`` into ``maybe_billed``. Returns how many.
-
-        With ``retry_maybe_billed`` every ``maybe_billed`` row becomes sendable again.
-        """
+    def recover(self) -> int:
+        """Turn rows a crash left in ``sending`` into ``maybe_billed``. Returns how many."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             cur = self._conn.execute(
@@ -218,31 +215,17 @@ class Ledger:
                     RowState.SENDING,
                 ),
             )
-            recovered = cur.rowcount
-            if retry_maybe_billed:
-                self._conn.execute(
-                    "UPDATE rows SET state=? WHERE state=?",
-                    (RowState.NOT_SENT, RowState.MAYBE_BILLED),
-                )
             self._conn.execute("COMMIT")
-            return recovered
+            return cur.rowcount
 
-    def index(self) -> tuple[bytearray, dict[int, str]]:
-        """Per row number: a state code (bytearray, 1 byte a row) and fingerprints to compare.
-
-        Fingerprints are kept only for rows that will not be sent again, since those are the
-        ones where a changed input would go unnoticed.
-        """
+    def index(self) -> bytearray:
+        """The state of every row, as one byte per row number (a resumed run's skip list)."""
         states = bytearray()
-        prints: dict[int, str] = {}
-        for row_no, state, fingerprint in self._conn.execute(
-            "SELECT row_no, state, fingerprint FROM rows"
-        ):
+        for row_no, state in self._conn.execute("SELECT row_no, state FROM rows"):
             if row_no >= len(states):
                 states.extend(b"\0" * (row_no + 1 - len(states)))
             states[row_no] = _CODE[state]
-            prints[row_no] = fingerprint
-        return states, prints
+        return states
 
     @staticmethod
     def state_of(states: bytearray, row_no: int) -> str | None:

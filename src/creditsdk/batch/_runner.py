@@ -289,9 +289,8 @@ async def arun_batch(
     apis: list[Any] = []
     try:
         salt = ledger.bind(op.name)
-        ledger.recover(retry_maybe_billed=retry_maybe_billed)
-        states, _ = ledger.index()
-        reader = sqlite3.connect(ledger_path, isolation_level=None)
+        ledger.recover()
+        states = ledger.index()
         sb, owns_sandbox = _open_sandbox(sandbox, op)
         bucket = TokenBucket(rate, burst=burst) if rate is not None else None
         if client is None:
@@ -306,6 +305,7 @@ async def arun_batch(
                 )
         else:
             apis = [client] * concurrency
+        reader = sqlite3.connect(ledger_path, isolation_level=None)
         runner = _Run(
             op=op,
             apis=apis,
@@ -314,6 +314,7 @@ async def arun_batch(
             states=states,
             salt=salt,
             consent=consent,
+            retry_maybe_billed=retry_maybe_billed,
             concurrency=concurrency,
             bucket=bucket,
             prepay_only=client is not None,
@@ -396,6 +397,7 @@ class _Run:
         states: bytearray,
         salt: str,
         consent: Consent | None,
+        retry_maybe_billed: bool,
         concurrency: int,
         bucket: TokenBucket | None,
         prepay_only: bool,
@@ -412,6 +414,7 @@ class _Run:
         self.states = states
         self.salt = salt
         self.consent = consent
+        self.retry_maybe_billed = retry_maybe_billed
         self.concurrency = concurrency
         self.bucket = bucket
         self.prepay_only = prepay_only
@@ -497,7 +500,8 @@ class _Run:
                         f"input row {row_no} differs from the row the ledger recorded for it: "
                         "this output folder belongs to another input file (or it was edited)"
                     )
-                if state in FINAL_STATES:
+                resend = state == RowState.MAYBE_BILLED and self.retry_maybe_billed
+                if state in FINAL_STATES and not resend:
                     self.skipped += 1
                     self.progress.advance(None)
                     continue
