@@ -86,3 +86,32 @@ def test_sigkill_midway_then_resume_bills_each_row_at_most_once(tmp_path: Path) 
         1 for n in maybe if billed[ref(rows[n - 1])] == 0
     )
     assert Counter(status.values())["maybe_billed"] == len(maybe)
+
+
+def test_ctrl_c_finishes_calls_in_flight_and_leaves_nothing_maybe_billed(tmp_path: Path) -> None:
+    rows = applicants(200)
+    src = write_input(tmp_path / "in.csv", rows)
+    out = tmp_path / "out"
+    with demo_sandbox(latency=0.002) as sb:
+        env = {
+            **os.environ,
+            "CREDITSDK_DEMO_BASE_URL": sb.base_url,
+            "CREDITSDK_DEMO_API_KEY": sb.demo.api_key,
+        }
+        first = _batch(src, out, env)
+        sb.demo.kill_signal = signal.SIGINT
+        sb.demo.kill_after = (50, first.pid)
+        stdout, stderr = first.communicate(timeout=120)
+        assert first.returncode == 1, stdout + stderr
+        assert "interrupted" in stdout
+        done_first = read_csv(out / "results.csv")
+        # Every call that went out was answered and recorded: nothing is left in doubt.
+        assert {r["status"] for r in done_first} <= {"hit", "no_data"}
+        assert len(done_first) == len(sb.ledger("demo")) < len(rows)
+
+        second = _batch(src, out, env)
+        stdout, stderr = second.communicate(timeout=120)
+        assert second.returncode == 0, stdout + stderr
+        billed = billed_per_applicant(sb)
+    assert [int(r["row"]) for r in read_csv(out / "results.csv")] == list(range(1, 201))
+    assert billed == Counter({ref(r): 1 for r in rows})

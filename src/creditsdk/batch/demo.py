@@ -236,7 +236,8 @@ class DemoBureauSandbox:
     ``errors``: id_card → provider code to answer with (not billed).
     ``lose_answer_for``: id_cards whose call is billed, then answered with an HTTP 500 page.
     ``kill_after``: ``(n, pid)``: SIGKILL ``pid`` right after the n-th billed call, before
-    answering it (the batch dies with that call billed and its answer lost).
+    answering it (the batch dies with that call billed and its answer lost); ``kill_signal``
+    sends another signal instead (SIGINT: a Ctrl-C at that moment).
     ``busy_once_for``: id_cards whose first request gets a gateway's 503 page (not processed,
     not billed: the client may retry). ``arrivals`` records the time of every request.
     """
@@ -251,6 +252,7 @@ class DemoBureauSandbox:
         self.errors: dict[str, str] = {}
         self.lose_answer_for: set[str] = set()
         self.kill_after: tuple[int, int] | None = None
+        self.kill_signal: int = signal.SIGKILL
         self.busy_once_for: set[str] = set()
         self.arrivals: list[float] = []
         self._counter = itertools.count(1)
@@ -290,7 +292,7 @@ class DemoBureauSandbox:
             billed = self.billed
         if self.kill_after is not None and billed >= self.kill_after[0]:
             pid, self.kill_after = self.kill_after[1], None
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, self.kill_signal)
         if id_card in self.lose_answer_for:
             return SandboxResponse.text("upstream connection reset", 500)
         if digest[0] % 10 == 0:
