@@ -101,7 +101,9 @@ def main() -> int:
             print(proc.stdout, proc.stderr, file=sys.stderr)
             return 1
         summary = json.loads(proc.stdout)
-        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        peak_kb = usage.ru_maxrss
+        child_cpu = usage.ru_utime + usage.ru_stime
         out_size = os.path.getsize(summary["output"]) / 1e6
         ledger_size = os.path.getsize(summary["ledger"]) / 1e6
 
@@ -114,6 +116,7 @@ def main() -> int:
     print(f"run loop           {s['elapsed']:.1f} s -> {s['rows_per_second']:.0f} rows/s")
     print(f"whole process      {wall:.1f} s (start-up and output file included)")
     print(f"peak RSS (batch)   {peak_mb:.1f} MB  (target <= 150 MB)")
+    print(f"CPU (batch)        {child_cpu:.1f} s = {child_cpu / wall:.0%} of one core")
     print(f"ledger / output    {ledger_size:.1f} MB / {out_size:.1f} MB")
     return 0
 
