@@ -53,6 +53,11 @@ def test_exit_code_2_for_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "consent is needed" in capsys.readouterr().err
     assert mounted([*base, *CONSENT_ARGS, "--column", "bad"]) == 2
     assert "CANONICAL=SOURCE" in capsys.readouterr().err
+    assert mounted([*base, *CONSENT_ARGS, "--client-option", "=x"]) == 2
+    assert "NAME=VALUE" in capsys.readouterr().err
+    assert mounted([*base, *CONSENT_ARGS, "--client-option", "nonsense=1"]) == 2
+    assert "refused client options ['nonsense']" in capsys.readouterr().err
+
     missing = [str(tmp_path / "nope.csv"), *base[1:], *CONSENT_ARGS]
     assert mounted(missing) == 2
     assert "cannot read input" in capsys.readouterr().err

@@ -55,8 +55,25 @@ def test_tianyuan_multi_lending_batch(tianyuan_sandbox: Any, tmp_path: Path) -> 
     assert hit["transaction_id"]
     assert any(c.startswith("xyp_cpl0001") for c in hit)
     assert any(c.startswith("xyp_model_score_high") for c in hit)
-    ranges = [c for c in hit if c.endswith("_low")]
-    assert all(c[:-4] + "_high" in hit for c in ranges)
+    # Decoded with the Sandbox's bucket tables: bucket codes became ranges.
+    ranges = [c[:-4] for c in hit if c.endswith("_low") and c[:-4] + "_high" in hit]
+    assert any(c.startswith("xyp_cpl") for c in ranges)
+
+
+def test_tianyuan_client_options_reach_the_client(tianyuan_sandbox: Any, tmp_path: Path) -> None:
+    from creditsdk.tianyuan.factors import BucketTables
+
+    sb = tianyuan_sandbox
+    rows = applicants(3)
+    # Empty tables given explicitly: nothing decodes to a range, raw codes are kept.
+    run_batch(
+        rows, "tianyuan.multi_lending", tmp_path / "out", consent=CONSENT, sandbox=sb,
+        client_options={"bucket_tables": BucketTables.empty()},
+    )  # fmt: skip
+    out = read_csv(tmp_path / "out" / "results.csv")
+    hit = next(r for r in out if r["status"] == "hit")
+    assert not any(c.startswith("xyp_cpl") and c.endswith("_low") for c in hit)
+    assert any(v for c, v in hit.items() if c.startswith("xyp_cpl"))  # codes as received
 
 
 def test_tianyuan_refused_account_aborts_then_resumes(

@@ -261,6 +261,7 @@ class Factor:
     raw: str
     value: Any
     label: str = ""
+    status: str = "decoded"
 
 
 @attrs.frozen
@@ -293,6 +294,7 @@ def test_tianyuan_adapter_flattens_a_report_by_the_contract() -> None:
             "xyp_model_score_high": Factor("xyp_model_score_high", "620", 620),
             "xyp_t01x": Factor("xyp_t01x", "7", None),  # no bucket table: raw code kept
             "xyp_cpl0002": Factor("xyp_cpl0002", "", None),  # no record
+            "xyp_model_score_mid": Factor("xyp_model_score_mid", "-1", None, status="not_hit"),
         },
     )
     assert op.flatten(report) == {
@@ -302,6 +304,7 @@ def test_tianyuan_adapter_flattens_a_report_by_the_contract() -> None:
         "xyp_model_score_high": 620,
         "xyp_t01x": "7",
         "xyp_cpl0002": None,
+        "xyp_model_score_mid": None,  # not "-1": the column stays numeric
     }
     assert op.status(report) == "hit"
     assert op.status(Report("T2", {}, {}, has_data=False)) == "no_data"

@@ -237,6 +237,7 @@ async def arun_batch(
     retry: RetryPolicy | None = None,
     audit: object = None,
     client: Any = None,
+    client_options: Mapping[str, Any] | None = None,
     columns: Mapping[str, str] | None = None,
     encoding: str = "utf-8-sig",
     durable: bool = True,
@@ -299,8 +300,14 @@ async def arun_batch(
             for _ in range(concurrency):
                 https.append(_http_client(sb, bucket, verify))
                 apis.append(
-                    op.make_client(
-                        sandbox=sb, http_client=https[-1], timeout=timeout, retry=retry, audit=audit
+                    _make_client(
+                        op,
+                        dict(client_options or {}),
+                        sandbox=sb,
+                        http_client=https[-1],
+                        timeout=timeout,
+                        retry=retry,
+                        audit=audit,
                     )
                 )
         else:
@@ -350,6 +357,17 @@ async def arun_batch(
         if owns_sandbox and sb is not None:
             sb.stop()
         ledger.close()
+
+
+def _make_client(op: BatchOperation, options: dict[str, Any], **wiring: Any) -> Any:
+    try:
+        return op.make_client(**wiring, **options)
+    except TypeError as exc:
+        if not options:
+            raise
+        raise ConfigurationError(
+            f"the {op.provider} client refused client options {sorted(options)} ({exc})"
+        ) from None
 
 
 def _write_summary(path: str, summary: BatchSummary) -> None:
@@ -603,7 +621,8 @@ def run_batch(
     columns. ``output``: a folder; it holds the ledger (``ledger.sqlite``), the results and
     ``summary.json``. Running the same call again resumes: rows already answered are not sent
     again. Options are those of :func:`arun_batch` (``consent=``, ``concurrency=``, ``rate=``,
-    ``sandbox=``, ``retry_maybe_billed=``, ``limit=``, ``format=`` …). Blocks until done; from
+    ``sandbox=``, ``retry_maybe_billed=``, ``limit=``, ``format=`` …); ``client_options`` go to
+    the provider client's constructor (e.g. Tianyuan's ``bucket_tables=``). Blocks until done; from
     inside a running event loop (Jupyter), it runs in a helper thread.
     """
     coro = arun_batch(source, operation, output, **options)

@@ -50,6 +50,13 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         metavar="CANONICAL=SOURCE",
         help="use input column SOURCE as CANONICAL (e.g. id_card=证件号码); repeatable",
     )
+    parser.add_argument(
+        "--client-option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a provider client argument, e.g. bucket_tables=contract.toml (Tianyuan); repeatable",
+    )
     parser.add_argument("--encoding", default="utf-8-sig", help="input encoding (e.g. gb18030)")
     parser.add_argument("--sandbox", action="store_true", help="run against an embedded Sandbox")
     parser.add_argument(
@@ -120,6 +127,12 @@ def run(args: argparse.Namespace) -> int:
             if not sep or not canonical.strip() or not source.strip():
                 raise ConfigurationError(f"--column takes CANONICAL=SOURCE, not {item!r}")
             mapping[canonical.strip()] = source.strip()
+        client_options = {}
+        for item in args.client_option:
+            name, sep, value = item.partition("=")
+            if not sep or not name.strip():
+                raise ConfigurationError(f"--client-option takes NAME=VALUE, not {item!r}")
+            client_options[name.strip()] = value
         summary = run_batch(
             args.input,
             args.operation,
@@ -134,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
             limit=args.limit,
             timeout=args.timeout if args.timeout else _not_given(),
             columns=mapping or None,
+            client_options=client_options or None,
             encoding=args.encoding,
             durable=not args.fast_ledger,
             progress=args.progress,

@@ -165,6 +165,10 @@ class ProviderOperation:
         return f"<BatchOperation {self.name}>"
 
 
+# Factor statuses that mean "no value", whatever the raw text ("-1" for a score not hit).
+_NOTHING_TO_SHOW = frozenset({"no_record", "not_hit", "absent"})
+
+
 class TianyuanMultiLending(ProviderOperation):
     """Tianyuan JRZQ9E2A: every decoded factor becomes a column (ranges as _low/_high)."""
 
@@ -184,6 +188,15 @@ class TianyuanMultiLending(ProviderOperation):
     def masked(self, prepared: Applicant) -> dict[str, str]:
         return prepared.masked()
 
+    def make_client(self, *, sandbox: Any = None, **client_kwargs: Any) -> Any:
+        # Against the Sandbox, decode with the Sandbox's own bucket tables unless told otherwise
+        # (against the provider, pass your contract's: client_options={"bucket_tables": path}).
+        if sandbox is not None and "bucket_tables" not in client_kwargs:
+            path = getattr(getattr(sandbox, "tianyuan", None), "bucket_tables_path", None)
+            if path is not None:
+                client_kwargs["bucket_tables"] = path
+        return super().make_client(sandbox=sandbox, **client_kwargs)
+
     async def call(
         self, client: Any, prepared: Applicant, consent: Consent | None, *, timeout: Any, retry: Any
     ) -> Any:
@@ -201,7 +214,10 @@ class TianyuanMultiLending(ProviderOperation):
         for code, factor in (getattr(result, "factors", {}) or {}).items():
             value = getattr(factor, "value", None)
             if value is None:
-                # Not decoded (no bucket table, or no record): keep what was received.
+                if getattr(factor, "status", None) in _NOTHING_TO_SHOW:
+                    out[code] = None
+                    continue
+                # Not decoded (no bucket table for the code): keep the code as received.
                 received = getattr(factor, "raw", raw.get(code))
                 out[code] = received if received not in (None, "") else None
             else:
