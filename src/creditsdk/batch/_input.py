@@ -1,0 +1,234 @@
+"""Reading a batch's input as a stream of rows: a CSV file, a pandas DataFrame, or any iterable
+of mappings. Column names are matched to canonical names (``id_card``, ``mobile`` …) through a
+few common aliases, or an explicit mapping."""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import hashlib
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from .._core.consent import Consent
+from ..errors import ConfigurationError, InvalidInputError
+
+__all__ = [
+    "CONSENT_COLUMNS",
+    "PERSONAL_COLUMNS",
+    "InputRows",
+    "consent_for_row",
+    "fingerprint",
+    "parse_consent",
+]
+
+PERSONAL_COLUMNS = ("name", "id_card", "mobile", "card_no")
+CONSENT_COLUMNS = (
+    "consent_reference",
+    "consent_purpose",
+    "consent_granted_at",
+    "consent_expires_at",
+)
+
+_ALIASES = {
+    "name": ("name", "full_name", "姓名"),
+    "id_card": (
+        *("id_card", "idcard", "id_no", "id_number", "cert_no", "certid"),
+        *("身份证号", "身份证号码", "身份证"),
+    ),
+    "mobile": ("mobile", "mobile_no", "phone", "phone_no", "手机号", "手机号码", "手机"),
+    "card_no": ("card_no", "card", "bank_card", "cardno", "银行卡号", "卡号"),
+    "trans_date": ("trans_date", "transaction_date", "交易日期"),
+    "amount": ("amount", "trans_amount", "交易金额"),
+}
+
+
+def _canonical_names(header: Iterable[str], mapping: Mapping[str, str] | None) -> dict[str, str]:
+    """source column → canonical column (columns with no canonical name map to themselves)."""
+    names = [h for h in header if h is not None]
+    out = {h: h.strip() for h in names}
+    explicit = dict(mapping or {})
+    by_lower = {h.strip().lower(): h for h in names}
+    for canonical, source in explicit.items():
+        if source not in out:
+            found = by_lower.get(source.strip().lower())
+            if found is None:
+                raise ConfigurationError(
+                    f"column mapping {canonical}={source}: the input has no column {source!r}"
+                )
+            source = found
+        out[source] = canonical
+    taken = set(explicit)
+    for canonical, aliases in _ALIASES.items():
+        if canonical in taken:
+            continue
+        for alias in aliases:
+            match = by_lower.get(alias)
+            if match is not None and out[match] == match.strip():
+                out[match] = canonical
+                break
+    for source in names:  # consent columns are matched case-insensitively
+        lowered = source.strip().lower()
+        if lowered in CONSENT_COLUMNS:
+            out[source] = lowered
+    return out
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if value != value:  # pandas NaN
+            return ""
+        if value.is_integer():  # a numeric column with gaps: 13800138000.0
+            return str(int(value))
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return value.isoformat()
+    return str(value)
+
+
+class InputRows:
+    """``for row_no, row in InputRows(source):`` rows numbered from 1, values as strings.
+
+    ``columns`` lists the canonical column names (known after construction: the CSV header
+    is read at once, an iterable's first row is peeked).
+    """
+
+    def __init__(
+        self,
+        source: str | os.PathLike[str] | Iterable[Mapping[str, Any]] | Any,
+        *,
+        encoding: str = "utf-8-sig",
+        mapping: Mapping[str, str] | None = None,
+    ) -> None:
+        self._mapping = mapping
+        self._handle: Any = None
+        self._iter: Iterator[Mapping[str, Any]]
+        if isinstance(source, (str, os.PathLike)):
+            path = os.fspath(source)
+            try:
+                self._handle = open(path, newline="", encoding=encoding)  # noqa: SIM115
+                reader = csv.DictReader(self._handle)
+                header = reader.fieldnames
+            except (OSError, UnicodeDecodeError, LookupError, csv.Error) as exc:
+                self.close()
+                raise ConfigurationError(
+                    f"cannot read input {path!r} ({type(exc).__name__}: {exc})"
+                ) from None
+            if not header:
+                self.close()
+                raise ConfigurationError(f"input {path!r} is empty (no header row)")
+            self._iter = iter(reader)
+            self._names = _canonical_names(header, mapping)
+            self._peeked: Mapping[str, Any] | None = None
+        else:
+            if hasattr(source, "itertuples") and hasattr(source, "columns"):
+                source = _dataframe_rows(source)
+            self._iter = iter(source)
+            self._peeked = next(self._iter, None)
+            header = list(self._peeked.keys()) if self._peeked is not None else []
+            self._names = _canonical_names([str(h) for h in header], mapping)
+        self.columns = list(dict.fromkeys(self._names.values()))
+
+    def check_columns(self, required: Iterable[str]) -> None:
+        missing = [c for c in required if c not in self.columns]
+        if missing:
+            raise ConfigurationError(
+                f"the input has no column(s) {missing}; it has {self.columns} "
+                "(map one with --column CANONICAL=SOURCE)"
+            )
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, str]]]:
+        row_no = 0
+        names = self._names
+        try:
+            if self._peeked is not None:
+                row_no += 1
+                yield row_no, {names.get(str(k), str(k)): _cell(v) for k, v in self._peeked.items()}
+                self._peeked = None
+            for raw in self._iter:
+                row_no += 1
+                yield (
+                    row_no,
+                    {names.get(str(k), str(k)): _cell(v) for k, v in raw.items() if k is not None},
+                )
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ConfigurationError(
+                f"input row {row_no + 1} cannot be read ({type(exc).__name__}: {exc})"
+            ) from None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def _dataframe_rows(frame: Any) -> Iterator[dict[str, Any]]:
+    columns = [str(c) for c in frame.columns]
+    for values in frame.itertuples(index=False, name=None):
+        yield dict(zip(columns, values, strict=True))
+
+
+def fingerprint(salt: str, row: Mapping[str, str]) -> str:
+    """A salted digest of a row, to notice a resumed batch whose input has changed."""
+    h = hashlib.blake2b(salt.encode("ascii"), digest_size=12)
+    for key in sorted(row):
+        h.update(key.encode("utf-8", "replace") + b"\0")
+        h.update(row[key].strip().encode("utf-8", "replace") + b"\x01")
+    return h.hexdigest()
+
+
+def _datetime(value: str, field: str) -> _dt.datetime:
+    try:
+        return _dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInputError(
+            "must be an ISO date-time (e.g. 2026-11-01T09:00)", field=field, rule="format"
+        ) from None
+
+
+def parse_consent(
+    reference: str | None,
+    purpose: str | None,
+    granted_at: str | _dt.datetime | None,
+    expires_at: str | _dt.datetime | None = None,
+    *,
+    field_prefix: str = "consent",
+) -> Consent:
+    """A Consent from strings (CLI options or CSV cells)."""
+    if not granted_at:
+        raise InvalidInputError("is empty", field=f"{field_prefix}_granted_at", rule="required")
+    granted = (
+        granted_at
+        if isinstance(granted_at, _dt.datetime)
+        else _datetime(granted_at, f"{field_prefix}_granted_at")
+    )
+    expires = None
+    if expires_at:
+        expires = (
+            expires_at
+            if isinstance(expires_at, _dt.datetime)
+            else _datetime(expires_at, f"{field_prefix}_expires_at")
+        )
+    return Consent(
+        reference=reference or "",
+        purpose=purpose or "",
+        granted_at=granted,
+        expires_at=expires,
+    )
+
+
+def consent_for_row(row: Mapping[str, str], default: Consent | None) -> Consent | None:
+    """The row's own consent when it has a ``consent_reference``, else the run's."""
+    reference = row.get("consent_reference", "").strip()
+    if not reference:
+        return default
+    return parse_consent(
+        reference,
+        row.get("consent_purpose", "").strip() or (default.purpose if default else ""),
+        row.get("consent_granted_at", "").strip(),
+        row.get("consent_expires_at", "").strip() or None,
+    )

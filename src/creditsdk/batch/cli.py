@@ -1,0 +1,177 @@
+"""``creditsdk batch``: argparse wiring. The main CLI calls :func:`add_parser` and :func:`run`.
+
+Exit codes: 0 every row has a final answer (hit, no data, invalid or a provider error);
+1 the batch stopped short or left rows to look at (``not_sent`` rows to retry by running the
+same command again, ``maybe_billed`` rows, or an abort on a refused account); 2 bad usage,
+unreadable input, a mismatched output folder or missing credentials; 130 interrupted hard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import ConfigurationError, InvalidInputError
+
+__all__ = ["add_parser", "build_parser", "main", "run"]
+
+_EPILOG = """\
+Re-running the same command resumes: rows already answered are not sent again, and a row whose
+call may have been billed without an answer is reported as maybe_billed (sent again only with
+--retry-maybe-billed). Exit codes: 0 complete, 1 rows left to retry/review or aborted,
+2 bad usage/input/credentials. See docs/batch.md."""
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    from .operations import available_operations
+
+    parser.add_argument("input", help="CSV file with a header row (name, id_card, mobile, …)")
+    parser.add_argument(
+        "--operation", required=True, choices=available_operations(), help="what to call"
+    )
+    parser.add_argument("-o", "--output", required=True, help="output folder (ledger, results)")
+    parser.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    parser.add_argument("--concurrency", type=int, default=8, help="calls in flight (default 8)")
+    parser.add_argument(
+        "--rate", type=float, default=10.0, help="calls per second, 0 = unlimited (default 10)"
+    )
+    parser.add_argument("--burst", type=int, default=1, help="token-bucket burst (default 1)")
+    parser.add_argument("--consent-reference", help="the signed authorization's reference")
+    parser.add_argument("--consent-purpose", default=None, help="e.g. credit_underwriting")
+    parser.add_argument("--consent-granted-at", help="ISO date-time the consent was granted")
+    parser.add_argument("--consent-expires-at", help="ISO date-time it expires (optional)")
+    parser.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="CANONICAL=SOURCE",
+        help="use input column SOURCE as CANONICAL (e.g. id_card=证件号码); repeatable",
+    )
+    parser.add_argument(
+        "--client-option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a provider client argument, e.g. bucket_tables=contract.toml (Tianyuan); repeatable",
+    )
+    parser.add_argument("--encoding", default="utf-8-sig", help="input encoding (e.g. gb18030)")
+    parser.add_argument("--sandbox", action="store_true", help="run against an embedded Sandbox")
+    parser.add_argument(
+        "--retry-maybe-billed",
+        action="store_true",
+        help="send maybe_billed rows again (they may be billed twice)",
+    )
+    parser.add_argument("--limit", type=int, default=None, help="only the first N input rows")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds per HTTP attempt")
+    parser.add_argument(
+        "--fast-ledger",
+        action="store_true",
+        help="no fsync per ledger commit (safe against crashes, not against power loss)",
+    )
+    progress = parser.add_mutually_exclusive_group()
+    progress.add_argument("--progress", dest="progress", action="store_true", default=None)
+    progress.add_argument("--no-progress", dest="progress", action="store_false")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.set_defaults(func=run)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``batch`` to the main CLI's subparsers."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "batch",
+        help="run a provider operation over a CSV of applicants (resumable, rate-limited)",
+        description="Run a provider operation over many applicants, resumably.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _configure(parser)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="creditsdk batch",
+        description="Run a provider operation over many applicants, resumably.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _configure(parser)
+    return parser
+
+
+def _consent(args: argparse.Namespace) -> Any:
+    given = [args.consent_reference, args.consent_granted_at, args.consent_purpose]
+    if not any(given):
+        return None
+    from ._input import parse_consent
+
+    return parse_consent(
+        args.consent_reference,
+        args.consent_purpose or "credit_underwriting",
+        args.consent_granted_at,
+        args.consent_expires_at,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the batch the parsed arguments describe; returns the exit code."""
+    from . import run_batch
+
+    try:
+        mapping = {}
+        for item in args.column:
+            canonical, sep, source = item.partition("=")
+            if not sep or not canonical.strip() or not source.strip():
+                raise ConfigurationError(f"--column takes CANONICAL=SOURCE, not {item!r}")
+            mapping[canonical.strip()] = source.strip()
+        client_options = {}
+        for item in args.client_option:
+            name, sep, value = item.partition("=")
+            if not sep or not name.strip():
+                raise ConfigurationError(f"--client-option takes NAME=VALUE, not {item!r}")
+            client_options[name.strip()] = value
+        summary = run_batch(
+            args.input,
+            args.operation,
+            args.output,
+            format=args.format,
+            consent=_consent(args),
+            concurrency=args.concurrency,
+            rate=args.rate if args.rate and args.rate > 0 else None,
+            burst=args.burst,
+            sandbox=True if args.sandbox else None,
+            retry_maybe_billed=args.retry_maybe_billed,
+            limit=args.limit,
+            timeout=args.timeout if args.timeout else _not_given(),
+            columns=mapping or None,
+            client_options=client_options or None,
+            encoding=args.encoding,
+            durable=not args.fast_ledger,
+            progress=args.progress,
+            handle_signals=True,
+        )
+    except (ConfigurationError, InvalidInputError) as exc:
+        print(f"creditsdk batch: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("creditsdk batch: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(summary.format())
+    return summary.exit_code
+
+
+def _not_given() -> Any:
+    from .._core.config import NOT_GIVEN
+
+    return NOT_GIVEN
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run(args)
