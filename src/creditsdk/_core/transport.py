@@ -30,6 +30,7 @@ from ..errors import (
 from .config import DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, TimeoutArg, resolve_timeout
 from .consent import AuditEvent, AuditSink, emit_all, normalize_sinks
 from .operation import Operation
+from .redact import mask_name
 from .retry import RetryEvent, RetryPolicy, parse_retry_after
 
 __all__ = [
@@ -159,6 +160,56 @@ def _classify_status(op: Operation[Any], response: httpx.Response) -> _Failure |
     return _Failure(_Processed.NO, f"HTTP {status}", err)
 
 
+def _scrub_names(err: CreditSDKError, names: tuple[str, ...]) -> None:
+    for name in names:
+        if not name:
+            continue
+        masked = mask_name(name)
+        err.message = err.message.replace(name, masked)
+        err.args = tuple(a.replace(name, masked) if isinstance(a, str) else a for a in err.args)
+        sub_msg = getattr(err, "sub_msg", None)
+        if isinstance(sub_msg, str):
+            err.sub_msg = sub_msg.replace(name, masked)  # type: ignore[attr-defined]
+
+
+class _HttpxQueryFilter(logging.Filter):
+    """httpx logs every request's full URL at INFO ("HTTP Request: GET https://…?data=…").
+    FireEye's GET layout carries the card, ID number, mobile and app key in the query, so on
+    the ``httpx`` logger the query of any endpoint creditsdk sent one to is replaced."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._endpoints: set[tuple[bytes, str]] = set()
+
+    def note(self, url: httpx.URL) -> None:
+        if url.query:
+            self._endpoints.add((url.netloc, url.path))
+
+    def _clean(self, arg: object) -> object:
+        if isinstance(arg, httpx.URL) and arg.query and (arg.netloc, arg.path) in self._endpoints:
+            return f"{arg.copy_with(query=None)}?<redacted>"
+        return arg
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(self._clean(a) for a in record.args)
+        return True
+
+
+_QUERY_FILTER = _HttpxQueryFilter()
+_QUERY_FILTER_INSTALLED = False
+
+
+def _note_query(request: httpx.Request) -> None:
+    global _QUERY_FILTER_INSTALLED
+    if not request.url.query:
+        return
+    _QUERY_FILTER.note(request.url)
+    if not _QUERY_FILTER_INSTALLED:
+        logging.getLogger("httpx").addFilter(_QUERY_FILTER)
+        _QUERY_FILTER_INSTALLED = True
+
+
 def _finish_error(
     err: CreditSDKError, *, attempts: int, maybe_billed: bool, http_status: int | None
 ) -> CreditSDKError:
@@ -195,6 +246,7 @@ def _drive(
         attempt += 1
         request = op.build_request(attempt)
         request.extensions = {**request.extensions, "timeout": timeout.as_dict()}
+        _note_query(request)
         started = time.perf_counter()
         log.debug(
             "%s %s → %s %s (attempt %d)",
@@ -277,6 +329,7 @@ def _drive(
                 continue
             raised = failure.error
         assert raised is not None
+        _scrub_names(raised, op.names)
         err = _finish_error(
             raised,
             attempts=attempt,
