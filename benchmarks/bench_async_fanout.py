@@ -21,7 +21,9 @@ from _common import report, sandbox_process
 from creditsdk import Consent
 from creditsdk.tianyuan import AsyncTianyuanClient
 
-CONSENT = Consent(reference="AUTH1", purpose="credit_underwriting", granted_at=dt.datetime(2026, 1, 1))
+CONSENT = Consent(
+    reference="AUTH1", purpose="credit_underwriting", granted_at=dt.datetime(2026, 1, 1)
+)
 PARAMS = {"name": "张三", "id_card": "11010519491231002X", "mobile_no": "13800138000"}
 
 
