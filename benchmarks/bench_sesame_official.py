@@ -9,7 +9,7 @@ every call and opens a new connection per call (its ``WebUtils`` uses ``http.cli
 the sandbox's port the same way tests/sesame/test_sesame_official_sdk.py does). Goal (issue #8):
 official / creditsdk >= 10x per call.
 
-    python benchmarks/bench_sesame_official.py [--calls 40]
+    python benchmarks/bench_sesame_official.py [--calls 60]
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def per_call(fn: Callable[[], object], calls: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--calls", type=int, default=40)
+    parser.add_argument("--calls", type=int, default=60)
     args = parser.parse_args()
     # The official client stamps requests with local time; Alipay (and the sandbox) want Beijing.
     os.environ["TZ"] = "CST-8"
@@ -99,7 +99,7 @@ def main() -> None:
             assert zm.score(grant, consent, transaction_id=f"ours_{next(serial)}").score is not None
 
         t_theirs = t_ours = 0.0
-        rounds = 2
+        rounds = 3
         for _ in range(rounds):  # interleaved, so load changes hit both alike
             t_theirs += per_call(theirs, args.calls // rounds) / rounds
             t_ours += per_call(ours, args.calls // rounds) / rounds
