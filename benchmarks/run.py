@@ -42,6 +42,25 @@ NAMES = {
     "6": "6. batch of 100,000 rows: peak RSS",
 }
 
+#: Why a goal is missed, when it is (what was measured and tried: see the details).
+MISSED_NOTES = {
+    "1": "The seed sample pays a TCP + TLS handshake per call (~2.5 ms on loopback); the "
+    "Sandbox's own work per call (~1 ms: synthetic factors, AES) is in every client's time. On "
+    "this machine even a *bare* httpx keep-alive client is only 2.8-3.8x faster than the seed "
+    "across runs, and creditsdk adds 0.1-0.3 ms per call on top of that bare client (validation, "
+    "AES, decoding every factor). Across runs the ratio was 2.6-3.7x in-process.",
+    "2": "Not reached. The client process needs ~1 ms of CPU per call where the ideal leaves "
+    "0.25 ms; most of it is httpx/httpcore's async request path (the SDK's part is ~15 %). "
+    "Fixed on the way: httpcore's quadratic pool scan (the async clients now shard requests over "
+    "64 small pools: 40.8 s → ~6 s) and a failed 'import sniffio' on every lock (sniffio is now "
+    "a dependency: ~3 ms per call). Reaching 0.85 would need a cheaper HTTP client path than "
+    "httpx's on this 2-core machine.",
+    "3": "The official client spends ~24 ms signing with pure-Python rsa; creditsdk's call is "
+    "~4 ms, of which its own sign + verify is ~1.3 ms (18x faster than the official, 3b) and "
+    "the rest is HTTP and the Sandbox signing its answer (~1.5 ms, paid by both clients). 10x "
+    "per call would need the server side to answer in well under 1 ms.",
+}
+
 
 def _unavailable(number: str) -> str | None:
     if number == "6":
@@ -89,7 +108,7 @@ def _measured(r: dict[str, Any]) -> str:
     return f"{value:.2f}{unit}" if unit != " MB" else f"{value:.0f} MB"
 
 
-def write_results(results: list[dict[str, Any]]) -> Path:
+def write_results(numbers: list[str], results: list[dict[str, Any]]) -> Path:
     path = HERE / "RESULTS.md"
     rows = []
     for r in results:
@@ -98,6 +117,11 @@ def write_results(results: list[dict[str, Any]]) -> Path:
             met = "—"
         rows.append(f"| {r['name']} | {_measured(r)} | {r['goal']} | {met} |")
     details = [f"- **{r['name']}**: {r['details']}" for r in results if r.get("details")]
+    missed = [
+        f"- **{r['name']}** — {MISSED_NOTES[n]}"
+        for n, r in zip(numbers, results, strict=True)
+        if r.get("met") is False and n in MISSED_NOTES
+    ]
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
@@ -117,6 +141,7 @@ def write_results(results: list[dict[str, Any]]) -> Path:
             "|---|---|---|---|",
             *rows,
             "",
+            *(["## Missed goals", "", *missed, ""] if missed else []),
             "## Details",
             "",
             *details,
@@ -138,8 +163,9 @@ def write_results(results: list[dict[str, Any]]) -> Path:
 
 def main(argv: list[str]) -> int:
     wanted = set(argv) or {n for n, _, _ in BENCHMARKS}
-    results = [run_one(n, s, g) for n, s, g in BENCHMARKS if n in wanted]
-    path = write_results(results)
+    chosen = [(n, s, g) for n, s, g in BENCHMARKS if n in wanted]
+    results = [run_one(n, s, g) for n, s, g in chosen]
+    path = write_results([n for n, _, _ in chosen], results)
     print(f"wrote {path}")
     return 0
 
