@@ -53,7 +53,7 @@ MISSED_NOTES = {
     "0.25 ms; most of it is httpx/httpcore's async request path (the SDK's part is ~15 %). "
     "Fixed on the way: httpcore's quadratic pool scan (the async clients now shard requests over "
     "64 small pools: 40.8 s → ~6 s) and a failed 'import sniffio' on every lock (sniffio is now "
-    "a dependency: ~3 ms per call). Reaching 0.85 would need a cheaper HTTP client path than "
+    "a dependency: ~0.75 ms per call). Reaching 0.85 would need a cheaper HTTP client path than "
     "httpx's on this 2-core machine.",
     "3": "The official client spends ~24 ms signing with pure-Python rsa; creditsdk's call is "
     "~4 ms, of which its own sign + verify is ~1.3 ms (18x faster than the official, 3b) and "
