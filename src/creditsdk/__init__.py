@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ._core.identity import Applicant
     from ._core.redact import RedactingFilter
     from ._core.retry import RetryEvent, RetryPolicy
+    from ._core.transport import ShardedAsyncTransport
 
 __all__ = [
     "NOT_GIVEN",
@@ -41,6 +42,7 @@ __all__ = [
     "RedactingFilter",
     "RetryEvent",
     "RetryPolicy",
+    "ShardedAsyncTransport",
     "__version__",
     "errors",
 ]
@@ -58,6 +60,7 @@ _LAZY = {
     "RedactingFilter": "._core.redact",
     "RetryEvent": "._core.retry",
     "RetryPolicy": "._core.retry",
+    "ShardedAsyncTransport": "._core.transport",
 }
 
 

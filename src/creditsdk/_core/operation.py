@@ -66,3 +66,6 @@ class Operation(Generic[T]):
     #: Audit outcome of a successful result: "success" or e.g. "no_data".
     outcome_of: Callable[[T], str] = _success
     transaction_id_of: Callable[[T], str | None] = _no_transaction_id
+    #: Personal names sent with the request: masked out of error messages should the provider
+    #: echo them (ID numbers, mobiles and cards are masked by pattern; names have none).
+    names: tuple[str, ...] = attrs.field(default=(), repr=False)

@@ -12,7 +12,7 @@ import enum
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -30,11 +30,13 @@ from ..errors import (
 from .config import DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, TimeoutArg, resolve_timeout
 from .consent import AuditEvent, AuditSink, emit_all, normalize_sinks
 from .operation import Operation
+from .redact import mask_name
 from .retry import RetryEvent, RetryPolicy, parse_retry_after
 
 __all__ = [
     "AsyncClientBase",
     "AsyncTransport",
+    "ShardedAsyncTransport",
     "SyncClientBase",
     "SyncTransport",
 ]
@@ -159,6 +161,56 @@ def _classify_status(op: Operation[Any], response: httpx.Response) -> _Failure |
     return _Failure(_Processed.NO, f"HTTP {status}", err)
 
 
+def _scrub_names(err: CreditSDKError, names: tuple[str, ...]) -> None:
+    for name in names:
+        if not name:
+            continue
+        masked = mask_name(name)
+        err.message = err.message.replace(name, masked)
+        err.args = tuple(a.replace(name, masked) if isinstance(a, str) else a for a in err.args)
+        sub_msg = getattr(err, "sub_msg", None)
+        if isinstance(sub_msg, str):
+            err.sub_msg = sub_msg.replace(name, masked)  # type: ignore[attr-defined]
+
+
+class _HttpxQueryFilter(logging.Filter):
+    """httpx logs every request's full URL at INFO ("HTTP Request: GET https://…?data=…").
+    FireEye's GET layout carries the card, ID number, mobile and app key in the query, so on
+    the ``httpx`` logger the query of any endpoint creditsdk sent one to is replaced."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._endpoints: set[tuple[bytes, str]] = set()
+
+    def note(self, url: httpx.URL) -> None:
+        if url.query:
+            self._endpoints.add((url.netloc, url.path))
+
+    def _clean(self, arg: object) -> object:
+        if isinstance(arg, httpx.URL) and arg.query and (arg.netloc, arg.path) in self._endpoints:
+            return f"{arg.copy_with(query=None)}?<redacted>"
+        return arg
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(self._clean(a) for a in record.args)
+        return True
+
+
+_QUERY_FILTER = _HttpxQueryFilter()
+_QUERY_FILTER_INSTALLED = False
+
+
+def _note_query(request: httpx.Request) -> None:
+    global _QUERY_FILTER_INSTALLED
+    if not request.url.query:
+        return
+    _QUERY_FILTER.note(request.url)
+    if not _QUERY_FILTER_INSTALLED:
+        logging.getLogger("httpx").addFilter(_QUERY_FILTER)
+        _QUERY_FILTER_INSTALLED = True
+
+
 def _finish_error(
     err: CreditSDKError, *, attempts: int, maybe_billed: bool, http_status: int | None
 ) -> CreditSDKError:
@@ -195,6 +247,7 @@ def _drive(
         attempt += 1
         request = op.build_request(attempt)
         request.extensions = {**request.extensions, "timeout": timeout.as_dict()}
+        _note_query(request)
         started = time.perf_counter()
         log.debug(
             "%s %s → %s %s (attempt %d)",
@@ -277,6 +330,7 @@ def _drive(
                 continue
             raised = failure.error
         assert raised is not None
+        _scrub_names(raised, op.names)
         err = _finish_error(
             raised,
             attempts=attempt,
@@ -444,6 +498,80 @@ class SyncTransport(_TransportBase):
             self.http_client.close()
 
 
+class _ReleasingStream(httpx.AsyncByteStream):
+    """The response body of a sharded pool; tells the shard when the exchange is over."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, release: Callable[[], None]) -> None:
+        self._stream = stream
+        self._release: Callable[[], None] | None = release
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            if self._release is not None:
+                self._release()
+                self._release = None
+
+
+class ShardedAsyncTransport(httpx.AsyncBaseTransport):
+    """An httpx async transport that spreads requests over several small connection pools.
+
+    httpcore's pool re-scans every queued request against every connection whenever a request
+    starts or ends, so its cost grows with the square of the concurrency: at 200 concurrent
+    requests on one pool that scan was ~80 % of the client's CPU (benchmarks/RESULTS.md). Many
+    small pools keep every scan short. Each request goes to the pool with the fewest requests in
+    flight (ties: the first, so idle keep-alive connections are reused).
+
+    ``shards × connections_per_shard`` is the connection limit (default 64 × 4 = 256). One SSL
+    context is shared by every pool.
+    """
+
+    def __init__(
+        self, *, verify: Any = True, shards: int = 64, connections_per_shard: int = 4
+    ) -> None:
+        import ssl
+
+        context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify)
+        limits = httpx.Limits(
+            max_connections=connections_per_shard,
+            max_keepalive_connections=connections_per_shard,
+        )
+        self._pools = [
+            httpx.AsyncHTTPTransport(verify=context, limits=limits) for _ in range(shards)
+        ]
+        self._in_flight = [0] * shards
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        loads = self._in_flight
+        i = loads.index(min(loads))
+        loads[i] += 1
+
+        def release() -> None:
+            loads[i] -= 1
+
+        try:
+            response = await self._pools[i].handle_async_request(request)
+        except BaseException:
+            release()
+            raise
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_ReleasingStream(response.stream, release),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        for pool in self._pools:
+            await pool.aclose()
+
+
 class AsyncTransport(_TransportBase):
     """Runs Operations over an ``httpx.AsyncClient``."""
 
@@ -473,7 +601,9 @@ class AsyncTransport(_TransportBase):
             rng=rng,
         )
         self._owns_client = http_client is None
-        self.http_client = http_client or httpx.AsyncClient(timeout=self.timeout, verify=verify)
+        self.http_client = http_client or httpx.AsyncClient(
+            timeout=self.timeout, transport=ShardedAsyncTransport(verify=verify)
+        )
         self._sleep = sleep
 
     async def run(

@@ -12,9 +12,14 @@ from ._app import (
     SandboxRequest,
     SandboxResponse,
 )
+from ._faults import FAULT_KINDS, Fault, FaultPlan, InjectedFault
 from ._sandbox import Sandbox, SandboxTransport, discover_providers
 
 __all__ = [
+    "FAULT_KINDS",
+    "Fault",
+    "FaultPlan",
+    "InjectedFault",
     "Ledger",
     "LedgerEntry",
     "ProviderSandbox",

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import attrs
 import httpx
 
 from ..errors import ConfigurationError
@@ -27,6 +28,7 @@ from ._app import (
     SandboxRequest,
     SandboxResponse,
 )
+from ._faults import Delivery, FaultPlan, delivery_for
 from ._server import LoopbackServer
 
 __all__ = ["Sandbox", "SandboxTransport", "discover_providers"]
@@ -66,7 +68,9 @@ class Sandbox:
     Per provider: ``sb.<provider>`` (its credentials and knobs), ``sb.<provider>_client()`` and
     ``sb.async_<provider>_client()`` (clients wired to this sandbox), ``sb.ledger(provider)``.
 
-    ``latency`` (seconds, or a callable returning seconds) is added to every answer. ``seed``
+    ``latency`` (seconds, or a callable returning seconds) is added to every answer. ``faults``
+    (a :class:`FaultPlan`, also reachable as :attr:`faults`) injects connection resets, slow
+    answers, gateway statuses and corrupted bodies (docs/sandbox.md, "Fault injection"). ``seed``
     makes generated keys, transaction ids and synthetic data reproducible. ``options`` passes
     per-provider settings, e.g. ``options={"sesame": {"app_private_key": PEM}}``.
     """
@@ -82,8 +86,11 @@ class Sandbox:
         providers: Iterable[str] | None = None,
         options: Mapping[str, Mapping[str, Any]] | None = None,
         extra_providers: Mapping[str, ProviderFactory] | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.host = host
+        #: The fault plan: ``sb.faults.add("tianyuan", "reset_after", on_call=1)``.
+        self.faults = faults if faults is not None else FaultPlan(seed=seed)
         self.port = port
         self.tls = tls
         self.seed = seed
@@ -134,10 +141,11 @@ class Sandbox:
                 )
         self._routes.append((provider, route))
 
-    def handle(self, request: SandboxRequest) -> SandboxResponse:
-        """Answer one request (what both the server and the in-process transport call)."""
+    def _match(
+        self, request: SandboxRequest
+    ) -> tuple[str, Route, SandboxRequest] | SandboxResponse:
         allowed: set[str] = set()
-        for _provider, route in self._routes:
+        for provider, route in self._routes:
             match = route.pattern.match(request.path)
             if match is None:
                 continue
@@ -145,22 +153,38 @@ class Sandbox:
                 allowed |= route.methods
                 continue
             if match.groupdict():
-                request = SandboxRequest(
-                    method=request.method,
-                    path=request.path,
-                    query_string=request.query_string,
-                    headers=request.headers,
-                    body=request.body,
-                    path_params=match.groupdict(),
-                    client=request.client,
-                )
-            try:
-                return route.handler(request)
-            except Exception as exc:  # a sandbox bug must look like a provider 500, not hang
-                return SandboxResponse.text(f"sandbox error: {type(exc).__name__}", 500)
+                request = attrs.evolve(request, path_params=match.groupdict())
+            return provider, route, request
         if allowed:
             return SandboxResponse(405, b"", (("Allow", ", ".join(sorted(allowed))),))
         return SandboxResponse.text("not found", 404)
+
+    @staticmethod
+    def _dispatch(route: Route, request: SandboxRequest) -> SandboxResponse:
+        try:
+            return route.handler(request)
+        except Exception as exc:  # a sandbox bug must look like a provider 500, not hang
+            return SandboxResponse.text(f"sandbox error: {type(exc).__name__}", 500)
+
+    def handle(self, request: SandboxRequest) -> SandboxResponse:
+        """Answer one request, ignoring the fault plan."""
+        found = self._match(request)
+        if isinstance(found, SandboxResponse):
+            return found
+        _provider, route, request = found
+        return self._dispatch(route, request)
+
+    def serve(self, request: SandboxRequest) -> Delivery:
+        """Answer one request under the fault plan (what the server and transport call)."""
+        found = self._match(request)
+        if isinstance(found, SandboxResponse):
+            return Delivery(found)
+        provider, route, request = found
+        fault = self.faults.pick(provider)
+        if fault is not None and not fault.processed:
+            refusal = fault.refusal()  # a gateway answering instead of the provider
+            return Delivery(refusal) if refusal is not None else Delivery(None, "reset")
+        return delivery_for(fault, self._dispatch(route, request), self.faults.rng)
 
     def latency(self) -> float:
         return float(self._latency())
@@ -174,7 +198,7 @@ class Sandbox:
         if self.tls:
             ssl_context = self._make_tls()
         self._server = LoopbackServer(
-            self.handle,
+            self.serve,
             host=self.host,
             port=self.port,
             ssl_context=ssl_context,
@@ -344,16 +368,49 @@ class SandboxTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         headers = list(answer.headers)
         return httpx.Response(answer.status, headers=headers, content=answer.body, request=request)
 
+    @staticmethod
+    def _read_timeout(request: httpx.Request) -> float | None:
+        timeout = request.extensions.get("timeout", {})
+        value = timeout.get("read") if isinstance(timeout, dict) else None
+        return float(value) if value is not None else None
+
+    def _play(self, delivery: Delivery, request: httpx.Request) -> httpx.Response | float:
+        """The response, or seconds to wait before answering; raises what a socket would."""
+        if delivery.action == "reset" or delivery.response is None:
+            raise httpx.ReadError("[Errno 104] Connection reset by peer", request=request)
+        if delivery.action == "truncate":
+            raise httpx.RemoteProtocolError(
+                "peer closed connection without sending complete message body", request=request
+            )
+        if delivery.action == "delay":
+            read_timeout = self._read_timeout(request)
+            if read_timeout is not None and delivery.delay >= read_timeout:
+                raise httpx.ReadTimeout("timed out", request=request)  # no need to wait it out
+            return delivery.delay
+        return self._to_httpx(delivery.response, request)
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
         delay = self._sandbox.latency()
         if delay > 0:
             time.sleep(delay)
-        return self._to_httpx(self._sandbox.handle(self._to_sandbox(request, body)), request)
+        delivery = self._sandbox.serve(self._to_sandbox(request, body))
+        played = self._play(delivery, request)
+        if isinstance(played, float):
+            time.sleep(played)
+            assert delivery.response is not None
+            return self._to_httpx(delivery.response, request)
+        return played
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
         delay = self._sandbox.latency()
         if delay > 0:
             await asyncio.sleep(delay)
-        return self._to_httpx(self._sandbox.handle(self._to_sandbox(request, body)), request)
+        delivery = self._sandbox.serve(self._to_sandbox(request, body))
+        played = self._play(delivery, request)
+        if isinstance(played, float):
+            await asyncio.sleep(played)
+            assert delivery.response is not None
+            return self._to_httpx(delivery.response, request)
+        return played

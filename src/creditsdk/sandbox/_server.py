@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -18,10 +19,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from ._app import SandboxRequest, SandboxResponse
+from ._faults import Delivery
 
 __all__ = ["LoopbackServer"]
 
-Dispatch = Callable[[SandboxRequest], SandboxResponse]
+Dispatch = Callable[[SandboxRequest], Delivery]
 
 _REASONS = {
     200: "OK",
@@ -88,7 +90,23 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             client=self.client_address[0],
         )
-        self._send(self.server.dispatch(request))
+        delivery = self.server.dispatch(request)
+        if delivery.action == "reset" or delivery.response is None:
+            self._reset()
+            return
+        if delivery.action == "delay" and self.server.stopping.wait(delivery.delay):
+            self._reset()  # the sandbox is stopping: do not keep the client (or stop()) waiting
+            return
+        self._send(delivery.response, truncate=delivery.action == "truncate")
+
+    def _reset(self) -> None:
+        """Abort the connection with a TCP RST (SO_LINGER 0), writing nothing."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.rfile.close()  # the socket closes for real only once its makefile() is closed
+        with contextlib.suppress(OSError):
+            self.connection.close()
 
     def _read_chunked(self) -> bytes:
         chunks: list[bytes] = []
@@ -101,7 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
             chunks.append(self.rfile.read(size))
             self.rfile.readline()
 
-    def _send(self, response: SandboxResponse) -> None:
+    def _send(self, response: SandboxResponse, *, truncate: bool = False) -> None:
         reason = _REASONS.get(response.status, "Status")
         lines = [f"HTTP/1.1 {response.status} {reason}"]
         names = {k.lower() for k, _ in response.headers}
@@ -111,6 +129,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             lines.append("Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if truncate:  # announce the whole body, send half of it, hang up
+            self.close_connection = True
+            self.wfile.write(head + response.body[: len(response.body) // 2])
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self.wfile.write(head + response.body)  # one send: no Nagle/delayed-ACK stall
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle
@@ -133,6 +157,7 @@ class _Server(ThreadingHTTPServer):
         self._ssl_context = ssl_context
         self._latency = latency
         self._connections: set[socket.socket] = set()
+        self.stopping = threading.Event()
         self._lock = threading.Lock()
         self.accepted = 0
         super().__init__(address, _Handler)
@@ -146,7 +171,7 @@ class _Server(ThreadingHTTPServer):
             )
         return sock, addr
 
-    def dispatch(self, request: SandboxRequest) -> SandboxResponse:
+    def dispatch(self, request: SandboxRequest) -> Delivery:
         delay = self._latency()
         if delay > 0:
             time.sleep(delay)  # emulated provider latency, per request
@@ -204,6 +229,7 @@ class LoopbackServer:
         self._thread.start()
 
     def stop(self) -> None:
+        self._server.stopping.set()
         self._server.shutdown()
         self._server.close_connections()
         self._server.server_close()

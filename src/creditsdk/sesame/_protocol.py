@@ -630,6 +630,7 @@ def authquery_operation(
     return Operation(
         provider=PROVIDER, name="authorization_status", build_request=build,
         parse_response=parse, billed=False, idempotent=True, applicant=applicant, consent=consent,
+        names=tuple(v for k, v in identity_param.items() if k == "name"),
     )  # fmt: skip
 
 
@@ -677,6 +678,7 @@ def brief_operation(
         billed=True,
         idempotent=True,
         applicant=applicant,
+        names=(name,),
         consent=consent,
         outcome_of=lambda r: "no_data" if r.admitted is None else "success",
     )

@@ -324,6 +324,7 @@ def build_call_operation(
         billed=True,
         idempotent=False,
         applicant=masked or None,
+        names=(clean["name"],) if isinstance(clean.get("name"), str) else (),
         consent=consent,
         outcome_of=lambda r: "success" if r.has_data else "no_data",
     )
@@ -365,6 +366,7 @@ def build_multi_lending_operation(
         billed=True,
         idempotent=False,
         applicant=applicant.masked(),
+        names=(applicant.name,),
         consent=consent,
         outcome_of=lambda r: "success" if r.has_data else "no_data",
     )

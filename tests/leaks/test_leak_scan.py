@@ -1,0 +1,360 @@
+"""Leak scan: run every flow — successes, provider refusals, bad input, every injected fault —
+with ``CREDITSDK_LOG=debug`` and every logger (root, creditsdk, httpx, httpcore) at DEBUG, then
+look for personal data and secrets in everything a user could see or store: log records (with
+tracebacks), audit events, results' repr/str/to_dict, exceptions' str/repr (and their causes).
+
+What we look for: the applicant's name, ID number, mobile and card number, every key, token,
+auth code and signature that went over the wire (harvested from the requests and answers
+themselves) — raw, URL-encoded, JSON-escaped (``\\uXXXX``) and base64.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import json
+import logging
+import re
+import urllib.parse
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from creditsdk import Applicant, Consent, MemoryAuditSink, RetryPolicy
+from creditsdk.errors import CreditSDKError
+from creditsdk.sandbox import FAULT_KINDS, Sandbox
+from creditsdk.sesame import SesameClient
+
+NAME = "张三丰"
+ID_CARD = "11010519491231002X"
+MOBILE = "13912345678"
+CARD = "6222020000000000000"
+APPLICANT = Applicant(name=NAME, id_card=ID_CARD, mobile=MOBILE)
+CONSENT = Consent(
+    reference="AUTH20261101001",
+    purpose="credit_underwriting",
+    granted_at=dt.datetime(2026, 11, 1, 9, 0),
+)
+TRANS_DATE = dt.date(2025, 3, 14)
+FAST = RetryPolicy(max_attempts=2, initial_backoff=0, jitter=0)
+SLOW_TIMEOUT = httpx.Timeout(5.0, read=0.2)
+
+
+class Evidence:
+    """Everything collected during the flows, and the secrets seen on the wire."""
+
+    def __init__(self) -> None:
+        self.records: list[logging.LogRecord] = []
+        self.texts: list[tuple[str, str]] = []  # (where, text)
+        self.secrets: dict[str, str] = {}
+        self.audit = MemoryAuditSink()
+        self.errors: list[BaseException] = []
+
+    def secret(self, label: str, value: str | None) -> None:
+        if value and len(value) >= 6:
+            self.secrets.setdefault(value, label)
+
+    def result(self, where: str, value: Any) -> None:
+        self.texts.append((f"{where} repr", repr(value)))
+        self.texts.append((f"{where} str", str(value)))
+        for attr in ("to_dict", "_repr_html_"):
+            method = getattr(value, attr, None)
+            if callable(method):
+                out = method()
+                text = out if isinstance(out, str) else json.dumps(out, default=str)
+                self.texts.append((f"{where} {attr}", text))
+                if not isinstance(out, str):
+                    self.texts.append(
+                        (f"{where} {attr} (ascii)", json.dumps(out, default=str, ensure_ascii=True))
+                    )
+
+    def error(self, where: str, exc: BaseException) -> None:
+        self.errors.append(exc)
+        seen: BaseException | None = exc
+        while seen is not None:
+            self.texts.append((f"{where} {type(seen).__name__} str", str(seen)))
+            self.texts.append((f"{where} {type(seen).__name__} repr", repr(seen)))
+            seen = seen.__cause__ or seen.__context__
+
+    def run(self, where: str, call: Callable[[], Any]) -> Any:
+        try:
+            value = call()
+        except Exception as exc:
+            self.error(where, exc)
+            return None
+        self.result(where, value)
+        return value
+
+
+class _Capture(logging.Handler):
+    def __init__(self, evidence: Evidence) -> None:
+        super().__init__(logging.DEBUG)
+        self.evidence = evidence
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.evidence.records.append(record)
+
+
+def _harvest(evidence: Evidence) -> dict[str, list[Callable[..., Any]]]:
+    """httpx event hooks that note every signature, token and code that crosses the wire."""
+
+    def on_request(request: httpx.Request) -> None:
+        fields = dict(urllib.parse.parse_qsl(request.content.decode("utf-8", "replace")))
+        fields.update(urllib.parse.parse_qsl(request.url.query.decode("ascii", "replace")))
+        for name in ("sign", "auth_token", "code", "refresh_token"):
+            evidence.secret(f"request {name}", fields.get(name))
+        evidence.secret("request body", None)
+
+    def on_response(response: httpx.Response) -> None:
+        response.read()
+        text = response.text
+        for name in ("sign", "access_token", "refresh_token"):
+            for match in re.finditer(rf'"{name}"\s*:\s*"([^"]+)"', text):
+                evidence.secret(f"answer {name}", match.group(1))
+
+    return {"request": [on_request], "response": [on_response]}
+
+
+def _encodings(value: str) -> set[str]:
+    forms = {
+        value,
+        urllib.parse.quote(value, safe=""),
+        urllib.parse.quote_plus(value),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=True)[1:-1],
+    }
+    if len(value) >= 12:
+        forms.add(base64.b64encode(value.encode("utf-8")).decode("ascii").rstrip("="))
+    return {f for f in forms if f}
+
+
+@pytest.fixture(scope="module")
+def evidence() -> Iterator[Evidence]:
+    ev = Evidence()
+    handler = _Capture(ev)
+    loggers = [logging.getLogger(n) for n in ("", "creditsdk", "httpx", "httpcore")]
+    saved = [(lg, lg.level) for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.DEBUG)
+    logging.getLogger().addHandler(handler)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CREDITSDK_LOG", "debug")
+    from creditsdk._core.config import configure_logging_from_env
+
+    configure_logging_from_env()
+    try:
+        with Sandbox(seed=11) as sb:
+            _all_flows(sb, ev)
+        yield ev
+    finally:
+        logging.getLogger().removeHandler(handler)
+        for lg, level in saved:
+            lg.setLevel(level)
+        sdk = logging.getLogger("creditsdk")
+        for h in list(sdk.handlers):
+            if getattr(h, "_creditsdk_env", False):
+                sdk.removeHandler(h)
+        mp.undo()
+
+
+def _all_flows(sb: Sandbox, ev: Evidence) -> None:
+    ev.secret("tianyuan access_key", sb.tianyuan.access_key)
+    ev.secret("fireeye app_key", sb.fireeye.app_key)
+    for line in sb.sesame.app_private_key.splitlines():
+        if "PRIVATE KEY" not in line:
+            ev.secret("sesame app_private_key", line)
+    ev.secret("sesame encrypt_key", sb.sesame.encrypt_key)
+    hooks = _harvest(ev)
+    sb.tianyuan.balance = None
+    sb.fireeye.add_transaction(CARD, TRANS_DATE, Decimal("212.00"))
+    _tianyuan_flows(sb, ev, hooks)
+    _fireeye_flows(sb, ev, hooks)
+    _sesame_flows(sb, ev, hooks)
+
+
+def _faults(
+    sb: Sandbox, ev: Evidence, provider: str, call: Callable[[dict[str, Any]], Any]
+) -> None:
+    for kind in FAULT_KINDS:
+        sb.faults.add(provider, kind, probability=1.0)
+        kw: dict[str, Any] = {"retry": FAST}
+        if kind == "slow":
+            kw["timeout"] = SLOW_TIMEOUT
+        ev.run(f"{provider} fault {kind}", lambda kw=kw: call(kw))
+        sb.faults.clear()
+
+
+def _tianyuan_flows(sb: Sandbox, ev: Evidence, hooks: dict[str, Any]) -> None:
+    params = {"name": NAME, "id_card": ID_CARD, "mobile_no": MOBILE}
+    with httpx.Client(event_hooks=hooks) as http:
+        ty = sb.tianyuan_client(audit=ev.audit, http_client=http)
+        ev.result("tianyuan client", ty)
+        for scenario in ("heavy_borrower", "currently_overdue", "no_data"):
+            sb.tianyuan.pin(ID_CARD, scenario)
+            ev.run(
+                f"tianyuan multi_lending {scenario}",
+                lambda: ty.multi_lending(APPLICANT, consent=CONSENT),
+            )
+        sb.tianyuan.pin(ID_CARD, "light")
+        report = ev.run(
+            "tianyuan multi_lending", lambda: ty.multi_lending(APPLICANT, consent=CONSENT)
+        )
+        for factor in list(report.factors.values())[:20]:
+            ev.result("tianyuan factor", factor)
+        for product in ("JRZQ8F7C", "COMB86PM", "FLXG0V4B"):
+            ev.run(
+                f"tianyuan call {product}", lambda p=product: ty.call(p, params, consent=CONSENT)
+            )
+        for code in (1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008, 2001, 4242):
+            sb.tianyuan.fail_next(code, message=f"参数错误 {NAME} {ID_CARD} {MOBILE}")
+            ev.run(f"tianyuan code {code}", lambda: ty.multi_lending(APPLICANT, consent=CONSENT))
+        ev.run(
+            "tianyuan bad id",
+            lambda: ty.call("JRZQ8F7C", {**params, "id_card": ID_CARD[:-1] + "9"}, consent=CONSENT),
+        )
+        ev.run(
+            "tianyuan bad mobile",
+            lambda: ty.call("JRZQ8F7C", {**params, "mobile_no": MOBILE + "1"}, consent=CONSENT),
+        )
+        _faults(sb, ev, "tianyuan", lambda kw: ty.multi_lending(APPLICANT, consent=CONSENT, **kw))
+        ty.close()
+    with contextlib.suppress(CreditSDKError):
+        wrong = sb.tianyuan_client(access_key="0" * 32, audit=ev.audit)
+        ev.run("tianyuan wrong key", lambda: wrong.multi_lending(APPLICANT, consent=CONSENT))
+        wrong.close()
+
+
+def _fireeye_flows(sb: Sandbox, ev: Evidence, hooks: dict[str, Any]) -> None:
+    for method in ("POST", "GET"):
+        with httpx.Client(event_hooks=hooks) as http:
+            fe = sb.fireeye_client(audit=ev.audit, http_client=http, method=method)
+            _fireeye_calls(sb, ev, fe, method)
+            fe.close()
+
+
+def _fireeye_calls(sb: Sandbox, ev: Evidence, fe: Any, method: str) -> None:
+    ev.result("fireeye client", fe)
+    ev.run(
+        f"fireeye {method} match",
+        lambda: fe.verify_transaction(
+            CARD, TRANS_DATE, Decimal("212.00"), CONSENT, id_card=ID_CARD, mobile=MOBILE
+        ),
+    )
+    ev.run(
+        f"fireeye {method} no match",
+        lambda: fe.verify_transaction(CARD, TRANS_DATE, Decimal("1.00"), CONSENT),
+    )
+    ev.run(f"fireeye {method} score", lambda: fe.model_score(CARD, ID_CARD, MOBILE, CONSENT))
+    for code in ("0001", "0002", "0004", "9999"):
+        sb.fireeye.fail_next(code)
+        ev.run(f"fireeye {method} {code}", lambda: fe.model_score(CARD, ID_CARD, MOBILE, CONSENT))
+    ev.run("fireeye bad id", lambda: fe.model_score(CARD, ID_CARD[:-1] + "9", MOBILE, CONSENT))
+    _faults(sb, ev, "fireeye", lambda kw: fe.model_score(CARD, ID_CARD, MOBILE, CONSENT, **kw))
+
+
+def _sesame_flows(sb: Sandbox, ev: Evidence, hooks: dict[str, Any]) -> None:
+    with httpx.Client(event_hooks=hooks) as http:
+        zm = sb.sesame_client(audit=ev.audit, http_client=http)
+        ev.result("sesame client", zm)
+        url = zm.authorization_url("https://lender.example/cb", state="order-42")
+        back = sb.sesame.approve(url, id_card=ID_CARD)
+        code = zm.parse_redirect(back, expected_state="order-42")
+        ev.secret("auth code", code)
+        grant = ev.run("sesame exchange", lambda: zm.exchange_code(code))
+        ev.secret("access token", grant.access_token)
+        ev.secret("refresh token", grant.refresh_token)
+        ev.run("sesame exchange again", lambda: zm.exchange_code(code))
+        ev.run("sesame redirect state", lambda: zm.parse_redirect(back, expected_state="other"))
+        ev.run(
+            "sesame redirect denied",
+            lambda: zm.parse_redirect(sb.sesame.deny(url), expected_state="order-42"),
+        )
+        ev.run("sesame score", lambda: zm.score(grant, CONSENT))
+        sb.sesame.set_score(grant.user_id, None)
+        ev.run("sesame score N/A", lambda: zm.score(grant, CONSENT))
+        ev.run("sesame admittance", lambda: zm.admittance(APPLICANT, 600, CONSENT))
+        ev.run(
+            "sesame authquery applicant",
+            lambda: zm.authorization_status(APPLICANT, consent=CONSENT),
+        )
+        ev.run("sesame authquery grant", lambda: zm.authorization_status(grant))
+        _faults(sb, ev, "sesame", lambda kw: zm.score(grant, CONSENT, **kw))
+        fresh = ev.run("sesame refresh", lambda: zm.refresh(grant))
+        if fresh is not None:
+            ev.secret("access token", fresh.access_token)
+            ev.secret("refresh token", fresh.refresh_token)
+        ev.run("sesame old token", lambda: zm.score(grant, CONSENT))
+        sb.sesame.revoke(grant.user_id)
+        ev.run("sesame revoked", lambda: zm.score(fresh or grant, CONSENT))
+        ev.run("sesame bad token", lambda: zm.score("not-a-token-at-all", CONSENT))
+        ev.run(
+            "sesame bad admittance id",
+            lambda: zm.admittance(
+                Applicant(name=NAME, id_card=ID_CARD[:-1] + "9", mobile=MOBILE), 600, CONSENT
+            ),
+        )
+        zm.close()
+    ev.run(
+        "sesame own public key",
+        lambda: SesameClient(
+            app_id=sb.sesame.app_id,
+            app_private_key=sb.sesame.app_private_key,
+            alipay_public_key=sb.sesame.app_public_key,
+            gateway_url=sb.sesame.gateway_url,
+            authorize_url=sb.sesame.authorize_url,
+        ),
+    )
+
+
+def _everything(ev: Evidence) -> list[tuple[str, str]]:
+    formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+    out = [(f"log {r.name}", formatter.format(r)) for r in ev.records]
+    out += [("audit", repr(e)) for e in ev.audit.events]
+    out += [("audit to_dict", json.dumps(e.to_dict(), ensure_ascii=False)) for e in ev.audit.events]
+    out += [("audit to_dict (ascii)", json.dumps(e.to_dict())) for e in ev.audit.events]
+    return out + ev.texts
+
+
+def test_the_flows_ran_and_were_captured(evidence: Evidence) -> None:
+    names = {r.name for r in evidence.records}
+    assert {"creditsdk", "httpx", "httpcore.http11"} <= names
+    assert len(evidence.audit.events) > 40
+    assert len(evidence.errors) > 40
+    labels = set(evidence.secrets.values())
+    assert {
+        "request sign",
+        "answer sign",
+        "answer access_token",
+        "auth code",
+        "fireeye app_key",
+    } <= labels
+
+
+PERSONAL = {"name": NAME, "ID number": ID_CARD, "mobile": MOBILE, "card number": CARD}
+
+
+@pytest.mark.parametrize("what", list(PERSONAL))
+def test_no_personal_data_anywhere(evidence: Evidence, what: str) -> None:
+    forms = _encodings(PERSONAL[what])
+    if what == "ID number":
+        forms |= _encodings(ID_CARD.lower())
+    leaks = [
+        (where, form) for where, text in _everything(evidence) for form in forms if form in text
+    ]
+    assert leaks == [], f"{what} leaked: {leaks[:5]}"
+
+
+def test_no_keys_tokens_or_signatures_anywhere(evidence: Evidence) -> None:
+    texts = _everything(evidence)
+    leaks = [
+        (label, where)
+        for secret, label in evidence.secrets.items()
+        for form in _encodings(secret)
+        for where, text in texts
+        if form in text
+    ]
+    assert leaks == [], f"secrets leaked: {sorted(set(leaks))[:10]}"
