@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import report
 from stdnum.cn import ric
 
 from creditsdk.sandbox import Sandbox
@@ -118,6 +119,16 @@ def main() -> int:
     print(f"peak RSS (batch)   {peak_mb:.1f} MB  (target <= 150 MB)")
     print(f"CPU (batch)        {child_cpu:.1f} s = {child_cpu / wall:.0%} of one core")
     print(f"ledger / output    {ledger_size:.1f} MB / {out_size:.1f} MB")
+    report(
+        "6. batch of 100,000 rows: peak RSS",
+        peak_mb,
+        "<= 150 MB",
+        peak_mb <= 150,
+        unit=" MB",
+        details=f"{s['rows']} rows of {operation}, concurrency {args.concurrency}, rate {rate}: "
+        f"{s['rows_per_second']:.0f} rows/s in the run loop, {billed} billed calls on the "
+        f"sandbox ledger, ledger {ledger_size:.1f} MB, output {out_size:.1f} MB",
+    )
     return 0
 
 

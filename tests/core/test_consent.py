@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,20 @@ def test_normalize_sinks() -> None:
     assert len(normalize_sinks([print, LoggingAuditSink()])) == 2
     with pytest.raises(TypeError):
         normalize_sinks(42)
+
+
+def test_logging_sink_skips_serialising_when_nobody_listens(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ev = AuditEvent(provider="p", operation="op", outcome="success", attempts=1, maybe_billed=False)
+    calls: list[int] = []
+    monkeypatch.setattr(AuditEvent, "to_dict", lambda self: calls.append(1) or {})
+    logger = logging.getLogger("creditsdk.audit.test")
+    logger.setLevel(logging.WARNING)
+    LoggingAuditSink(logger).emit(ev)
+    assert calls == []
+    logger.setLevel(logging.INFO)
+    with caplog.at_level(logging.INFO, logger="creditsdk.audit.test"):
+        LoggingAuditSink(logger).emit(ev)
+    assert calls == [1]
+    assert caplog.records[-1].getMessage() == "audit {}"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import httpx
+import pytest
 
 from creditsdk import ShardedAsyncTransport
 from creditsdk._core.transport import AsyncTransport
@@ -36,10 +38,27 @@ def test_concurrent_requests_use_several_pools_and_reuse_their_connections() -> 
         assert in_flight == [0] * 8  # every response released its pool
 
 
-def test_async_clients_own_a_sharded_transport_and_callers_keep_theirs() -> None:
+def test_async_clients_own_a_sharded_transport_and_callers_keep_theirs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in [k for k in os.environ if k.lower().endswith("_proxy")]:
+        monkeypatch.delenv(name)
     owned = AsyncTransport(provider="x")
     assert isinstance(owned.http_client._transport, ShardedAsyncTransport)
     mine = httpx.AsyncClient()
     assert AsyncTransport(provider="x", http_client=mine).http_client is mine
     asyncio.run(owned.aclose())
     asyncio.run(mine.aclose())
+
+
+def test_proxy_in_the_environment_keeps_httpx_proxy_routing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # httpx ignores HTTPS_PROXY for a client given its own transport: with a proxy configured
+    # the async client must route like the sync one, so it keeps httpx's own transport.
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    transport = AsyncTransport(provider="x")
+    assert not isinstance(transport.http_client._transport, ShardedAsyncTransport)
+    proxied = transport.http_client._transport_for_url(httpx.URL("https://provider.example/"))
+    assert proxied is not transport.http_client._transport  # the proxy mount answers
+    asyncio.run(transport.aclose())

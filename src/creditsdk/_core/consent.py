@@ -179,6 +179,8 @@ class LoggingAuditSink:
         self.logger = logger or _audit_logger
 
     def emit(self, event: AuditEvent) -> None:
+        if not self.logger.isEnabledFor(logging.INFO):
+            return  # the default sink: skip the JSON work when nobody listens
         self.logger.info(
             "audit %s", json.dumps(event.to_dict(), ensure_ascii=False, sort_keys=True)
         )

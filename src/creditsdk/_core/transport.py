@@ -12,6 +12,7 @@ import enum
 import logging
 import random
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from types import TracebackType
 from typing import Any, TypeVar
@@ -249,14 +250,15 @@ def _drive(
         request.extensions = {**request.extensions, "timeout": timeout.as_dict()}
         _note_query(request)
         started = time.perf_counter()
-        log.debug(
-            "%s %s → %s %s (attempt %d)",
-            op.provider,
-            op.name,
-            request.method,
-            _safe_url(request),
-            attempt,
-        )
+        if log.isEnabledFor(logging.DEBUG):  # _safe_url is not free: only when it is shown
+            log.debug(
+                "%s %s → %s %s (attempt %d)",
+                op.provider,
+                op.name,
+                request.method,
+                _safe_url(request),
+                attempt,
+            )
         outcome = yield _Send(request)
         failure: _Failure | None
         result: T | None = None
@@ -572,6 +574,17 @@ class ShardedAsyncTransport(httpx.AsyncBaseTransport):
             await pool.aclose()
 
 
+def _default_async_client(timeout: httpx.Timeout, verify: Any) -> httpx.AsyncClient:
+    """The sharded pool, unless the environment names a proxy.
+
+    httpx ignores ``HTTP(S)_PROXY`` for a client given its own transport, so with a proxy in the
+    environment the plain client is used: it routes like the sync client does.
+    """
+    if urllib.request.getproxies():
+        return httpx.AsyncClient(timeout=timeout, verify=verify)
+    return httpx.AsyncClient(timeout=timeout, transport=ShardedAsyncTransport(verify=verify))
+
+
 class AsyncTransport(_TransportBase):
     """Runs Operations over an ``httpx.AsyncClient``."""
 
@@ -601,9 +614,7 @@ class AsyncTransport(_TransportBase):
             rng=rng,
         )
         self._owns_client = http_client is None
-        self.http_client = http_client or httpx.AsyncClient(
-            timeout=self.timeout, transport=ShardedAsyncTransport(verify=verify)
-        )
+        self.http_client = http_client or _default_async_client(self.timeout, verify)
         self._sleep = sleep
 
     async def run(
