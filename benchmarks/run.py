@@ -49,16 +49,18 @@ MISSED_NOTES = {
     "this machine even a *bare* httpx keep-alive client is only 2.8-3.8x faster than the seed "
     "across runs, and creditsdk adds 0.1-0.3 ms per call on top of that bare client (validation, "
     "AES, decoding every factor). Across runs the ratio was 2.6-3.7x in-process.",
-    "2": "Not reached. The client process needs ~1 ms of CPU per call where the ideal leaves "
-    "0.25 ms; most of it is httpx/httpcore's async request path (the SDK's part is ~15 %). "
-    "Fixed on the way: httpcore's quadratic pool scan (the async clients now shard requests over "
-    "64 small pools: 40.8 s → ~6 s) and a failed 'import sniffio' on every lock (sniffio is now "
-    "a dependency: ~0.75 ms per call). Reaching 0.85 would need a cheaper HTTP client path than "
+    "2": "Not reached. The client process needs ~0.9-1.2 ms of CPU per call where the ideal "
+    "leaves 0.25 ms; most of it is httpx/httpcore's async request path (the SDK's part is "
+    "~15 %). Fixed on the way: httpcore's quadratic pool scan (the async clients now shard "
+    "requests over 64 small pools: 40.8 s → ~5-7 s), a failed 'import sniffio' on every lock "
+    "(sniffio is now a dependency: ~0.75 ms per call) and the default audit sink serialising "
+    "every event with logging off. Reaching 0.85 would need a cheaper HTTP client path than "
     "httpx's on this 2-core machine.",
-    "3": "The official client spends ~24 ms signing with pure-Python rsa; creditsdk's call is "
-    "~4 ms, of which its own sign + verify is ~1.3 ms (18x faster than the official, 3b) and "
-    "the rest is HTTP and the Sandbox signing its answer (~1.5 ms, paid by both clients). 10x "
-    "per call would need the server side to answer in well under 1 ms.",
+    "3": "The official client spends ~23 ms signing with pure-Python rsa; creditsdk's whole call "
+    "is 3.2-4.7 ms across runs, of which its own sign + verify is ~1.2 ms (19x faster than the "
+    "official SDK's, 3b); the rest is HTTP and the Sandbox signing its answer (~1.5 ms of "
+    "2048-bit RSA, paid by both clients). 10x per call would need the server side to answer in "
+    "well under 1 ms.",
 }
 
 
