@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from .demo import TIANYUAN_FACTORS
 from .errors import InvalidInputError
 
 __all__ = ["add_query_parser"]
@@ -126,19 +127,6 @@ def _applicant(args: argparse.Namespace) -> Any:
 # -- tianyuan ------------------------------------------------------------------------------------
 
 
-_NAMED_FACTORS = (
-    "total_institutions",
-    "institutions_last_7d",
-    "institutions_last_30d",
-    "currently_overdue",
-    "overdue_institutions",
-    "overdue_amount",
-    "credit_risk_score",
-    "small_loan_score",
-    "instalment_score",
-)
-
-
 def _tianyuan_multi_lending(args: argparse.Namespace) -> int:
     from .tianyuan import SANDBOX_BUCKET_TABLES
 
@@ -156,7 +144,7 @@ def _tianyuan_multi_lending(args: argparse.Namespace) -> int:
         f"tables: {report.tables_name or 'none loaded (bucket codes stay raw)'}",
         f"factors: {len(report)} ({counts or 'no data'})",
     ]
-    for prop in _NAMED_FACTORS:
+    for prop in TIANYUAN_FACTORS:
         f = getattr(report, prop)
         lines.append(f"  {f.code:22} {f.label_en or '':40} {f.display()}")
     return _emit(args, report.to_dict(), lines)

@@ -39,7 +39,7 @@ from ..errors import (
     ProviderError,
     ResponseIntegrityError,
 )
-from .operations import ProviderOperation, Scalar, flatten_value, required_field
+from .operations import ApplicantOperation, Scalar, flatten_value
 
 __all__ = [
     "AsyncDemoClient",
@@ -327,24 +327,12 @@ def create_sandbox(ctx: Any) -> DemoBureauSandbox:
     return DemoBureauSandbox(ctx)
 
 
-class DemoScore(ProviderOperation):
+class DemoScore(ApplicantOperation):
     """``demo.score``: the synthetic bureau (Sandbox only unless CREDITSDK_DEMO_* are set)."""
 
     name = "demo.score"
     provider = "demo"
-    columns = ("name", "id_card", "mobile")
-    required = ("name", "id_card", "mobile")
     client_class = "creditsdk.batch.demo:AsyncDemoClient"
-
-    def prepare(self, row: Mapping[str, str]) -> Applicant:
-        return Applicant(
-            name=required_field(row, "name"),
-            id_card=required_field(row, "id_card"),
-            mobile=required_field(row, "mobile"),
-        )
-
-    def masked(self, prepared: Applicant) -> dict[str, str]:
-        return prepared.masked()
 
     async def call(
         self, client: Any, prepared: Applicant, consent: Consent | None, *, timeout: Any, retry: Any

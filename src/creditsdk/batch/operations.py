@@ -169,14 +169,11 @@ class ProviderOperation:
 _NOTHING_TO_SHOW = frozenset({"no_record", "not_hit", "absent"})
 
 
-class TianyuanMultiLending(ProviderOperation):
-    """Tianyuan JRZQ9E2A: every decoded factor becomes a column (ranges as _low/_high)."""
+class ApplicantOperation(ProviderOperation):
+    """An operation whose row is one :class:`~creditsdk.Applicant` (name, ID number, mobile)."""
 
-    name = "tianyuan.multi_lending"
-    provider = "tianyuan"
     columns = ("name", "id_card", "mobile")
     required = ("name", "id_card", "mobile")
-    client_class = "creditsdk.tianyuan:AsyncTianyuanClient"
 
     def prepare(self, row: Mapping[str, str]) -> Applicant:
         return Applicant(
@@ -187,6 +184,14 @@ class TianyuanMultiLending(ProviderOperation):
 
     def masked(self, prepared: Applicant) -> dict[str, str]:
         return prepared.masked()
+
+
+class TianyuanMultiLending(ApplicantOperation):
+    """Tianyuan JRZQ9E2A: every decoded factor becomes a column (ranges as _low/_high)."""
+
+    name = "tianyuan.multi_lending"
+    provider = "tianyuan"
+    client_class = "creditsdk.tianyuan:AsyncTianyuanClient"
 
     def make_client(self, *, sandbox: Any = None, **client_kwargs: Any) -> Any:
         # Against the Sandbox, decode with the Sandbox's own bucket tables unless told otherwise
