@@ -234,3 +234,22 @@ def test_logs_and_audit_carry_no_tokens_or_signatures(
     [event] = sink.events
     assert (event.operation, event.transaction_id) == ("score", score.transaction_id)
     assert event.consent_reference == consent.reference
+
+
+def test_answer_signer_openssl_and_pycryptodome_give_the_same_bytes() -> None:
+    pytest.importorskip("cryptography")
+    from Crypto.Hash import SHA1, SHA256
+    from Crypto.PublicKey import RSA
+    from Crypto.Signature import pkcs1_15
+
+    from creditsdk.sesame.sandbox import _AnswerSigner, _seeded_key
+
+    key = _seeded_key(0, "alipay")
+    signer = _AnswerSigner(key)
+    assert signer._openssl is not None  # the fast path is the one under test
+    message = b'{"code":"10000","msg":"Success","zm_score":"750"}'
+    for sha1, digest in ((False, SHA256), (True, SHA1)):
+        expected = pkcs1_15.new(key).sign(digest.new(message))
+        assert signer.sign(message, sha1=sha1) == expected
+    public = RSA.import_key(key.public_key().export_key())
+    pkcs1_15.new(public).verify(SHA256.new(message), signer.sign(message, sha1=False))

@@ -97,6 +97,31 @@ def _import(value: str, what: str) -> RSA.RsaKey:
         raise ConfigurationError(f"sandbox option {what} is not an RSA key") from None
 
 
+class _AnswerSigner:
+    """Signs the gateway's answers: OpenSSL (the ``cryptography`` package) when it is installed,
+    pycryptodome otherwise. PKCS#1 v1.5 is deterministic, so both give the same bytes; OpenSSL
+    is ~4x faster, which keeps the sandbox's share of every call (and of the benchmarks that
+    compare clients against it) small."""
+
+    def __init__(self, key: RSA.RsaKey) -> None:
+        self._key = key
+        self._openssl: Any = None
+        try:
+            from cryptography.hazmat.primitives import serialization
+        except ImportError:
+            return
+        self._openssl = serialization.load_der_private_key(key.export_key("DER"), password=None)
+
+    def sign(self, message: bytes, *, sha1: bool) -> bytes:
+        if self._openssl is not None:
+            from cryptography.hazmat.primitives import hashes
+            from cryptography.hazmat.primitives.asymmetric import padding
+
+            algorithm = hashes.SHA1() if sha1 else hashes.SHA256()
+            return bytes(self._openssl.sign(message, padding.PKCS1v15(), algorithm))
+        return pkcs1_15.new(self._key).sign((SHA1 if sha1 else SHA256).new(message))
+
+
 def _mask(value: str) -> str:
     return value[:4] + "*" * max(len(value) - 8, 0) + value[-4:] if len(value) > 8 else "****"
 
@@ -163,6 +188,7 @@ class SesameSandbox:
             self._alipay_key = _import(str(opts["alipay_private_key"]), "alipay_private_key")
         else:
             self._alipay_key = _seeded_key(seed, "alipay")
+        self._signer = _AnswerSigner(self._alipay_key)
         self.encrypt_key: str = str(
             opts.get(
                 "encrypt_key",
@@ -443,9 +469,9 @@ class SesameSandbox:
             cipher = AES.new(self._aes, AES.MODE_CBC, bytes(16))
             blob = cipher.encrypt(pad(value.encode("utf-8"), 16))
             value = json.dumps(base64.b64encode(blob).decode("ascii"))
-        signature = base64.b64encode(
-            pkcs1_15.new(self._alipay_key).sign((SHA1 if sha1 else SHA256).new(value.encode()))
-        ).decode("ascii")
+        signature = base64.b64encode(self._signer.sign(value.encode("utf-8"), sha1=sha1)).decode(
+            "ascii"
+        )
         text = '{"' + key + '":' + value + ',"sign":"' + signature + '"}'
         return SandboxResponse.raw_json(text.encode("utf-8"))
 
