@@ -112,7 +112,8 @@ def main() -> None:
         ratio >= 10,
         details=f"official {t_theirs * 1e3:.1f} ms/call; creditsdk {t_ours * 1e3:.2f} ms/call "
         "(same sandbox, same request, sign + HTTP + verify; both include the sandbox's own "
-        "2048-bit signing of each answer, ~1.5 ms, a fixed cost neither client can avoid)",
+        "work on each call: verifying the request and signing the answer, a fixed cost neither "
+        "client can avoid)",
     )
 
 

@@ -57,10 +57,11 @@ MISSED_NOTES = {
     "every event with logging off. Reaching 0.85 would need a cheaper HTTP client path than "
     "httpx's on this 2-core machine.",
     "3": "The official client spends ~23 ms signing with pure-Python rsa; creditsdk's whole call "
-    "is 3.2-4.7 ms across runs, of which its own sign + verify is ~1.2 ms (19x faster than the "
-    "official SDK's, 3b); the rest is HTTP and the Sandbox signing its answer (~1.5 ms of "
-    "2048-bit RSA, paid by both clients). 10x per call would need the server side to answer in "
-    "well under 1 ms.",
+    "is ~3-4.7 ms across runs, of which its own 2048-bit RSA signature is ~1.1 ms (pycryptodome, "
+    "the required crypto library; sign + verify is 19x faster than the official SDK's, 3b); the "
+    "rest is HTTP and the Sandbox's own work in the same process (verifying the request, signing "
+    "the answer with OpenSSL when available, ~0.4 ms), paid by both clients. 10x per call would "
+    "need the client's own RSA signature to cost well under 1 ms.",
 }
 
 
