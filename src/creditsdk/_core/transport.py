@@ -417,13 +417,25 @@ class _TransportBase:
         timeout: TimeoutArg | NotGiven,
         retry: RetryPolicy | None,
         audit: object,
-        fallback_timeout: httpx.Timeout,
+        http_client: object,
+        client_type: type[httpx.Client] | type[httpx.AsyncClient],
         rng: random.Random | None,
     ) -> None:
+        if http_client is not None and not isinstance(http_client, client_type):
+            twin, kind = (
+                ("AsyncClient", "async") if client_type is httpx.Client else ("Client", "sync")
+            )
+            raise ConfigurationError(
+                f"http_client must be an httpx.{client_type.__name__} "
+                f"(an httpx.{twin} goes with the {kind} client)"
+            )
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigurationError(f"retry must be a creditsdk.RetryPolicy, not {retry!r}")
         self.provider = provider
-        self.timeout = resolve_timeout(timeout, fallback_timeout)
+        # A caller-owned client's own timeout is the default; ours is finite either way.
+        fallback = http_client.timeout if isinstance(http_client, client_type) else DEFAULT_TIMEOUT
+        self.timeout = resolve_timeout(timeout, fallback)
+        self._owns_client = http_client is None
         self.retry = retry or RetryPolicy()
         self.sinks = normalize_sinks(audit)
         self._rng = rng or random.Random()
@@ -455,20 +467,15 @@ class SyncTransport(_TransportBase):
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
-        if http_client is not None and not isinstance(http_client, httpx.Client):
-            raise ConfigurationError(
-                "http_client must be an httpx.Client (use the Async client for httpx.AsyncClient)"
-            )
-        fallback = http_client.timeout if http_client is not None else DEFAULT_TIMEOUT
         super().__init__(
             provider=provider,
             timeout=timeout,
             retry=retry,
             audit=audit,
-            fallback_timeout=fallback,
+            http_client=http_client,
+            client_type=httpx.Client,
             rng=rng,
         )
-        self._owns_client = http_client is None
         self.http_client = http_client or httpx.Client(timeout=self.timeout, verify=verify)
         self._sleep = sleep
 
@@ -600,20 +607,15 @@ class AsyncTransport(_TransportBase):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
-        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
-            raise ConfigurationError(
-                "http_client must be an httpx.AsyncClient (use the sync client for httpx.Client)"
-            )
-        fallback = http_client.timeout if http_client is not None else DEFAULT_TIMEOUT
         super().__init__(
             provider=provider,
             timeout=timeout,
             retry=retry,
             audit=audit,
-            fallback_timeout=fallback,
+            http_client=http_client,
+            client_type=httpx.AsyncClient,
             rng=rng,
         )
-        self._owns_client = http_client is None
         self.http_client = http_client or _default_async_client(self.timeout, verify)
         self._sleep = sleep
 
