@@ -10,6 +10,7 @@ sends a row that may already have been billed. See docs/batch.md.
 """
 
 from ._ledger import Ledger, LedgerRow, RowState
+from ._prices import Price, load_prices, parse_prices
 from ._ratelimit import TokenBucket
 from ._runner import BatchSummary, arun_batch, run_batch
 from .operations import (
@@ -26,6 +27,7 @@ __all__ = [
     "BatchSummary",
     "Ledger",
     "LedgerRow",
+    "Price",
     "ProviderOperation",
     "RowState",
     "TokenBucket",
@@ -33,6 +35,8 @@ __all__ = [
     "available_operations",
     "flatten_value",
     "get_operation",
+    "load_prices",
+    "parse_prices",
     "register_operation",
     "run_batch",
 ]
