@@ -1,6 +1,8 @@
 """creditsdk: typed, billing-safe clients for Chinese credit-data providers.
 
->>> from creditsdk import Applicant, Consent, RetryPolicy
+```python
+from creditsdk import Applicant, Consent, RetryPolicy
+```
 
 Provider clients live in ``creditsdk.tianyuan``, ``creditsdk.fireeye`` and ``creditsdk.sesame``;
 the loopback Sandbox in ``creditsdk.sandbox``. Heavier modules are imported on first use so that

@@ -8,7 +8,7 @@ One Sandbox on 127.0.0.1, one sample applicant, three providers:
   score;
 
 then the Sandbox's billing ledger. Personal data is shown masked only; tokens never.
-:func:`collect` returns the summary as plain data (what ``--json`` prints).
+`collect()` returns the summary as plain data (what ``--json`` prints).
 """
 
 from __future__ import annotations

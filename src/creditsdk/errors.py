@@ -1,6 +1,6 @@
 """Every exception creditsdk raises.
 
-All of them derive from :class:`CreditSDKError`. Messages are one line and never contain personal
+All of them derive from [`CreditSDKError`][]. Messages are one line and never contain personal
 data or secrets: anything user-supplied that appears in a message has been masked first.
 """
 

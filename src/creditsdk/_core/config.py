@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 
 class NotGiven(enum.Enum):
-    """Type of :data:`NOT_GIVEN`: "the caller did not pass this argument".
+    """Type of `NOT_GIVEN`: "the caller did not pass this argument".
 
     Distinct from ``None``, which is an explicit choice (``timeout=None`` means no timeout).
     """

@@ -89,7 +89,7 @@ class Consent:
                 )
 
     def check(self, now: _dt.datetime | None = None) -> None:
-        """Raise :class:`InvalidInputError` unless the consent is in force at ``now``."""
+        """Raise [`InvalidInputError`][] unless the consent is in force at ``now``."""
         current = now if now is not None else _now_like(self.granted_at)
         if (current.tzinfo is None) != (self.granted_at.tzinfo is None):
             current = (

@@ -58,7 +58,7 @@ def aes_cbc_encrypt(key: bytes, plaintext: bytes, iv: bytes) -> bytes:
 
 
 def aes_cbc_decrypt(key: bytes, ciphertext: bytes, iv: bytes, *, what: str = "data") -> bytes:
-    """Inverse of :func:`aes_cbc_encrypt`; a wrong key, length or padding → integrity error."""
+    """Inverse of `aes_cbc_encrypt`; a wrong key, length or padding → integrity error."""
     if not ciphertext or len(ciphertext) % AES.block_size:
         raise ResponseIntegrityError(
             f"{what}: ciphertext length {len(ciphertext)} is not a positive multiple of 16"

@@ -60,7 +60,7 @@ def normalize_id_card(
     """Validate a mainland resident ID (GB 11643) and return it as 18 upper-case characters.
 
     Spaces are stripped and a trailing ``x`` is upper-cased. The check digit, birth date and
-    region code are checked by :mod:`stdnum.cn.ric`; a birth date in the future and legacy
+    region code are checked by `stdnum.cn.ric`; a birth date in the future and legacy
     15-digit numbers are rejected too.
     """
     v = _SEPARATORS.sub("", _require_str(value, field)).upper()
@@ -123,7 +123,7 @@ def normalize_mobile(value: object, field: str = "mobile") -> str:
 def normalize_card_no(value: object, field: str = "card_no") -> str:
     """Bank card: 12-19 digits after removing spaces and dashes.
 
-    A Luhn failure issues :class:`~creditsdk.errors.UnverifiedCardWarning` instead of raising:
+    A Luhn failure issues [`UnverifiedCardWarning`][] instead of raising:
     some cards issued in China do not carry a Luhn check digit.
     """
     v = _SEPARATORS.sub("", _require_str(value, field))
@@ -149,7 +149,7 @@ class Applicant:
     """The person a query is about.
 
     Every field is normalised and validated on construction; a bad value raises
-    :class:`~creditsdk.errors.InvalidInputError` naming the field, before anything is sent.
+    [`InvalidInputError`][] naming the field, before anything is sent.
     ``repr()`` masks every field.
     """
 

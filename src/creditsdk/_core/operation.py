@@ -3,7 +3,7 @@
 An Operation knows how to build the ``httpx.Request`` for an attempt and how to turn an
 ``httpx.Response`` into a typed result or a typed error. It declares whether the provider bills
 it and whether the provider deduplicates repeats (idempotent). It never sends anything: that is
-:mod:`creditsdk._core.transport`'s job, so the sync and async clients share every rule.
+`creditsdk._core.transport`'s job, so the sync and async clients share every rule.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class Operation(Generic[T]):
     ``build_request(attempt)`` is called once per attempt (1-based), so each attempt can carry
     a fresh IV, timestamp or signature while keeping what must stay the same (a client-chosen
     ``transaction_id`` for an idempotent operation). ``parse_response`` raises a
-    :class:`~creditsdk.errors.CreditSDKError` subclass for anything but success.
+    [`CreditSDKError`][creditsdk.errors.CreditSDKError] subclass for anything but success.
 
     ``applicant`` is already masked: it goes into audit events as is.
     """

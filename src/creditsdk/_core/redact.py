@@ -73,9 +73,11 @@ class RedactingFilter(logging.Filter):
     """A logging filter that masks ID numbers, mobiles and card numbers in every record.
 
     creditsdk's own records are already masked; attach this to handlers that also see
-    records from your code or from libraries (httpx logs URLs, for instance)::
+    records from your code or from libraries (httpx logs URLs, for instance):
 
-        handler.addFilter(RedactingFilter())
+    ```python
+    handler.addFilter(RedactingFilter())
+    ```
     """
 
     def filter(self, record: logging.LogRecord) -> bool:

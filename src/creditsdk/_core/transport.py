@@ -1,8 +1,8 @@
 """The only code that sends anything: runs Operations with retries, timeouts, logging and audit.
 
-The retry loop is written once, as a generator (:func:`_drive`) that yields *commands* — "send
-this request", "wait this long" — and receives their outcomes. :class:`SyncTransport` and
-:class:`AsyncTransport` only execute those commands, so both follow exactly the same rules.
+The retry loop is written once, as a generator (`_drive`) that yields *commands* — "send
+this request", "wait this long" — and receives their outcomes. `SyncTransport` and
+`AsyncTransport` only execute those commands, so both follow exactly the same rules.
 """
 
 from __future__ import annotations

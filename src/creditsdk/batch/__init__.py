@@ -1,8 +1,12 @@
 """Batch runs: one provider operation over thousands of applicants, resumable and billing-safe.
 
->>> from creditsdk.batch import run_batch
->>> summary = run_batch("applicants.csv", "tianyuan.multi_lending", "out/",
-...                     consent=consent, rate=5, concurrency=8)    # doctest: +SKIP
+```python
+from creditsdk.batch import run_batch
+
+summary = run_batch(
+    "applicants.csv", "tianyuan.multi_lending", "out/", consent=consent, rate=5, concurrency=8
+)
+```
 
 Every row's fate is committed to ``out/ledger.sqlite`` (``sending`` before the call, the result
 after it), so running the same thing again after a crash continues where it stopped and never

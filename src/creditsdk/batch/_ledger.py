@@ -148,7 +148,7 @@ class _FolderLock:
 class Ledger:
     """The SQLite ledger of one batch (``<output>/ledger.sqlite``).
 
-    Opening it takes an exclusive lock (``ledger.sqlite.lock``) until :meth:`close`.
+    Opening it takes an exclusive lock (``ledger.sqlite.lock``) until `close()`.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:

@@ -65,7 +65,7 @@ class TokenBucket:
                 await self._sleep((1.0 - self._tokens) / self.rate)
 
     async def prepay(self) -> None:
-        """Take the token for the current task's next HTTP request (see :meth:`request_hook`)."""
+        """Take the token for the current task's next HTTP request (see [`request_hook`][])."""
         await self.acquire()
         _prepaid.set([True])
 

@@ -244,7 +244,7 @@ async def arun_batch(
     progress: bool | None = None,
     handle_signals: bool = False,
 ) -> BatchSummary:
-    """Run ``operation`` over every row of ``source``; see :func:`run_batch`."""
+    """Run ``operation`` over every row of ``source``; see [`run_batch`][]."""
     op = get_operation(operation)
     if format not in ("csv", "parquet"):
         raise ConfigurationError(f"format must be 'csv' or 'parquet', not {format!r}")
@@ -620,7 +620,7 @@ def run_batch(
     ``source``: a CSV path, a pandas DataFrame or an iterable of mappings with the operation's
     columns. ``output``: a folder; it holds the ledger (``ledger.sqlite``), the results and
     ``summary.json``. Running the same call again resumes: rows already answered are not sent
-    again. Options are those of :func:`arun_batch` (``consent=``, ``concurrency=``, ``rate=``,
+    again. Options are those of [`arun_batch`][] (``consent=``, ``concurrency=``, ``rate=``,
     ``sandbox=``, ``retry_maybe_billed=``, ``limit=``, ``format=`` …); ``client_options`` go to
     the provider client's constructor (e.g. Tianyuan's ``bucket_tables=``). Blocks until done; from
     inside a running event loop (Jupyter), it runs in a helper thread.

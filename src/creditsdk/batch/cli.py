@@ -1,4 +1,4 @@
-"""``creditsdk batch``: argparse wiring. The main CLI calls :func:`add_parser` and :func:`run`.
+"""``creditsdk batch``: argparse wiring. The main CLI calls `add_parser` and `run`.
 
 Exit codes: 0 every row has a final answer (hit, no data, invalid or a provider error);
 1 the batch stopped short or left rows to look at (``not_sent`` rows to retry by running the

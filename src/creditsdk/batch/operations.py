@@ -1,6 +1,6 @@
 """What the batch runner can call: a small provider-neutral adapter per provider operation.
 
-A :class:`BatchOperation` knows which input columns it needs, how to validate one row before
+A [`BatchOperation`][] knows which input columns it needs, how to validate one row before
 any I/O (``prepare``), how to make an async client, how to make the call, and how to flatten the
 result into scalar columns. Provider packages are imported lazily, on first use, so the batch
 runner imports without them.
@@ -45,7 +45,7 @@ class BatchOperation(Protocol):
 
     ``columns``: the input columns it reads (canonical names; see ``required``).
     ``prepare(row)`` validates and normalises one row (a mapping of column → string) and raises
-    :class:`~creditsdk.errors.InvalidInputError` for a bad one; it never does I/O.
+    [`InvalidInputError`][creditsdk.errors.InvalidInputError] for a bad one; it never does I/O.
     ``masked(prepared)`` is what may be stored and written out about the person.
     ``make_client(sandbox=..., **client_kwargs)`` returns an async client (an async context
     manager); ``call`` runs the paid call; ``status`` says ``"hit"`` or ``"no_data"`` for an
@@ -170,7 +170,7 @@ _NOTHING_TO_SHOW = frozenset({"no_record", "not_hit", "absent"})
 
 
 class ApplicantOperation(ProviderOperation):
-    """An operation whose row is one :class:`~creditsdk.Applicant` (name, ID number, mobile)."""
+    """An operation whose row is one [`Applicant`][] (name, ID number, mobile)."""
 
     columns = ("name", "id_card", "mobile")
     required = ("name", "id_card", "mobile")

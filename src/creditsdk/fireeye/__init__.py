@@ -1,6 +1,8 @@
 """UnionPay FireEye (火眼): transaction authentication and the UnionPay model score.
 
->>> from creditsdk.fireeye import FireEyeClient, AsyncFireEyeClient
+```python
+from creditsdk.fireeye import FireEyeClient, AsyncFireEyeClient
+```
 
 See docs/fireeye.md for the protocol, the options and what is known versus assumed.
 """

@@ -116,7 +116,7 @@ class CardGuard:
         return entry
 
     def admit(self, card_no: str) -> _Ticket:
-        """Reserve one check of ``card_no`` or raise :class:`CardGuardError`."""
+        """Reserve one check of ``card_no`` or raise [`CardGuardError`][]."""
         key = self._key(card_no)
         today = self._today()
         with self._lock:

@@ -138,9 +138,9 @@ def normalize_amount(value: object) -> Decimal:
 def encode_amount(amount: Decimal, unit: AmountUnit) -> str | float:
     """``transAmount`` on the wire.
 
-    ``"fen"``: an integer string, ``Decimal("212.00")`` → ``"21200"`` (the seed's sample).
+    ``"fen"``: an integer string, ``Decimal("212.00")`` → ``"21200"`` (the product page's sample).
     ``"yuan"``: a JSON number (the doc's "double"), ``Decimal("212.50")`` → ``212.5``; exact to
-    the fen for every amount :func:`normalize_amount` accepts (15 significant digits at most).
+    the fen for every amount `normalize_amount` accepts (15 significant digits at most).
     """
     if unit == "fen":
         return str(int(amount * 100))

@@ -152,7 +152,7 @@ class FireEyeClient(_FireEyeCommon, SyncClientBase):
     ``method``: ``"POST"`` (form body ``data=``, default) or ``"GET"`` (``?data=``).
     ``amount_unit``: how ``transAmount`` goes on the wire, ``"fen"`` (default, ``"21200"``) or
     ``"yuan"`` (``212.0``); amounts you pass are always yuan. ``card_guard``: a
-    :class:`CardGuard` (or True for the default limits) to refuse checks that would get a card
+    [`CardGuard`][] (or True for the default limits) to refuse checks that would get a card
     locked. Both operations are billed and not idempotent: a call that may have reached
     UnionPay is never retried automatically.
     """
@@ -227,7 +227,7 @@ class FireEyeClient(_FireEyeCommon, SyncClientBase):
 
 
 class AsyncFireEyeClient(_FireEyeCommon, AsyncClientBase):
-    """The async twin of :class:`FireEyeClient`: same arguments, ``async def`` methods."""
+    """The async twin of [`FireEyeClient`][]: same arguments, ``async def`` methods."""
 
     def __init__(
         self,
@@ -267,7 +267,7 @@ class AsyncFireEyeClient(_FireEyeCommon, AsyncClientBase):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
     ) -> TransactionCheck:
-        """See :meth:`FireEyeClient.verify_transaction`."""
+        """See [`FireEyeClient.verify_transaction`][]."""
         card = normalize_card_no(card_no)
         op, ticket = self._transaction(card, trans_date, amount, consent, id_card, mobile, location)
         try:
@@ -289,7 +289,7 @@ class AsyncFireEyeClient(_FireEyeCommon, AsyncClientBase):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
     ) -> FireEyeScore:
-        """See :meth:`FireEyeClient.model_score`."""
+        """See [`FireEyeClient.model_score`][creditsdk.fireeye.FireEyeClient.model_score]."""
         return await self._run(
             self._score(normalize_card_no(card_no), id_card, mobile, consent), timeout, retry
         )

@@ -8,7 +8,7 @@ come from ``id`` / ``appKey`` query or form parameters; none at all → 0002.
 Knobs (``Sandbox(options={"fireeye": {...}})`` or attributes of ``sb.fireeye``):
 ``institution_id``, ``app_key``, ``enabled`` (subset of ``{"transaction_auth", "model_score"}``),
 ``amount_unit`` (``"fen"`` default, or ``"yuan"``: how ``transAmount`` is read),
-``score_code_field`` (``"resp"`` default, as in the seed's model-score sample, or ``"respCd"``),
+``score_code_field`` (``"resp"`` default, as in the product page's score sample, or ``"respCd"``),
 ``generated_transactions`` (per card, default 3). See docs/fireeye.md.
 """
 

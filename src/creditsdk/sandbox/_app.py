@@ -212,5 +212,5 @@ class SandboxContext:
 
     def client_options(self, *, asynchronous: bool = False) -> dict[str, Any]:
         """Keyword arguments that wire a client to this sandbox: ``http_client=`` (in-process)
-        or ``verify=`` (TLS); add ``base_url``/``gateway_url`` from :attr:`base_url`."""
+        or ``verify=`` (TLS); add ``base_url``/``gateway_url`` from `base_url`."""
         return self._wiring(asynchronous)

@@ -1,6 +1,6 @@
 """Fault injection for the Sandbox: what can go wrong between a client and a provider.
 
-A :class:`FaultPlan` says which calls of which provider go wrong and how. Each :class:`Fault`
+A [`FaultPlan`][] says which calls of which provider go wrong and how. Each [`Fault`][]
 states whether the provider *processes* (and so may bill) the request before things go wrong —
 that is what decides whether a client may safely send it again (see docs/retries.md).
 
@@ -21,7 +21,7 @@ fault               what the client sees                          provider proce
 ==================  ===========================================  ==========================
 
 Connection-level faults (``reset_*``, ``slow``, ``truncated``) are played on the socket by the
-loopback server; the in-process :class:`~creditsdk.sandbox.SandboxTransport` raises the httpx
+loopback server; the in-process [`SandboxTransport`][] raises the httpx
 exception a real socket would have produced.
 """
 
@@ -93,7 +93,7 @@ def _kind_of(value: object) -> str:
 
 @attrs.frozen
 class Fault:
-    """One way for a call to go wrong. ``kind`` is one of :data:`FAULT_KINDS`.
+    """One way for a call to go wrong. ``kind`` is one of `creditsdk.sandbox.FAULT_KINDS`.
 
     ``delay`` (seconds) is how long a ``slow`` answer takes (make it longer than the client's
     read timeout); ``retry_after`` is the ``Retry-After`` header of ``http_429`` (``None`` to
@@ -218,9 +218,11 @@ class FaultPlan:
     """Which calls go wrong, per provider: by call number (1-based, counted per provider from
     when the plan is attached) or at random with a ``probability`` (seeded: reproducible).
 
-    >>> plan = FaultPlan(seed=7)
-    >>> plan.add("tianyuan", "reset_after", on_call=1)  # the first Tianyuan call loses its answer
-    >>> plan.add("sesame", "http_503", probability=0.2)
+    ```python
+    plan = FaultPlan(seed=7)
+    plan.add("tianyuan", "reset_after", on_call=1)  # the first Tianyuan call loses its answer
+    plan.add("sesame", "http_503", probability=0.2)
+    ```
     """
 
     def __init__(self, *, seed: int = 0) -> None:

@@ -62,14 +62,14 @@ class Sandbox:
 
     ``with Sandbox() as sb:`` starts a real server on ``127.0.0.1`` at a free port (``port=`` to
     choose one); ``tls=True`` serves HTTPS with a throwaway CA whose PEM is at
-    :attr:`ca_bundle`. Without starting it, :meth:`transport` / :meth:`async_transport` give an
+    `ca_bundle`. Without starting it, [`transport`][] / [`async_transport`][] give an
     httpx transport that answers in-process (no port at all).
 
     Per provider: ``sb.<provider>`` (its credentials and knobs), ``sb.<provider>_client()`` and
     ``sb.async_<provider>_client()`` (clients wired to this sandbox), ``sb.ledger(provider)``.
 
     ``latency`` (seconds, or a callable returning seconds) is added to every answer. ``faults``
-    (a :class:`FaultPlan`, also reachable as :attr:`faults`) injects connection resets, slow
+    (a [`FaultPlan`][], also reachable as `faults`) injects connection resets, slow
     answers, gateway statuses and corrupted bodies (docs/sandbox.md, "Fault injection"). ``seed``
     makes generated keys, transaction ids and synthetic data reproducible. ``options`` passes
     per-provider settings, e.g. ``options={"sesame": {"app_private_key": PEM}}``.

@@ -196,7 +196,7 @@ class _Server(ThreadingHTTPServer):
 
 
 class LoopbackServer:
-    """Runs :class:`_Server` in a background thread; ``start()``/``stop()``."""
+    """Runs `_Server` in a background thread; ``start()``/``stop()``."""
 
     def __init__(
         self,

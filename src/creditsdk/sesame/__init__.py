@@ -1,7 +1,10 @@
 """Sesame (Zhima) credit on the Alipay open platform: RSA2 gateway, user authorization, score.
 
->>> from creditsdk.sesame import SesameClient
->>> # zm = SesameClient(app_id=..., app_private_key=PEM, alipay_public_key=PEM)
+```python
+from creditsdk.sesame import SesameClient
+
+zm = SesameClient(app_id=..., app_private_key=PEM, alipay_public_key=PEM)
+```
 
 See docs/sesame.md for the flow (authorization URL → redirect → grant → score) and the code table.
 """

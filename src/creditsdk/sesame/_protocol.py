@@ -1,7 +1,7 @@
 """The Alipay open-platform gateway as pure functions: sign requests, verify and parse answers.
 
-No I/O here. :class:`SesameConfig` holds the loaded keys; the ``*_operation`` functions return
-:class:`~creditsdk._core.operation.Operation` objects that the transport runs.
+No I/O here. `SesameConfig` holds the loaded keys; the ``*_operation`` functions return
+`Operation` objects that the transport runs.
 
 Wire facts (docs/sesame.md): common params + ``biz_content`` are signed as ``k=v&…`` sorted by
 key, empty values skipped, SHA256withRSA (RSA2); the answer's signature covers the raw text of the
@@ -94,7 +94,7 @@ def _utcnow() -> _dt.datetime:
 
 @attrs.frozen(repr=False)
 class SesameConfig:
-    """Loaded credentials and endpoints. Build it with :meth:`load` (keys parsed once)."""
+    """Loaded credentials and endpoints. Build it with `load` (keys parsed once)."""
 
     app_id: str
     private_key: RSA.RsaKey

@@ -116,8 +116,8 @@ class _SesameBase:
     def parse_redirect(self, url_or_params: str | Mapping[str, Any], expected_state: str) -> str:
         """The ``auth_code`` from the redirect back (full URL or its query params).
 
-        Raises :class:`InvalidInputError` (``rule`` ``state_mismatch`` / ``missing_code``) or
-        :class:`AuthorizationDeniedError` (``user_denied``).
+        Raises [`InvalidInputError`][] (``rule`` ``state_mismatch`` / ``missing_code``) or
+        [`AuthorizationDeniedError`][creditsdk.sesame.AuthorizationDeniedError] (``user_denied``).
         """
         return p.parse_redirect(url_or_params, expected_state)
 
@@ -268,7 +268,7 @@ class SesameClient(_SesameBase, SyncClientBase):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
     ) -> Grant:
-        """Trade the redirect's ``auth_code`` for a :class:`Grant` (oauth token call)."""
+        """Trade the redirect's ``auth_code`` for a [`Grant`][] (oauth token call)."""
         return self._run(self._exchange_op(code), timeout=timeout, retry=retry)
 
     def refresh(
@@ -278,7 +278,7 @@ class SesameClient(_SesameBase, SyncClientBase):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
     ) -> Grant:
-        """A new :class:`Grant` from a grant's refresh token (or the refresh token itself)."""
+        """A new [`Grant`][] from a grant's refresh token (or the refresh token itself)."""
         return self._run(self._refresh_op(grant), timeout=timeout, retry=retry)
 
     def score(
@@ -323,7 +323,7 @@ class SesameClient(_SesameBase, SyncClientBase):
 
 
 class AsyncSesameClient(_SesameBase, AsyncClientBase):
-    """The async twin of :class:`SesameClient`: same arguments, ``async def`` calls."""
+    """The async twin of [`SesameClient`][]: same arguments, ``async def`` calls."""
 
     def __init__(
         self,

@@ -30,7 +30,7 @@ class Grant:
     """What ``alipay.system.oauth.token`` hands out for one user's authorization.
 
     ``access_token`` identifies the user in Zhima calls (sent as the ``auth_token`` parameter);
-    ``refresh_token`` gets a new pair via :meth:`SesameClient.refresh`. Times are UTC. Both
+    ``refresh_token`` gets a new pair via [`SesameClient.refresh`][]. Times are UTC. Both
     tokens are secrets: ``repr()`` and ``to_dict()`` (unless asked) never show them.
     """
 

@@ -1,6 +1,6 @@
 """The Alipay gateway and Zhima, as the Sandbox serves them (the provider side, from the spec).
 
-Written against docs/sesame.md and PROTOCOLS.md §3, not against the client: it verifies and signs
+Written against docs/sesame.md and docs/protocols.md, not against the client: it verifies and signs
 with pycryptodome directly and parses requests its own way, so a client ⇄ sandbox test checks
 two independent readings of the protocol. It also accepts the official ``alipay-sdk-python``
 layout (common params in the query string, ``biz_content`` in the form body).
@@ -238,7 +238,7 @@ class SesameSandbox:
         return self._ctx.base_url + AUTHORIZE_PATH
 
     def now(self) -> _dt.datetime:
-        """The sandbox's clock for expiries and the 24 h dedupe window (see :meth:`advance`)."""
+        """The sandbox's clock for expiries and the 24 h dedupe window (see `advance`)."""
         return _dt.datetime.now(_dt.timezone.utc) + self._offset
 
     def advance(self, seconds: float) -> None:

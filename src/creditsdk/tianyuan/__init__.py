@@ -1,6 +1,8 @@
 """Tianyuan (天远API): AES-enveloped product calls and the JRZQ9E2A multi-lending report.
 
->>> from creditsdk.tianyuan import TianyuanClient, MultiLendingReport, load_bucket_tables
+```python
+from creditsdk.tianyuan import TianyuanClient, MultiLendingReport, load_bucket_tables
+```
 
 See docs/tianyuan.md for the protocol notes, the error-code table and the bucket-table format.
 """

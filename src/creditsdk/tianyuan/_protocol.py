@@ -116,7 +116,7 @@ def encrypt_envelope(key: bytes, plaintext: bytes, iv: bytes) -> str:
 
 
 def decrypt_envelope(key: bytes, data: str, *, what: str = "data") -> bytes:
-    """Inverse of :func:`encrypt_envelope`; anything wrong → ResponseIntegrityError."""
+    """Inverse of `encrypt_envelope`; anything wrong → ResponseIntegrityError."""
     blob = b64decode_strict(data, what=what)
     if len(blob) < 32:
         raise ResponseIntegrityError(f"{what} is too short for IV + ciphertext ({len(blob)} bytes)")

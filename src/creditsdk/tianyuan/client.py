@@ -80,7 +80,7 @@ class _Common:
 
     @property
     def bucket_tables(self) -> BucketTables:
-        """The tables :meth:`multi_lending` decodes with (empty unless you loaded yours)."""
+        """The tables [`multi_lending`][] decodes with (empty unless you loaded yours)."""
         return self._config.tables
 
     def _call_op(
@@ -104,7 +104,7 @@ class TianyuanClient(_Common, SyncClientBase):
 
     ``access_key`` is read as 32 hex characters (``key_format="hex"``, the default when it looks
     like that) or as exactly 16 UTF-8 bytes (``key_format="utf8"``). ``bucket_tables`` (a
-    :class:`BucketTables` or a path to a TOML/CSV file) decodes JRZQ9E2A bucket codes.
+    [`BucketTables`][] or a path to a TOML/CSV file) decodes JRZQ9E2A bucket codes.
     Credentials default to ``CREDITSDK_TIANYUAN_ACCESS_ID`` / ``_ACCESS_KEY`` / ``_BASE_URL``.
     """
 
@@ -157,7 +157,7 @@ class TianyuanClient(_Common, SyncClientBase):
 
 
 class AsyncTianyuanClient(_Common, AsyncClientBase):
-    """The async twin of :class:`TianyuanClient` (same arguments, ``async`` methods)."""
+    """The async twin of [`TianyuanClient`][] (same arguments, ``async`` methods)."""
 
     def __init__(
         self,

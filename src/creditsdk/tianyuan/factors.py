@@ -2,10 +2,10 @@
 
 The catalog (``data/factors.csv``) lists the factors whose meaning is documented, with their
 provenance. Bucket tables are *not* public (they live in each lender's contract appendix): none
-ship as defaults. Load yours with :func:`load_bucket_tables` (TOML or CSV, validated on load);
+ship as defaults. Load yours with [`load_bucket_tables`][] (TOML or CSV, validated on load);
 ``data/sandbox_bucket_tables.toml`` is a complete but SYNTHETIC table for the Sandbox only.
 
-Decoding is memoised per (factor, raw string) for each :class:`BucketTables`: a factor object is
+Decoding is memoised per (factor, raw string) for each [`BucketTables`][]: a factor object is
 immutable and a pure function of those two, so a full ~360-factor payload decodes at dictionary
 lookup speed once the common values have been seen.
 """
@@ -113,7 +113,7 @@ _CACHE_LIMIT = 100_000  # decoded (factor, raw) pairs kept per tables object
 
 
 class BucketTables:
-    """Bucket code → :class:`Range`, per factor code. Immutable once built."""
+    """Bucket code → [`Range`][creditsdk.tianyuan.Range], per factor code. Immutable once built."""
 
     __slots__ = ("_cache", "_cached", "name", "source", "tables")
 
@@ -280,7 +280,7 @@ def decode_factors(
 ) -> tuple[dict[str, str], dict[str, Factor]]:
     """Decode a flat JRZQ9E2A payload: returns (raw strings, Factor per key), in payload order.
 
-    Raises :class:`ResponseIntegrityError` if ``raw`` is not a flat object of strings (bare
+    Raises [`ResponseIntegrityError`][] if ``raw`` is not a flat object of strings (bare
     numbers and ``null`` are tolerated and kept as their string form / ``""``).
     """
     if not isinstance(raw, Mapping):
@@ -500,7 +500,7 @@ def _load_toml(path: str) -> BucketTables:
 def load_bucket_tables(path: str | os.PathLike[str]) -> BucketTables:
     """Load your contract's bucket tables from a ``.toml`` or ``.csv`` file (see docs/tianyuan.md).
 
-    The file is validated as a whole; a problem raises :class:`BucketTableError` (a
+    The file is validated as a whole; a problem raises [`BucketTableError`][] (a
     ConfigurationError) naming the file, the row or entry, and what is wrong.
     """
     p = os.fspath(path)

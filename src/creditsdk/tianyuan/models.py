@@ -1,6 +1,6 @@
-"""Tianyuan results: :class:`TianyuanResult` (any product), :class:`MultiLendingReport` (JRZQ9E2A).
+"""Tianyuan results: [`TianyuanResult`][] (any product), [`MultiLendingReport`][] (JRZQ9E2A).
 
-A factor's value is one of: :class:`Range` (a decoded bucket), ``bool`` (a flag), ``float`` (a 0-1
+A factor's value is one of: [`Range`][] (a decoded bucket), ``bool`` (a flag), ``float`` (a 0-1
 ratio score), ``int`` (a 350-950 model score) or ``None``. ``Factor.status`` says why a value is
 ``None``: ``"no_record"`` (the provider sent ``""``), ``"not_hit"`` (model score ``"-1"``),
 ``"no_table"`` (a bucket code and no table loaded for it: the raw code is kept, no interval is
@@ -174,8 +174,8 @@ class MultiLendingReport:
     """The JRZQ9E2A multi-lending report.
 
     ``raw`` holds the decrypted factors exactly as received (strings); ``factors`` holds a
-    :class:`Factor` for every key received, known to the catalog or not. The named properties
-    return the :class:`Factor` of a documented factor (status ``"absent"`` if it was not sent).
+    [`Factor`][] for every key received, known to the catalog or not. The named properties
+    return the [`Factor`][] of a documented factor (status ``"absent"`` if it was not sent).
     ``has_data`` is False for the provider's "no data" answer (code 0, empty ``data``).
     """
 

@@ -1,11 +1,11 @@
-"""The Tianyuan side of the protocol, for the Sandbox. Written from the spec (PROTOCOLS.md §1).
+"""The Tianyuan side of the protocol, for the Sandbox. Written from docs/protocols.md.
 
 It shares no protocol or crypto code with the client (it uses pycryptodome directly), so a client
 that works against it agrees with the spec, not merely with itself.
 
 Checks, in order (the key depends on the Access-Id, so the id is checked before decrypting):
 missing ``Access-Id`` → 1005, unknown → 1006, source IP not allowed → 1004, body not decryptable
-→ 1002, product not enabled → 1008, injected fault (:meth:`TianyuanSandbox.fail_next`), bad
+→ 1002, product not enabled → 1008, injected fault (`TianyuanSandbox.fail_next`), bad
 parameters (incl. the ID check digit) → 1003, no balance → 1007. Errors are not billed; success
 and "no data" are billed (one ledger entry each, with the price).
 
@@ -89,7 +89,7 @@ class TianyuanSandbox:
     """Sandbox knobs: ``access_id``, ``access_key`` (32 hex chars, or 16 characters with
     ``options={"tianyuan": {"key_format": "utf8"}}``), ``balance`` (billable calls left; ``None``
     = unlimited), ``enabled_products`` (a set), ``allowed_ips`` (``None`` = any), ``prices``;
-    :meth:`pin` an ID number to a scenario, :meth:`fail_next` to inject a provider code."""
+    `pin` an ID number to a scenario, `fail_next` to inject a provider code."""
 
     name = "tianyuan"
 
@@ -117,7 +117,7 @@ class TianyuanSandbox:
     # -- knobs -------------------------------------------------------------------------------
 
     def pin(self, id_card: str, scenario: str) -> None:
-        """Make ``id_card`` answer with ``scenario`` (one of :data:`SCENARIOS`)."""
+        """Make ``id_card`` answer with ``scenario`` (one of `SCENARIOS`)."""
         if scenario not in SCENARIOS:
             raise ConfigurationError(f"unknown scenario {scenario!r}; choose from {SCENARIOS}")
         self._pins[id_card.strip().upper()] = scenario
