@@ -58,7 +58,9 @@ def main() -> int:
                     env["FIREEYE_EXAMPLE_MOBILE"],
                 )
             return 0
-        card = "6262320120123210"  # the provider's sample card
+        card = (
+            "6262320120153210"  # passes Luhn; the provider's sample card 6262320120123210 does not
+        )
         with Sandbox(providers=["fireeye"]) as sb:
             real = sb.fireeye.transactions(card)[0]  # a transaction the sandbox knows
             print(f"sandbox at {sb.base_url}")

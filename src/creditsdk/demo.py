@@ -33,7 +33,7 @@ SAMPLE = {
     "name": "张三",
     "id_card": "11010519491231002X",
     "mobile": "13800138000",
-    "card_no": "6262320120123210",
+    "card_no": "6262320120153210",
 }
 REDIRECT_URI = "https://lender.example/sesame/callback"
 STATE = "demo-order-42"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 #: The demo's sample applicant, unmasked: none of these may appear in any output.
-SECRETS = ("11010519491231002X", "13800138000", "张三", "6262320120123210")
+SECRETS = ("11010519491231002X", "13800138000", "张三", "6262320120123210", "6262320120153210")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
