@@ -1,5 +1,8 @@
 """Batch quickstart: run a provider operation over a small CSV of applicants, then resume it.
 
+The output's columns are fixed by the operation (see the run's schema.json and docs/batch.md):
+every row has status, billed, returned and effective; the label keeps its integer type.
+
 Runs against the embedded Sandbox with the demo bureau (no account needed). With Tianyuan
 installed and CREDITSDK_TIANYUAN_* set, change OPERATION to "tianyuan.multi_lending" and drop
 sandbox=True to run the same against the real provider.
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import tempfile
 from pathlib import Path
 
@@ -41,19 +45,28 @@ def main() -> None:
             writer.writerows(APPLICANTS)
         out = Path(tmp) / "run"
 
-        summary = run_batch(src, OPERATION, out, consent=consent, sandbox=True, progress=False)
+        prices = Path(tmp) / "prices.toml"
+        prices.write_text('["demo.score"]\nper_call = "0.50"\n', encoding="utf-8")
+        # the fingerprint key is kept outside the output folder (default: ~/.config/creditsdk)
+        keys = Path(tmp) / "keys"
+        summary = run_batch(src, OPERATION, out, consent=consent, sandbox=True, progress=False,
+                            prices=prices, key_dir=keys)  # fmt: skip
         print(summary.format())
         print()
+        schema = json.loads((out / "schema.json").read_text(encoding="utf-8"))
+        print("columns:", ", ".join(f"{c['name']}:{c['dtype']}" for c in schema["columns"]))
         with open(summary.output, encoding="utf-8") as fh:
             for row in csv.DictReader(fh):
                 detail = row.get("score") or row["error_code"]
                 print(
                     f"  row {row['row']}  {row['applicant_id']}  {row['id_card']}  "
-                    f"{row['status']:<8} {detail}"
+                    f"{row['status']:<8} billed={row['billed'] or '?'} "
+                    f"effective={row['effective']}  {detail}"
                 )
 
         # The same call again resumes: nothing already answered is sent (or billed) twice.
-        again = run_batch(src, OPERATION, out, consent=consent, sandbox=True, progress=False)
+        again = run_batch(src, OPERATION, out, consent=consent, sandbox=True, progress=False,
+                          key_dir=keys)  # fmt: skip
         print(f"\nre-run: {again.calls} calls, {again.skipped} rows already done")
 
 

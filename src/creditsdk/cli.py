@@ -1,4 +1,5 @@
-"""The ``creditsdk`` command: ``demo``, ``sandbox serve``, ``query``, ``batch``.
+"""The ``creditsdk`` command: ``demo``, ``sandbox serve|applicants``, ``query``, ``batch``
+(and ``batch reconcile``).
 
 Exit codes: 0 success, 1 the provider or the network failed, 2 bad usage or bad input.
 """
@@ -157,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--keys-dir", help="write the Sesame PEM keys to this folder")
     serve.add_argument("--json", action="store_true", help="print the description as one JSON line")
     serve.set_defaults(func=_cmd_sandbox_serve)
+    from .sandbox._applicants import add_parser as add_applicants_parser
+
+    add_applicants_parser(sandbox_sub)
 
     from .query import add_query_parser
 
@@ -190,6 +194,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:2] == ["batch", "reconcile"]:  # `batch INPUT` takes a positional: dispatch here
+        from .batch.cli import reconcile_main
+
+        return reconcile_main(args_list[2:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -231,7 +231,8 @@ def _fireeye_score(args: argparse.Namespace) -> int:
     consent = _consent(args)
     with _client(args, "fireeye") as fe:
         score = fe.model_score(args.card_no, args.id_card, args.mobile, consent=consent)
-    lines = [f"FireEye model score, card {score.card}: {score.score} (300-1000)"]
+    shown_score = "not hit" if score.score is None else str(score.score)
+    lines = [f"FireEye model score, card {score.card}: {shown_score} (300-1000)"]
     return _emit(args, score.to_dict(), lines)
 
 

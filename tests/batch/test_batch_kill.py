@@ -105,9 +105,15 @@ def test_ctrl_c_finishes_calls_in_flight_and_leaves_nothing_maybe_billed(tmp_pat
         assert first.returncode == 1, stdout + stderr
         assert "interrupted" in stdout
         done_first = read_csv(out / "results.csv")
-        # Every call that went out was answered and recorded: nothing is left in doubt.
-        assert {r["status"] for r in done_first} <= {"hit", "no_data"}
-        assert len(done_first) == len(sb.ledger("demo")) < len(rows)
+        # Every call that went out was answered and recorded: nothing is left in doubt; the
+        # rows the run never got to are in the output too, as not_reached (interrupted).
+        answered = [r for r in done_first if r["status"] != "not_reached"]
+        assert {r["status"] for r in answered} <= {"hit", "no_data"}
+        assert len(answered) == len(sb.ledger("demo")) < len(rows)
+        assert len(done_first) == len(rows)
+        assert {r["error_code"] for r in done_first if r["status"] == "not_reached"} == {
+            "interrupted"
+        }
 
         second = _batch(src, out, env)
         stdout, stderr = second.communicate(timeout=120)

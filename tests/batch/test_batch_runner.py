@@ -73,9 +73,11 @@ def test_end_to_end_over_loopback(tmp_path: Path) -> None:
     assert rows[0]["id_card"] not in (tmp_path / "out" / "results.csv").read_text()
     hit = next(r for r in out if r["status"] == "hit")
     assert hit["transaction_id"].startswith("DEMO")
-    assert 350 <= int(hit["score"]) <= 950
-    assert hit["overdue"] in ("true", "false")
+    assert 350 <= float(hit["score"]) <= 950
+    assert hit["score_status"] == "hit"
+    assert hit["overdue"] in ("0", "1")  # a nullable 0/1 integer, not True/False
     assert hit["institutions_low"] != ""
+    assert hit["institutions"] in ("1", "2", "3", "4")  # the bucket code, the natural ordinal
     assert "institutions_high" in hit
     no_data = [r for r in out if r["status"] == "no_data"]
     assert all(r["score"] == "" for r in no_data)
@@ -107,8 +109,11 @@ def test_limit_then_resume_completes_the_rest(tmp_path: Path) -> None:
     src = write_csv(tmp_path / "in.csv", rows)
     with demo_sandbox() as sb:
         part = run_batch(src, "demo.score", tmp_path / "out", consent=CONSENT, sandbox=sb, limit=7)
-        assert part.rows == 7
-        assert len(read_csv(tmp_path / "out" / "results.csv")) == 7
+        assert (part.rows, part.rows_reached, dict(part.not_reached)) == (20, 7, {"limit": 13})
+        assert not part.complete
+        out = read_csv(tmp_path / "out" / "results.csv")
+        assert [r["status"] for r in out[7:]] == ["not_reached"] * 13
+        assert len(out) == 20
         rest = run_batch(src, "demo.score", tmp_path / "out", consent=CONSENT, sandbox=sb)
         assert rest.calls == 13
         assert rest.skipped == 7
@@ -166,7 +171,10 @@ def test_provider_errors_are_final_and_fatal_ones_abort(tmp_path: Path) -> None:
         assert "InsufficientBalanceError" in s1.aborted
         assert s1.errors_by_code == {"2001": 1, "1007": 1}
         assert s1.not_sent == 1
-        assert s1.rows == 10
+        # The rows the run never got to are counted, and why.
+        assert (s1.rows, s1.rows_reached) == (30, 10)
+        assert dict(s1.not_reached) == {"balance_exhausted": 20}
+        assert "not reached 20 (balance_exhausted: 20)" in s1.format()
         assert s1.exit_code == 1
         # Balance topped up: the same command finishes the batch; 2001 is not asked again.
         sb.demo.errors = {}
@@ -253,10 +261,12 @@ def test_parquet_output_has_typed_columns(tmp_path: Path) -> None:
     assert data["status"][1] == "invalid"
     types = {f.name: str(f.type) for f in table.schema}
     assert (types["score"], types["overdue"], types["institutions_low"]) == (
-        "int64",
-        "bool",
-        "int64",
+        "double",
+        "int8",
+        "double",
     )
+    assert types["institutions"] == "int64"
+    assert types["label"] == "int64"  # a 0/1 label stays an integer
     assert types["applicant_id"] == "string"
     hits = [i for i, s in enumerate(data["status"]) if s == "hit"]
     assert all(350 <= data["score"][i] <= 950 for i in hits)

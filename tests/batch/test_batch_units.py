@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import math
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -284,27 +285,35 @@ def test_flatten_value_ranges_and_scalars() -> None:
 
 
 def test_tianyuan_adapter_flattens_a_report_by_the_contract() -> None:
+    from creditsdk.tianyuan import MultiLendingReport
+    from creditsdk.tianyuan.factors import SANDBOX_BUCKET_TABLES
+
     op = TianyuanMultiLending()
-    report = Report(
-        "T1",
-        {"xyp_cpl0001": "1", "xyp_cpl0044": "1", "xyp_model_score_high": "620", "xyp_t01x": "7"},
-        {
-            "xyp_cpl0001": Factor("xyp_cpl0001", "1", Range(0, 9)),
-            "xyp_cpl0044": Factor("xyp_cpl0044", "1", True),
-            "xyp_model_score_high": Factor("xyp_model_score_high", "620", 620),
-            "xyp_t01x": Factor("xyp_t01x", "7", None),  # no bucket table: raw code kept
-            "xyp_cpl0002": Factor("xyp_cpl0002", "", None),  # no record
-            "xyp_model_score_mid": Factor("xyp_model_score_mid", "-1", None, status="not_hit"),
-        },
-    )
+    raw = {
+        "xyp_cpl0001": "1",
+        "xyp_cpl0002": "",  # no record
+        "xyp_cpl0044": "1",
+        "xyp_model_score_high": "620",
+        "xyp_model_score_mid": "-1",  # not hit
+        "xyp_cpl0003": "6",  # the open top bucket: [49, +inf)
+        "xyp_t01x": "7",  # in no catalog and no table: kept aside, as received
+    }
+    report = MultiLendingReport.from_factors(raw, transaction_id="T1", tables=SANDBOX_BUCKET_TABLES)
     assert op.flatten(report) == {
-        "xyp_cpl0001_low": 0,
-        "xyp_cpl0001_high": 9,
-        "xyp_cpl0044": True,
-        "xyp_model_score_high": 620,
-        "xyp_t01x": "7",
-        "xyp_cpl0002": None,
-        "xyp_model_score_mid": None,  # not "-1": the column stays numeric
+        "xyp_cpl0001": 1,
+        "xyp_cpl0001_low": 0.0,
+        "xyp_cpl0001_high": 9.0,
+        "xyp_cpl0001_mid": 4.5,
+        "xyp_cpl0003": 6,
+        "xyp_cpl0003_low": 49.0,
+        "xyp_cpl0003_high": math.inf,  # an open end is +inf, not NaN
+        "xyp_cpl0003_mid": 49.0,  # the finite end
+        "xyp_cpl0044": 1,
+        "xyp_model_score_high": 620.0,
+        "xyp_model_score_high_status": "hit",
+        "xyp_model_score_mid_status": "not_hit",  # no score: the column stays numeric
+        "unlisted_factors": '{"xyp_t01x": "7"}',
+        "effective": 1,
     }
     assert op.status(report) == "hit"
     assert op.status(Report("T2", {}, {}, has_data=False)) == "no_data"
@@ -345,7 +354,8 @@ def test_fireeye_adapters_validate_rows() -> None:
         matched: bool
         transaction_id: str | None = None
 
-    assert verify.flatten(Check(True)) == {"matched": True}
+    assert verify.flatten(Check(True)) == {"matched": 1, "effective": 1}
+    assert verify.flatten(Check(False)) == {"matched": 0, "effective": 0}
     assert verify.status(Check(False)) == "hit"
 
 

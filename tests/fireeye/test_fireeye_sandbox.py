@@ -274,8 +274,10 @@ def test_scores_are_deterministic_and_in_range() -> None:
     a, b = Sandbox(seed=3).fireeye, Sandbox(seed=3).fireeye
     scores = [a.score_for(CARD, ID_CARD, f"138{i:08d}") for i in range(500)]
     assert scores == [b.score_for(CARD, ID_CARD, f"138{i:08d}") for i in range(500)]
-    assert min(scores) >= 300
-    assert max(scores) <= 1000
+    hits = [s for s in scores if s != -1]  # -1: not hit, for about 12 % of cards
+    assert 0.05 < 1 - len(hits) / len(scores) < 0.2
+    assert min(hits) >= 300
+    assert max(hits) <= 1000
     assert len(set(scores)) > 200  # spread out, not a constant
 
 

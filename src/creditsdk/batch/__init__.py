@@ -17,6 +17,7 @@ from ._ledger import Ledger, LedgerRow, RowState
 from ._prices import Price, load_prices, parse_prices
 from ._ratelimit import TokenBucket
 from ._runner import BatchSummary, arun_batch, run_batch
+from ._schema import OutputSchema, read_results
 from .operations import (
     BatchOperation,
     ProviderOperation,
@@ -31,6 +32,7 @@ __all__ = [
     "BatchSummary",
     "Ledger",
     "LedgerRow",
+    "OutputSchema",
     "Price",
     "ProviderOperation",
     "RowState",
@@ -41,6 +43,7 @@ __all__ = [
     "get_operation",
     "load_prices",
     "parse_prices",
+    "read_results",
     "register_operation",
     "run_batch",
 ]

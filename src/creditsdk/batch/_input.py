@@ -131,12 +131,12 @@ class InputRows:
             self._names = _canonical_names([str(h) for h in header], mapping)
         self.columns = list(dict.fromkeys(self._names.values()))
 
-    def check_columns(self, required: Iterable[str]) -> None:
+    def check_columns(self, required: Iterable[str], *, cli: bool = True) -> None:
         missing = [c for c in required if c not in self.columns]
         if missing:
+            how = "--column CANONICAL=SOURCE" if cli else "columns={'CANONICAL': 'SOURCE column'}"
             raise ConfigurationError(
-                f"the input has no column(s) {missing}; it has {self.columns} "
-                "(map one with --column CANONICAL=SOURCE)"
+                f"the input has no column(s) {missing}; it has {self.columns} (map one with {how})"
             )
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, str]]]:
@@ -172,9 +172,17 @@ def _dataframe_rows(frame: Any) -> Iterator[dict[str, Any]]:
         yield dict(zip(columns, values, strict=True))
 
 
-def fingerprint(salt: str, row: Mapping[str, str]) -> str:
-    """A salted digest of a row, to notice a resumed batch whose input has changed."""
-    h = hashlib.blake2b(salt.encode("ascii"), digest_size=12)
+def fingerprint(salt: str, row: Mapping[str, str], secret: bytes | None = None) -> str:
+    """A keyed digest of a row, to notice a resumed batch whose input has changed.
+
+    ``secret`` (kept outside the output folder, see ``_pii.load_key``) makes it an HMAC: without
+    the key, nothing in the output folder can check a guessed ID or card against it. ``None``
+    is the unkeyed digest of ledgers written before keyed fingerprints.
+    """
+    if secret is not None:
+        h = hashlib.blake2b(salt.encode("ascii"), digest_size=16, key=secret[:64])
+    else:
+        h = hashlib.blake2b(salt.encode("ascii"), digest_size=12)
     for key in sorted(row):
         h.update(key.encode("utf-8", "replace") + b"\0")
         h.update(row[key].strip().encode("utf-8", "replace") + b"\x01")

@@ -45,6 +45,7 @@ class RowState:
     INVALID = "invalid"  # rejected before any call
     MAYBE_BILLED = "maybe_billed"  # may have been billed; answer lost; not re-sent by default
     NOT_SENT = "not_sent"  # failed before the provider could process it; retried next run
+    NOT_REACHED = "not_reached"  # the run stopped before this row (balance, limit, interrupt)
 
 
 FINAL_STATES = frozenset({RowState.DONE, RowState.INVALID, RowState.MAYBE_BILLED})
@@ -56,6 +57,7 @@ _CODE = {
     RowState.INVALID: 3,
     RowState.MAYBE_BILLED: 4,
     RowState.NOT_SENT: 5,
+    RowState.NOT_REACHED: 6,
 }
 _STATE_OF_CODE = {v: k for k, v in _CODE.items()}
 
@@ -73,6 +75,14 @@ CREATE TABLE IF NOT EXISTS rows (
     result BLOB,
     attempts INTEGER NOT NULL DEFAULT 0,
     updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reconciliations (
+    row_no INTEGER NOT NULL,
+    resolution TEXT NOT NULL,
+    previous_state TEXT NOT NULL,
+    statement TEXT,
+    note TEXT,
+    at REAL NOT NULL
 );
 """
 
@@ -152,7 +162,11 @@ class Ledger:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
+        from ._pii import private_file
+
         self.path = os.fspath(path)
+        for name in (self.path, self.path + ".lock", self.path + "-wal", self.path + "-shm"):
+            private_file(name)
         self._folder_lock = _FolderLock(self.path + ".lock")
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
@@ -166,32 +180,53 @@ class Ledger:
     def meta(self) -> dict[str, str]:
         return dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
 
-    def bind(self, operation: str) -> str:
-        """Tie the ledger to one operation; return its fingerprint salt.
+    def bind(
+        self,
+        operation: str,
+        *,
+        key_id: str | None = None,
+        pii: str = "mask",
+        output_arg: str = "--output",
+    ) -> str:
+        """Tie the ledger to one operation (and fingerprint key, and pii mode); return its
+        fingerprint salt.
 
         A ledger started for another operation is refused (a ConfigurationError): resuming
-        it with a different operation would mix two data sources in one output.
+        it with a different operation would mix two data sources in one output. So is one made
+        with another fingerprint key (rows could not be checked) or another ``pii`` mode.
+        A ledger from before keyed fingerprints (no ``key_id``) keeps its unkeyed ones.
         """
         with self._lock:
             meta = self.meta()
             if not meta:
                 salt = secrets.token_hex(16)
+                entries = [
+                    ("schema", SCHEMA_VERSION),
+                    ("operation", operation),
+                    ("salt", salt),
+                    ("created_at", str(time.time())),
+                    ("pii", pii),
+                ]
+                if key_id is not None:
+                    entries.append(("key_id", key_id))
                 self._conn.execute("BEGIN IMMEDIATE")
-                self._conn.executemany(
-                    "INSERT INTO meta VALUES (?, ?)",
-                    [
-                        ("schema", SCHEMA_VERSION),
-                        ("operation", operation),
-                        ("salt", salt),
-                        ("created_at", str(time.time())),
-                    ],
-                )
+                self._conn.executemany("INSERT INTO meta VALUES (?, ?)", entries)
                 self._conn.execute("COMMIT")
                 return salt
         if meta.get("operation") != operation:
             raise ConfigurationError(
                 f"the output folder holds a batch of {meta.get('operation')!r}, not {operation!r}: "
-                "choose another --output folder"
+                f"choose another {output_arg} folder"
+            )
+        if key_id is not None and meta.get("key_id") not in (None, key_id):
+            raise ConfigurationError(
+                "this output folder's ledger was made with another fingerprint key (key_dir / "
+                "CREDITSDK_CONFIG_DIR): resume it with the key it was made with"
+            )
+        if meta.get("pii", "mask") != pii:
+            raise ConfigurationError(
+                f"this output folder was written with pii={meta.get('pii', 'mask')!r}, not "
+                f"{pii!r}: resume it with the same mode or choose another {output_arg} folder"
             )
         if meta.get("schema") != SCHEMA_VERSION:
             raise ConfigurationError(f"ledger schema {meta.get('schema')!r} is not supported")
@@ -317,7 +352,79 @@ class Ledger:
             ).fetchall()
         )
         total = self._conn.execute("SELECT COUNT(*) FROM rows").fetchone()[0]
-        return {"rows": total, "by_status": by_status, "errors": errors}
+        not_reached = dict(
+            self._conn.execute(
+                "SELECT COALESCE(error_code, 'unknown'), COUNT(*) FROM rows WHERE state=? "
+                "GROUP BY 1",
+                (RowState.NOT_REACHED,),
+            ).fetchall()
+        )
+        return {
+            "rows": total,
+            "by_status": by_status,
+            "errors": errors,
+            "not_reached": not_reached,
+        }
+
+    def row(self, row_no: int) -> LedgerRow | None:
+        r = self._conn.execute(
+            "SELECT row_no, state, status, error_code, error_message, transaction_id, keys, "
+            "result, attempts FROM rows WHERE row_no=?",
+            (row_no,),
+        ).fetchone()
+        if r is None:
+            return None
+        return LedgerRow(r[0], r[1], r[2], r[3], r[4], r[5], _unpack(r[6]), _unpack(r[7]), r[8])
+
+    def updated_at(self) -> dict[int, float]:
+        return dict(self._conn.execute("SELECT row_no, updated_at FROM rows").fetchall())
+
+    def resolve(self, row_no: int, billed: bool, *, statement: str, note: str = "") -> None:
+        """Record the user's decision on a ``maybe_billed`` row (from a provider statement):
+        billed → final (``error`` / ``lost_answer_billed``, billed 1); not billed → ``not_sent``
+        (the next run sends it). Kept in the ``reconciliations`` table."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                found = self._conn.execute(
+                    "SELECT state FROM rows WHERE row_no=?", (row_no,)
+                ).fetchone()
+                if found is None or found[0] != RowState.MAYBE_BILLED:
+                    raise ConfigurationError(f"row {row_no} is not maybe_billed")
+                if billed:
+                    values = (
+                        RowState.DONE,
+                        "error",
+                        "lost_answer_billed",
+                        "billed by the provider's statement; the answer was lost",
+                    )
+                else:
+                    values = (
+                        RowState.NOT_SENT,
+                        "not_sent",
+                        "reconciled_not_billed",
+                        "not on the provider's statement: will be sent again",
+                    )
+                self._conn.execute(
+                    "UPDATE rows SET state=?, status=?, error_code=?, error_message=?, "
+                    "updated_at=? WHERE row_no=?",
+                    (*values, time.time(), row_no),
+                )
+                self._conn.execute(
+                    "INSERT INTO reconciliations VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        row_no,
+                        "billed" if billed else "not_billed",
+                        found[0],
+                        statement,
+                        note,
+                        time.time(),
+                    ),
+                )
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
@@ -341,10 +448,16 @@ class LedgerWriter:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def write(self, row_no: int, fingerprint: str, state: str, **fields: Any) -> None:
+        await self.submit(row_no, fingerprint, state, **fields)
+
+    def submit(
+        self, row_no: int, fingerprint: str, state: str, **fields: Any
+    ) -> asyncio.Future[None]:
+        """Queue a write; the future is done once it is committed (many rows, one commit)."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((_Write(row_no, fingerprint, state, **fields), future))
         self._wake.set()
-        await future
+        return future
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

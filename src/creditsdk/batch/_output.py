@@ -6,17 +6,28 @@ from __future__ import annotations
 import csv
 import importlib
 import json
+import math
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import IO, Any
 
 from ..errors import ConfigurationError
 from ._ledger import Ledger, LedgerRow
+from ._pii import private_file
+from ._schema import (
+    DTYPES,
+    SCHEMA_FILE,
+    Column,
+    FactorLayout,
+    OutputSchema,
+    build_schema,
+    cell_kind,
+    infer_dtype,
+    input_column_name,
+)
 
-__all__ = ["FIXED_COLUMNS", "LiveFeed", "write_output"]
-
-FIXED_COLUMNS = ("row", "status", "error_code", "error_message", "transaction_id")
+__all__ = ["LiveFeed", "billed_of", "make_schema", "write_output"]
 
 
 class LiveFeed:
@@ -26,6 +37,7 @@ class LiveFeed:
 
     def __init__(self, path: str, *, flush_every: float = 1.0) -> None:
         self.path = path
+        private_file(path)
         self._fh: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115
         self._flush_every = flush_every
         self._last_flush = time.monotonic()
@@ -41,24 +53,22 @@ class LiveFeed:
         self._fh.close()
 
 
-def _key_name(key: str) -> str:
-    return f"input_{key}" if key in FIXED_COLUMNS else key
+# Answered calls the provider bills even though the output has no data for them.
+BILLED_ERROR_CODES = frozenset({"unreadable_result", "lost_answer_billed"})
 
 
-def _flat(row: LedgerRow) -> dict[str, Any]:
-    out: dict[str, Any] = {"row": row.row_no}
-    for k, v in row.keys.items():
-        out[_key_name(k)] = v
-    out["status"] = row.status or row.state
-    out["error_code"] = row.error_code
-    out["error_message"] = row.error_message
-    out["transaction_id"] = row.transaction_id
-    for k, v in row.result.items():
-        out.setdefault(k, v)
-    return out
+def billed_of(status: str | None, error_code: str | None) -> int | None:
+    """1 billed, 0 not billed, None unknown (``maybe_billed``)."""
+    if status in ("hit", "no_data"):
+        return 1
+    if status == "maybe_billed":
+        return None
+    if status == "error" and error_code in BILLED_ERROR_CODES:
+        return 1
+    return 0
 
 
-def _kind(value: Any) -> str:
+def _value_kind(value: Any) -> str:
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
@@ -68,77 +78,203 @@ def _kind(value: Any) -> str:
     return "str"
 
 
-def _scan(ledger: Ledger) -> tuple[list[str], dict[str, set[str]]]:
-    """First pass: the columns (first-seen order) and the kinds of value each holds."""
-    keys: dict[str, None] = {}
-    results: dict[str, None] = {}
+def _fallback_layout(ledger: Ledger) -> FactorLayout:
+    """Columns for an operation without a ``layout``: from the values (first-seen order)."""
     kinds: dict[str, set[str]] = {}
     for row in ledger.rows():
-        for k in row.keys:
-            keys.setdefault(_key_name(k), None)
         for k, v in row.result.items():
-            results.setdefault(k, None)
+            if k == "effective":
+                continue
+            bucket = kinds.setdefault(k, set())
             if v is not None:
-                kinds.setdefault(k, set()).add(_kind(v))
-    head = ["row", *keys]
-    columns = head + [c for c in FIXED_COLUMNS if c != "row"]
-    columns += [c for c in results if c not in columns]
-    return columns, kinds
+                bucket.add(_value_kind(v))
+    cols = []
+    for name, found in kinds.items():
+        if found == {"bool"}:
+            dtype = "boolean"
+        elif found == {"int"}:
+            dtype = "Int64"
+        elif found and found <= {"int", "float"}:
+            dtype = "float64"
+        else:
+            dtype = "string"
+        cols.append(Column(name, dtype, "factor", name, "value"))
+    return FactorLayout(columns=tuple(cols))
 
 
-def _csv_cell(value: Any) -> Any:
+def scan_inputs(ledger: Ledger) -> tuple[list[str], dict[str, set[str]]]:
+    """The input columns kept in the ledger (first-seen order) and the kinds of their cells."""
+    names: dict[str, set[str]] = {}
+    for row in ledger.rows():
+        for k, v in row.keys.items():
+            bucket = names.setdefault(k, set())
+            if v not in (None, ""):
+                bucket.add(cell_kind(str(v)) if isinstance(v, str) else _value_kind(v))
+    return list(names), names
+
+
+def make_schema(
+    ledger: Ledger,
+    *,
+    operation: str,
+    provider: str,
+    layout: FactorLayout | None,
+    personal: frozenset[str],
+    key_columns: tuple[str, ...] = (),
+    dtypes: Mapping[str, str] | None = None,
+    pii: str = "mask",
+) -> OutputSchema:
+    names, kinds = scan_inputs(ledger)
+    keys: list[str] = []
+    personal_cols: list[str] = []
+    passthrough: list[tuple[str, str]] = []
+    overrides = dict(dtypes or {})
+    for name in names:
+        out_name = input_column_name(name)
+        if name in key_columns:
+            keys.append(out_name)
+        elif name in personal:
+            personal_cols.append(out_name)
+        else:
+            dtype = overrides.get(name) or infer_dtype(kinds[name])
+            passthrough.append((out_name, dtype))
+    bad = {k: v for k, v in overrides.items() if v not in DTYPES}
+    if bad:
+        raise ConfigurationError(f"dtypes {bad}: use one of {sorted(DTYPES)}")
+    return build_schema(
+        operation=operation,
+        provider=provider,
+        layout=layout if layout is not None else _fallback_layout(ledger),
+        keys=keys,
+        personal=personal_cols,
+        passthrough=passthrough,
+        pii=pii,
+    )
+
+
+def _flat(row: LedgerRow) -> dict[str, Any]:
+    out: dict[str, Any] = {"row": row.row_no}
+    for k, v in row.keys.items():
+        out[input_column_name(k)] = v
+    status = row.status or row.state
+    out["status"] = status
+    out["billed"] = billed_of(status, row.error_code)
+    returned = status == "hit"
+    out["returned"] = int(returned)
+    effective = row.result.get("effective", 1) if returned else 0
+    out["error_code"] = row.error_code
+    out["error_message"] = row.error_message
+    out["transaction_id"] = row.transaction_id
+    for k, v in row.result.items():
+        out.setdefault(k, v)
+    out["effective"] = int(bool(effective))
+    return out
+
+
+def _number(value: Any, kind: str) -> Any:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return int(value) if kind == "int" else value
+    try:
+        if kind == "int":
+            return int(value) if not isinstance(value, str) else int(value.strip())
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def _csv_cell(value: Any, dtype: str) -> Any:
     if value is None:
         return ""
+    if dtype in ("Int8", "Int64", "int64"):
+        number = _number(value, "int")
+        return "" if number is None else str(number)
+    if dtype == "float64":
+        number = _number(value, "float")
+        if number is None:
+            return ""
+        if math.isinf(number):
+            return "inf" if number > 0 else "-inf"
+        return repr(number)
+    if dtype == "boolean":
+        if isinstance(value, str):
+            return value
+        return "true" if value else "false"
     if isinstance(value, bool):
         return "true" if value else "false"
     return value
 
 
-def _write_csv(ledger: Ledger, path: str, columns: list[str]) -> None:
+def _write_csv(ledger: Ledger, path: str, schema: OutputSchema) -> None:
+    cols = [(c.name, c.dtype) for c in schema.columns]
+    private_file(path)
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(columns)
+        writer.writerow([n for n, _ in cols])
         for row in ledger.rows():
             flat = _flat(row)
-            writer.writerow([_csv_cell(flat.get(c)) for c in columns])
+            writer.writerow([_csv_cell(flat.get(n), d) for n, d in cols])
 
 
-def _arrow_type(pa: Any, kinds: set[str]) -> Any:
-    if kinds == {"bool"}:
-        return pa.bool_()
-    if kinds == {"int"}:
-        return pa.int64()
-    if kinds and kinds <= {"int", "float"}:
-        return pa.float64()
-    return pa.string()
+_ARROW = {
+    "int64": "int64",
+    "Int64": "int64",
+    "Int8": "int8",
+    "float64": "float64",
+    "string": "string",
+    "boolean": "bool_",
+}
 
 
-def _coerce(value: Any, kind: str) -> Any:
+def _arrow_value(value: Any, dtype: str) -> Any:
     if value is None:
         return None
-    if kind == "string":
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        return str(value)
-    if kind == "double":
-        return float(value)
-    return value
+    if dtype in ("Int8", "Int64", "int64"):
+        return _number(value, "int")
+    if dtype == "float64":
+        return _number(value, "float")
+    if dtype == "boolean":
+        if isinstance(value, str):
+            return value.strip().lower() in ("1", "true", "yes")
+        return bool(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
-def _chunks(ledger: Ledger, size: int) -> Iterator[list[dict[str, Any]]]:
-    chunk: list[dict[str, Any]] = []
-    for row in ledger.rows():
-        chunk.append(_flat(row))
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+def _pandas_metadata(schema: OutputSchema) -> bytes:
+    """pandas' own Parquet metadata, so ``pd.read_parquet`` gives back Int8/Int64/string."""
+    numpy_type = {"string": "string", "boolean": "boolean"}
+    pandas_type = {
+        "int64": "int64",
+        "Int64": "int64",
+        "Int8": "int8",
+        "float64": "float64",
+        "string": "unicode",
+        "boolean": "bool",
+    }
+    doc = {
+        "index_columns": [],
+        "column_indexes": [],
+        "columns": [
+            {
+                "name": c.name,
+                "field_name": c.name,
+                "pandas_type": pandas_type[c.dtype],
+                "numpy_type": numpy_type.get(c.dtype, c.dtype),
+                "metadata": None,
+            }
+            for c in schema.columns
+        ],
+        "creator": {"library": "creditsdk"},
+        "pandas_version": "2.0.0",
+    }
+    return json.dumps(doc).encode("utf-8")
 
 
-def _write_parquet(
-    ledger: Ledger, path: str, columns: list[str], kinds: dict[str, set[str]]
-) -> None:
+def _write_parquet(ledger: Ledger, path: str, schema: OutputSchema) -> None:
     try:
         pa: Any = importlib.import_module("pyarrow")
         pq: Any = importlib.import_module("pyarrow.parquet")
@@ -146,32 +282,46 @@ def _write_parquet(
         raise ConfigurationError(
             "Parquet output needs pyarrow: pip install 'creditsdk[parquet]' (or use --format csv)"
         ) from None
-    fixed_types = {"row": pa.int64()}
-    fields = []
-    for c in columns:
-        if c in fixed_types:
-            fields.append(pa.field(c, fixed_types[c]))
-        elif c in kinds:
-            fields.append(pa.field(c, _arrow_type(pa, kinds[c])))
-        else:
-            fields.append(pa.field(c, pa.string()))
-    schema = pa.schema(fields)
-    type_names = {f.name: str(f.type) for f in fields}
-    with pq.ParquetWriter(path, schema) as writer:
-        for chunk in _chunks(ledger, 5000):
-            data = {c: [_coerce(r.get(c), type_names[c]) for r in chunk] for c in columns}
-            writer.write_table(pa.Table.from_pydict(data, schema=schema))
+    cols = [(c.name, c.dtype) for c in schema.columns]
+    fields = [pa.field(n, getattr(pa, _ARROW[d])()) for n, d in cols]
+    arrow_schema = pa.schema(fields, metadata={b"pandas": _pandas_metadata(schema)})
+    # Keep a chunk near 200,000 cells whatever the width: memory stays flat.
+    size = max(50, 200_000 // max(1, len(cols)))
+    private_file(path)
+    with pq.ParquetWriter(path, arrow_schema) as writer:
+        chunk: list[dict[str, Any]] = []
+
+        def flush() -> None:
+            data = {n: [_arrow_value(r.get(n), d) for r in chunk] for n, d in cols}
+            writer.write_table(pa.Table.from_pydict(data, schema=arrow_schema))
+            chunk.clear()
+
+        for row in ledger.rows():
+            chunk.append(_flat(row))
+            if len(chunk) >= size:
+                flush()
+        if chunk:
+            flush()
 
 
-def write_output(ledger: Ledger, path: str, fmt: str) -> int:
-    """(Re)write the output file from the ledger, atomically. Returns the number of rows."""
-    columns, kinds = _scan(ledger)
+def write_schema(schema: OutputSchema, path: str) -> None:
+    tmp = f"{path}.tmp"
+    private_file(tmp)
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(schema.to_dict(), fh, ensure_ascii=False, indent=1)
+    os.replace(tmp, path)
+
+
+def write_output(ledger: Ledger, path: str, fmt: str, schema: OutputSchema) -> int:
+    """(Re)write the output file from the ledger, atomically, with ``schema``'s columns; and
+    ``schema.json`` beside it. Returns the number of rows."""
     tmp = f"{path}.tmp"
     if fmt == "csv":
-        _write_csv(ledger, tmp, columns)
+        _write_csv(ledger, tmp, schema)
     elif fmt == "parquet":
-        _write_parquet(ledger, tmp, columns, kinds)
+        _write_parquet(ledger, tmp, schema)
     else:
         raise ConfigurationError(f"unknown output format {fmt!r} (csv or parquet)")
     os.replace(tmp, path)
+    write_schema(schema, os.path.join(os.path.dirname(path), SCHEMA_FILE))
     return int(ledger.counts()["rows"])

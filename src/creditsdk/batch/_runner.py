@@ -15,6 +15,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -22,7 +23,7 @@ import httpx
 
 from .._core.config import NOT_GIVEN, NotGiven, TimeoutArg, resolve_timeout
 from .._core.consent import Consent, check_consent
-from .._core.redact import mask_card, mask_id_card, mask_mobile, mask_name
+from .._core.redact import redact_text
 from .._core.retry import RetryPolicy
 from ..errors import (
     AuthenticationError,
@@ -39,20 +40,35 @@ from ..errors import (
 )
 from ._input import CONSENT_COLUMNS, PERSONAL_COLUMNS, InputRows, consent_for_row, fingerprint
 from ._ledger import FINAL_STATES, LEDGER_FILE, Ledger, LedgerWriter, RowState
-from ._output import LiveFeed, write_output
+from ._output import LiveFeed, make_schema, write_output
+from ._pii import PiiPolicy, key_id, load_key, private_file
+from ._prices import Price, load_prices, parse_prices
 from ._progress import make_progress, progress_wanted
 from ._ratelimit import TokenBucket
 from .operations import BatchOperation, get_operation
 
 __all__ = ["BatchSummary", "arun_batch", "run_batch"]
 
-_MASKERS: dict[str, Callable[[str], str]] = {
-    "name": mask_name,
-    "id_card": mask_id_card,
-    "mobile": mask_mobile,
-    "card_no": mask_card,
-}
+SUMMARY_FILE = "summary.json"
 _FATAL = (AuthenticationError, InsufficientBalanceError, ProductNotEnabledError, ConfigurationError)
+_NOT_REACHED = {
+    "balance_exhausted": "the provider refused for lack of balance; the run stopped before it",
+    "authentication_refused": "the provider refused the credentials; the run stopped",
+    "product_not_enabled": "the product is not enabled for the account; the run stopped",
+    "configuration": "a configuration error stopped the run before this row",
+    "interrupted": "the run was interrupted before this row",
+    "limit": "beyond the run's limit",
+}
+
+
+def _abort_reason(exc: BaseException) -> str:
+    if isinstance(exc, InsufficientBalanceError):
+        return "balance_exhausted"
+    if isinstance(exc, AuthenticationError):
+        return "authentication_refused"
+    if isinstance(exc, ProductNotEnabledError):
+        return "product_not_enabled"
+    return "configuration"
 
 
 @attrs.frozen
@@ -83,11 +99,28 @@ class BatchSummary:
     output: str
     ledger: str
     aborted: str | None = None
+    rows_reached: int = 0
+    not_reached: Mapping[str, int] = attrs.field(factory=dict)
+    by_status: Mapping[str, int] = attrs.field(factory=dict)
+    billed: int = 0
+    returned: int = 0
+    effective: int = 0
+    cost: Mapping[str, Any] | None = None
+    prices: Mapping[str, Any] | None = None
+
+    @property
+    def rows_total(self) -> int:
+        return self.rows
 
     @property
     def complete(self) -> bool:
         """Every row has a final answer: nothing to retry, nothing possibly billed unanswered."""
-        return self.aborted is None and self.not_sent == 0 and self.maybe_billed == 0
+        return (
+            self.aborted is None
+            and self.not_sent == 0
+            and self.maybe_billed == 0
+            and not any(self.not_reached.values())
+        )
 
     @property
     def exit_code(self) -> int:
@@ -97,17 +130,28 @@ class BatchSummary:
     def to_dict(self) -> dict[str, Any]:
         d = attrs.asdict(self)
         d["errors_by_code"] = dict(self.errors_by_code)
+        d["not_reached"] = dict(self.not_reached)
+        d["by_status"] = dict(self.by_status)
+        d["rows_total"] = self.rows
         d["complete"] = self.complete
+        if self.cost is None:
+            d.pop("cost")
+        if self.prices is None:
+            d.pop("prices")
         return d
 
     def format(self) -> str:
+        not_reached = sum(self.not_reached.values())
+        why = ", ".join(f"{k}: {v}" for k, v in sorted(self.not_reached.items()))
         lines = [
             f"operation      {self.operation}",
-            f"rows           {self.rows}  (hit {self.hits}, no data {self.no_data}, "
-            f"invalid {self.invalid}, error {self.errors}, not sent {self.not_sent}, "
-            f"maybe billed {self.maybe_billed})",
-            f"billed calls   {self.billed_calls}"
-            + (f" (+{self.maybe_billed} maybe billed)" if self.maybe_billed else ""),
+            f"rows           {self.rows} in the input so far; reached {self.rows_reached}"
+            + (f", not reached {not_reached} ({why})" if not_reached else ""),
+            f"outcomes       hit {self.hits}, no data {self.no_data}, invalid {self.invalid}, "
+            f"error {self.errors}, not sent {self.not_sent}, maybe billed {self.maybe_billed}",
+            f"billed         {self.billed}"
+            + (f" (+{self.maybe_billed} maybe billed)" if self.maybe_billed else "")
+            + f"; returned data {self.returned}; effective {self.effective}",
             f"this run       {self.rows_this_run} rows, {self.calls} calls in "
             f"{self.elapsed:.1f} s ({self.rows_per_second:.1f} rows/s); "
             f"{self.skipped} already done",
@@ -115,6 +159,10 @@ class BatchSummary:
         if self.errors_by_code:
             codes = ", ".join(f"{k}: {v}" for k, v in sorted(self.errors_by_code.items()))
             lines.append(f"errors         {codes}")
+        if self.cost is not None:
+            lo, hi = self.cost["maybe_billed_range"]
+            extra = f" (maybe billed rows: +{lo} .. +{hi})" if self.maybe_billed else ""
+            lines.append(f"cost           {self.cost['total']} {self.cost['currency']}{extra}")
         if self.aborted:
             lines.append(f"aborted        {self.aborted}")
         lines.append(f"output         {self.output}")
@@ -153,19 +201,26 @@ def _classify(exc: BaseException) -> tuple[str, str]:
     return RowState.MAYBE_BILLED, "maybe_billed"
 
 
-def _keys(row: Mapping[str, str], masked: Mapping[str, str] | None) -> dict[str, str]:
-    """What the ledger and output keep of the input: other columns as they are, personal ones
-    masked, consent columns dropped."""
+def _keys(
+    row: Mapping[str, str], masked: Mapping[str, str] | None, pii: PiiPolicy
+) -> dict[str, str]:
+    """What the ledger and output keep of the input: personal columns masked (or HMAC'd, or
+    dropped), other cells as they are unless they look like an ID, mobile or card number,
+    consent columns dropped."""
     out: dict[str, str] = {}
     for k, v in row.items():
         if k in CONSENT_COLUMNS:
             continue
-        if k in PERSONAL_COLUMNS:
-            out[k] = _MASKERS[k](v) if v else ""
+        if k in PERSONAL_COLUMNS and k not in pii.raw_columns:
+            kept = pii.personal(k, v)
+            if kept is not None:
+                out[k] = kept
         else:
-            out[k] = v
+            out[k] = pii.passthrough(k, v)
     if masked:
-        out.update(masked)
+        for k, v in pii.masked_prepared(masked, row).items():
+            if k not in pii.raw_columns:
+                out[k] = v
     return out
 
 
@@ -184,15 +239,35 @@ def _count_rows(source: Any, encoding: str) -> int | None:
         return None
 
 
-def _open_sandbox(sandbox: Any, op: BatchOperation) -> tuple[Any, bool]:
+def _open_sandbox(
+    sandbox: Any, op: BatchOperation, balance: int | NotGiven | None
+) -> tuple[Any, bool]:
     if sandbox is None or sandbox is False:
+        if not isinstance(balance, NotGiven):
+            raise ConfigurationError(
+                "sandbox_balance is for runs against the Sandbox (sandbox=True)"
+            )
         return None, False
     if sandbox is True:
         from ..sandbox import Sandbox
 
-        sb = Sandbox(extra_providers=dict(op.sandbox_providers()))
+        options: dict[str, dict[str, Any]] = {}
+        if not isinstance(balance, NotGiven):
+            options[op.provider] = {"balance": balance}
+        sb = Sandbox(extra_providers=dict(op.sandbox_providers()), options=options)
         sb.start()
+        if not isinstance(balance, NotGiven):
+            provider = sb.provider(op.provider)
+            if not hasattr(provider, "balance"):
+                sb.stop()
+                raise ConfigurationError(
+                    f"the {op.provider} Sandbox has no balance to set (sandbox_balance)"
+                )
+            provider.balance = balance
         return sb, True
+    if not isinstance(balance, NotGiven):
+        sb_provider = sandbox.provider(op.provider)
+        sb_provider.balance = balance
     return sandbox, False
 
 
@@ -220,6 +295,52 @@ def _ssl_context(sb: Any) -> Any:
     return ssl.create_default_context(cafile=certifi.where())
 
 
+class _Names:
+    """Option names for messages: the CLI's flags or the Python arguments."""
+
+    def __init__(self, cli: bool) -> None:
+        self.cli = cli
+
+    def __call__(self, python: str, flag: str) -> str:
+        return flag if self.cli else python
+
+
+def _check_rate(rate: float | None, name: _Names) -> float | None:
+    """``None`` or 0: unlimited (the CLI's ``--rate 0``); else calls per second, > 0."""
+    if rate is None:
+        return None
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate != rate or rate < 0:
+        raise ConfigurationError(
+            f"{name('rate', '--rate')} must be a number of calls per second >= 0 "
+            f"(0 or None: unlimited), not {rate!r}"
+        )
+    return None if rate == 0 else float(rate)
+
+
+def _resolve_prices(prices: Any, operation: str, name: _Names) -> Price | None:
+    if prices is None:
+        return None
+    if isinstance(prices, Price):
+        table: Mapping[str, Price] = {prices.operation: prices}
+    elif isinstance(prices, (str, os.PathLike)):
+        table = load_prices(prices)
+    elif isinstance(prices, Mapping):
+        if all(isinstance(v, Price) for v in prices.values()):
+            table = prices
+        else:
+            table = parse_prices(prices, source=name("prices", "--prices"))
+    else:
+        raise ConfigurationError(
+            f"{name('prices', '--prices')} must be a prices.toml path, a mapping or a Price"
+        )
+    price = table.get(operation)
+    if price is None:
+        raise ConfigurationError(
+            f"{name('prices', '--prices')} has no price for {operation!r} (it has {sorted(table)})"
+        )
+    return price
+
+
 async def arun_batch(
     source: str | os.PathLike[str] | Iterable[Mapping[str, Any]] | Any,
     operation: str | BatchOperation,
@@ -231,6 +352,7 @@ async def arun_batch(
     rate: float | None = 10.0,
     burst: int = 1,
     sandbox: Any = None,
+    sandbox_balance: int | NotGiven | None = NOT_GIVEN,
     retry_maybe_billed: bool = False,
     limit: int | None = None,
     timeout: TimeoutArg | NotGiven = NOT_GIVEN,
@@ -243,11 +365,21 @@ async def arun_batch(
     durable: bool = True,
     progress: bool | None = None,
     handle_signals: bool = False,
+    prices: Any = None,
+    pii: str = "mask",
+    raw_columns: Iterable[str] = (),
+    key_columns: Iterable[str] = (),
+    dtypes: Mapping[str, str] | None = None,
+    key_dir: str | os.PathLike[str] | None = None,
+    _cli: bool = False,
 ) -> BatchSummary:
     """Run ``operation`` over every row of ``source``; see [`run_batch`][]."""
+    name = _Names(_cli)
     op = get_operation(operation)
     if format not in ("csv", "parquet"):
-        raise ConfigurationError(f"format must be 'csv' or 'parquet', not {format!r}")
+        raise ConfigurationError(
+            f"{name('format', '--format')} must be 'csv' or 'parquet', not {format!r}"
+        )
     if format == "parquet":
         try:
             importlib.import_module("pyarrow")
@@ -256,24 +388,52 @@ async def arun_batch(
                 "Parquet output needs pyarrow: pip install 'creditsdk[parquet]'"
             ) from None
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ConfigurationError(f"concurrency must be an integer >= 1, not {concurrency!r}")
-    if rate is not None and not rate > 0:
-        raise ConfigurationError(f"rate must be > 0 calls per second (or None), not {rate!r}")
-    if limit is not None and limit < 0:
-        raise ConfigurationError(f"limit must be >= 0, not {limit!r}")
+        raise ConfigurationError(
+            f"{name('concurrency', '--concurrency')} must be an integer >= 1, not {concurrency!r}"
+        )
+    rate = _check_rate(rate, name)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ConfigurationError(f"{name('limit', '--limit')} must be >= 0, not {limit!r}")
+    if (
+        not isinstance(sandbox_balance, NotGiven)
+        and sandbox_balance is not None
+        and (
+            isinstance(sandbox_balance, bool)
+            or not isinstance(sandbox_balance, int)
+            or sandbox_balance < 0
+        )
+    ):
+        raise ConfigurationError(
+            f"{name('sandbox_balance', '--sandbox-balance')} must be an integer >= 0 "
+            f"(or None: unlimited), not {sandbox_balance!r}"
+        )
     if consent is not None:
         check_consent(consent)
     resolve_timeout(timeout, httpx.Timeout(20.0))  # fail early on a bad timeout
+    price = _resolve_prices(prices, op.name, name)
+    raw_cols = tuple(raw_columns)
+    key_cols = tuple(key_columns)
 
     out_dir = os.fspath(output)
-    os.makedirs(out_dir, exist_ok=True)
+    os.makedirs(out_dir, mode=0o700, exist_ok=True)
+    policy = PiiPolicy(pii, load_key(key_dir, output=out_dir), raw_cols)
+    fp_key = policy._key
     rows = InputRows(source, encoding=encoding, mapping=columns)
     try:
-        rows.check_columns(op.required)
-        if op.needs_consent and consent is None and "consent_reference" not in rows.columns:
+        rows.check_columns(op.required, cli=_cli)
+        missing = [c for c in (*raw_cols, *key_cols) if c not in rows.columns]
+        if missing:
             raise ConfigurationError(
-                "a consent is needed: give one for the run (--consent-reference, "
-                "--consent-purpose, --consent-granted-at) or consent_* columns"
+                f"{name('raw_columns / key_columns', '--raw-column / --key-column')} name "
+                f"column(s) {missing} the input does not have (it has {rows.columns})"
+            )
+        if op.needs_consent and consent is None and "consent_reference" not in rows.columns:
+            how = name(
+                "consent=Consent(reference=..., purpose=..., granted_at=...)",
+                "--consent-reference, --consent-purpose, --consent-granted-at",
+            )
+            raise ConfigurationError(
+                f"a consent is needed: give one for the run ({how}) or consent_* columns"
             )
     except BaseException:
         rows.close()
@@ -289,10 +449,21 @@ async def arun_batch(
     https: list[httpx.AsyncClient] = []
     apis: list[Any] = []
     try:
-        salt = ledger.bind(op.name)
+        meta_before = ledger.meta()
+        legacy = bool(meta_before) and "key_id" not in meta_before
+        salt = ledger.bind(
+            op.name,
+            key_id=None if legacy else key_id(fp_key),
+            pii=pii,
+            output_arg=name("output", "--output"),
+        )
         ledger.recover()
         states = ledger.index()
-        sb, owns_sandbox = _open_sandbox(sandbox, op)
+        sb, owns_sandbox = _open_sandbox(sandbox, op, sandbox_balance)
+        layout_of = getattr(op, "layout", None)
+        layout = (
+            layout_of(dict(client_options or {}), sandbox=sb) if layout_of is not None else None
+        )
         bucket = TokenBucket(rate, burst=burst) if rate is not None else None
         if client is None:
             # A client (and one keep-alive connection) per worker.
@@ -320,6 +491,8 @@ async def arun_batch(
             reader=reader,
             states=states,
             salt=salt,
+            fp_key=None if legacy else fp_key,
+            pii=policy,
             consent=consent,
             retry_maybe_billed=retry_maybe_billed,
             concurrency=concurrency,
@@ -342,9 +515,19 @@ async def arun_batch(
             runner.feed.close()
             runner.progress.close()
             reader.close()
-        write_output(ledger, output_path, format)
-        summary = _summary(op.name, ledger, runner, elapsed, output_path, ledger_path)
-        _write_summary(os.path.join(out_dir, "summary.json"), summary)
+        schema = make_schema(
+            ledger,
+            operation=op.name,
+            provider=op.provider,
+            layout=layout,
+            personal=frozenset(PERSONAL_COLUMNS) - frozenset(raw_cols),
+            key_columns=key_cols,
+            dtypes=dtypes,
+            pii=pii,
+        )
+        write_output(ledger, output_path, format, schema)
+        summary = _summary(op.name, ledger, runner, elapsed, output_path, ledger_path, price)
+        _write_summary(os.path.join(out_dir, SUMMARY_FILE), summary)
         return summary
     finally:
         rows.close()
@@ -371,17 +554,60 @@ def _make_client(op: BatchOperation, options: dict[str, Any], **wiring: Any) -> 
 
 
 def _write_summary(path: str, summary: BatchSummary) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
+    tmp = f"{path}.tmp"
+    private_file(tmp)
+    with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(summary.to_dict(), fh, ensure_ascii=False, indent=2)
+    os.replace(tmp, path)
+
+
+def _effective_count(ledger: Ledger) -> int:
+    count = 0
+    for row in ledger.rows():
+        if row.status == "hit" and row.result.get("effective", 1):
+            count += 1
+    return count
+
+
+def _cost(price: Price, billed: int, returned: int, effective: int, maybe: int) -> dict[str, Any]:
+    total = price.cost(billed, returned)
+    # a maybe_billed row costs nothing (not billed) up to a billed call that returned data
+    high = price.cost(maybe, maybe)
+    per_hit = (total / returned).quantize(Decimal("0.0001")) if returned else None
+    per_effective = (total / effective).quantize(Decimal("0.0001")) if effective else None
+    return {
+        "currency": price.currency,
+        "total": str(total),
+        "per_call": None if price.per_call is None else str(price.per_call),
+        "per_hit": None if price.per_hit is None else str(price.per_hit),
+        "per_returned_hit": None if per_hit is None else str(per_hit),
+        "per_effective_hit": None if per_effective is None else str(per_effective),
+        "maybe_billed_range": ["0", str(high)],
+    }
 
 
 def _summary(
-    name: str, ledger: Ledger, run: _Run, elapsed: float, output: str, ledger_path: str
+    name: str,
+    ledger: Ledger,
+    run: _Run,
+    elapsed: float,
+    output: str,
+    ledger_path: str,
+    price: Price | None = None,
 ) -> BatchSummary:
     counts = ledger.counts()
     by_status: dict[str, int] = counts["by_status"]
     hits = by_status.get("hit", 0)
     no_data = by_status.get("no_data", 0)
+    billed_errors = sum(
+        n
+        for code, n in counts["errors"].items()
+        if code in ("unreadable_result", "lost_answer_billed")
+    )
+    not_reached = dict(counts["not_reached"])
+    billed = hits + no_data + billed_errors
+    effective = _effective_count(ledger)
+    maybe = by_status.get("maybe_billed", 0)
     return BatchSummary(
         operation=name,
         rows=counts["rows"],
@@ -390,8 +616,8 @@ def _summary(
         invalid=by_status.get("invalid", 0),
         errors=by_status.get("error", 0),
         not_sent=by_status.get("not_sent", 0),
-        maybe_billed=by_status.get("maybe_billed", 0),
-        billed_calls=hits + no_data,
+        maybe_billed=maybe,
+        billed_calls=billed,
         errors_by_code=dict(counts["errors"]),
         calls=run.calls,
         rows_this_run=run.finished,
@@ -401,6 +627,14 @@ def _summary(
         output=output,
         ledger=ledger_path,
         aborted=run.aborted,
+        rows_reached=counts["rows"] - sum(not_reached.values()),
+        not_reached=not_reached,
+        by_status=dict(by_status),
+        billed=billed,
+        returned=hits,
+        effective=effective,
+        cost=None if price is None else _cost(price, billed, hits, effective, maybe),
+        prices=None if price is None else price.to_dict(),
     )
 
 
@@ -414,6 +648,8 @@ class _Run:
         reader: sqlite3.Connection,
         states: bytearray,
         salt: str,
+        fp_key: bytes | None,
+        pii: PiiPolicy,
         consent: Consent | None,
         retry_maybe_billed: bool,
         concurrency: int,
@@ -431,6 +667,8 @@ class _Run:
         self.reader = reader
         self.states = states
         self.salt = salt
+        self.fp_key = fp_key
+        self.pii = pii
         self.consent = consent
         self.retry_maybe_billed = retry_maybe_billed
         self.concurrency = concurrency
@@ -446,6 +684,16 @@ class _Run:
         self.finished = 0
         self.skipped = 0
         self.aborted: str | None = None
+        self.abort_reason = "interrupted"
+
+    def _check_fingerprint(self, row_no: int, fp: str) -> None:
+        if Ledger.state_of(self.states, row_no) is None:
+            return
+        if self._stored_fingerprint(row_no) != fp:
+            raise ConfigurationError(
+                f"input row {row_no} differs from the row the ledger recorded for it: "
+                "this output folder belongs to another input file (or it was edited)"
+            )
 
     def _stored_fingerprint(self, row_no: int) -> str | None:
         found = self.reader.execute(
@@ -458,9 +706,33 @@ class _Run:
         self.progress.advance(status)
         self.feed.write({"row": row_no, "status": status, **record})
 
-    def abort(self, reason: str) -> None:
+    def abort(self, message: str, reason: str = "interrupted") -> None:
         if self.aborted is None:
-            self.aborted = reason
+            self.aborted = message
+            self.abort_reason = reason
+
+    def _reachable(self, row_no: int) -> bool:
+        """A row the run did not get to may be marked not_reached (never over an outcome)."""
+        state = Ledger.state_of(self.states, row_no)
+        return state in (None, RowState.NOT_SENT, RowState.NOT_REACHED)
+
+    async def _not_reached(
+        self, pending: list[asyncio.Future[None]], row_no: int, fp: str, keys: Any, reason: str
+    ) -> None:
+        pending.append(
+            self.writer.submit(
+                row_no,
+                fp,
+                RowState.NOT_REACHED,
+                status="not_reached",
+                error_code=reason,
+                error_message=_NOT_REACHED.get(reason, reason),
+                keys=keys,
+            )
+        )
+        if len(pending) >= 500:
+            await asyncio.gather(*pending)
+            pending.clear()
 
     async def run(self, rows: InputRows, *, handle_signals: bool) -> None:
         self.writer.start()
@@ -489,7 +761,10 @@ class _Run:
         def stop() -> None:
             if self.aborted is not None:  # second signal: stop now
                 raise KeyboardInterrupt
-            self.abort("interrupted: rows in flight were finished, the rest left for the next run")
+            self.abort(
+                "interrupted: rows in flight were finished, the rest left for the next run",
+                "interrupted",
+            )
 
         installed = []
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -504,20 +779,33 @@ class _Run:
         return restore
 
     async def _produce(self, rows: InputRows, queue: asyncio.Queue[tuple[Any, ...] | None]) -> None:
+        pending: list[asyncio.Future[None]] = []
+        try:
+            await self._produce_rows(rows, queue, pending)
+        finally:
+            if pending:
+                await asyncio.gather(*pending)
+
+    async def _produce_rows(
+        self,
+        rows: InputRows,
+        queue: asyncio.Queue[tuple[Any, ...] | None],
+        pending: list[asyncio.Future[None]],
+    ) -> None:
         op = self.op
         for row_no, row in rows:
-            if self.aborted is not None:
-                return
-            if self.limit is not None and row_no > self.limit:
-                return
-            fp = fingerprint(self.salt, row)
+            fp = fingerprint(self.salt, row, self.fp_key)
+            stop = self.aborted is not None or (self.limit is not None and row_no > self.limit)
+            if stop:
+                # Every input row gets a line in the output: the rest are not_reached, and why.
+                if self._reachable(row_no):
+                    self._check_fingerprint(row_no, fp)
+                    reason = "limit" if self.aborted is None else self.abort_reason
+                    await self._not_reached(pending, row_no, fp, _keys(row, None, self.pii), reason)
+                continue
             state = Ledger.state_of(self.states, row_no)
             if state is not None:
-                if self._stored_fingerprint(row_no) != fp:
-                    raise ConfigurationError(
-                        f"input row {row_no} differs from the row the ledger recorded for it: "
-                        "this output folder belongs to another input file (or it was edited)"
-                    )
+                self._check_fingerprint(row_no, fp)
                 resend = state == RowState.MAYBE_BILLED and self.retry_maybe_billed
                 if state in FINAL_STATES and not resend:
                     self.skipped += 1
@@ -536,12 +824,12 @@ class _Run:
                     RowState.INVALID,
                     status="invalid",
                     error_code=code,
-                    error_message=str(exc),
-                    keys=_keys(row, None),
+                    error_message=redact_text(str(exc)),
+                    keys=_keys(row, None, self.pii),
                 )
                 self._done(row_no, "invalid", error_code=code)
                 continue
-            keys = _keys(row, op.masked(prepared))
+            keys = _keys(row, op.masked(prepared), self.pii)
             await queue.put((row_no, fp, prepared, row_consent, keys))
 
     async def _worker(self, queue: asyncio.Queue[tuple[Any, ...] | None], api: Any) -> None:
@@ -549,15 +837,17 @@ class _Run:
             item = await queue.get()
             if item is None:
                 return
-            if self.aborted is not None:
-                continue  # never marked sending: the next run sends it
             row_no, fp, prepared, row_consent, keys = item
+            if self.aborted is not None:
+                await self._skip(row_no, fp, keys)  # never sent: the next run sends it
+                continue
             if self.bucket is not None:
                 if self.prepay_only:
                     await self.bucket.acquire()
                 else:
                     await self.bucket.prepay()
             if self.aborted is not None:
+                await self._skip(row_no, fp, keys)
                 continue
             # The billing-safe step: committed before anything can reach the provider.
             await self.writer.write(row_no, fp, RowState.SENDING, keys=keys, new_attempt=True)
@@ -591,6 +881,18 @@ class _Run:
             )
             self._done(row_no, status, transaction_id=txn)
 
+    async def _skip(self, row_no: int, fp: str, keys: Any) -> None:
+        if self._reachable(row_no):
+            await self.writer.write(
+                row_no,
+                fp,
+                RowState.NOT_REACHED,
+                status="not_reached",
+                error_code=self.abort_reason,
+                error_message=_NOT_REACHED.get(self.abort_reason, self.abort_reason),
+                keys=keys,
+            )
+
     async def _failed(self, row_no: int, fp: str, exc: Exception) -> None:
         state, status = _classify(exc)
         code = _error_code(exc)
@@ -601,12 +903,12 @@ class _Run:
             state,
             status=status,
             error_code=code,
-            error_message=str(exc),
+            error_message=redact_text(str(exc)),
             transaction_id=txn,
         )
         self._done(row_no, status, error_code=code)
         if isinstance(exc, _FATAL):
-            self.abort(f"{type(exc).__name__}: {exc}")
+            self.abort(f"{type(exc).__name__}: {exc}", _abort_reason(exc))
 
 
 def run_batch(
@@ -625,10 +927,14 @@ def run_batch(
     the provider client's constructor (e.g. Tianyuan's ``bucket_tables=``). Blocks until done; from
     inside a running event loop (Jupyter), it runs in a helper thread.
     """
-    coro = arun_batch(source, operation, output, **options)
     try:
         asyncio.get_running_loop()
+        in_loop = True
     except RuntimeError:
+        in_loop = False
+    coro = arun_batch(source, operation, output, **options)
+    if not in_loop:
+        # outside the except block: an error from the run carries no "no running event loop"
         return asyncio.run(coro)
     box: dict[str, Any] = {}
 
@@ -642,6 +948,7 @@ def run_batch(
     thread.start()
     thread.join()
     if "error" in box:
-        raise box["error"]
+        error = box.pop("error")
+        raise error
     result: BatchSummary = box["result"]
     return result

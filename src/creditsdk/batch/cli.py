@@ -16,12 +16,14 @@ from typing import Any
 
 from ..errors import ConfigurationError, InvalidInputError
 
-__all__ = ["add_parser", "build_parser", "main", "run"]
+__all__ = ["add_parser", "build_parser", "main", "reconcile_main", "run"]
 
 _EPILOG = """\
 Re-running the same command resumes: rows already answered are not sent again, and a row whose
 call may have been billed without an answer is reported as maybe_billed (sent again only with
---retry-maybe-billed). Exit codes: 0 complete, 1 rows left to retry/review or aborted,
+--retry-maybe-billed, or settled from the provider's statement with
+`creditsdk batch reconcile RUN_DIR statement.csv`). The output's columns are listed in
+RUN_DIR/schema.json. Exit codes: 0 complete, 1 rows left to retry/review or aborted,
 2 bad usage/input/credentials. See docs/batch.md."""
 
 
@@ -60,6 +62,49 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encoding", default="utf-8-sig", help="input encoding (e.g. gb18030)")
     parser.add_argument("--sandbox", action="store_true", help="run against an embedded Sandbox")
     parser.add_argument(
+        "--sandbox-balance",
+        type=_balance,
+        default=None,
+        metavar="N",
+        help="billable calls the Sandbox allows (Tianyuan default 1000; 'unlimited')",
+    )
+    parser.add_argument(
+        "--prices", metavar="PRICES.TOML", help="contract prices: the summary shows the cost"
+    )
+    parser.add_argument(
+        "--pii",
+        choices=["mask", "drop", "hmac"],
+        default="mask",
+        help="personal columns in the output: masked (default), dropped, or a keyed HMAC",
+    )
+    parser.add_argument(
+        "--raw-column",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="pass input column NAME through unmasked, on purpose; repeatable",
+    )
+    parser.add_argument(
+        "--key-column",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="input column NAME is a row key (role 'key' in schema.json); repeatable",
+    )
+    parser.add_argument(
+        "--dtype",
+        action="append",
+        default=[],
+        metavar="NAME=DTYPE",
+        help="dtype of an input column in the output (Int64, float64, string …); repeatable",
+    )
+    parser.add_argument(
+        "--key-dir",
+        default=None,
+        help="folder of the fingerprint key, outside the output folder "
+        "(default: $CREDITSDK_CONFIG_DIR or ~/.config/creditsdk)",
+    )
+    parser.add_argument(
         "--retry-maybe-billed",
         action="store_true",
         help="send maybe_billed rows again (they may be billed twice)",
@@ -76,6 +121,18 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     progress.add_argument("--no-progress", dest="progress", action="store_false")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(func=run)
+
+
+def _balance(text: str) -> int | str:
+    if text.strip().lower() in ("unlimited", "none", "inf"):
+        return "unlimited"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of calls: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -127,6 +184,17 @@ def run(args: argparse.Namespace) -> int:
             if not sep or not canonical.strip() or not source.strip():
                 raise ConfigurationError(f"--column takes CANONICAL=SOURCE, not {item!r}")
             mapping[canonical.strip()] = source.strip()
+        dtypes = {}
+        for item in args.dtype:
+            name, sep, value = item.partition("=")
+            if not sep or not name.strip():
+                raise ConfigurationError(f"--dtype takes NAME=DTYPE, not {item!r}")
+            dtypes[name.strip()] = value.strip()
+        extra: dict[str, Any] = {}
+        if args.sandbox_balance is not None:
+            extra["sandbox_balance"] = (
+                None if args.sandbox_balance == "unlimited" else args.sandbox_balance
+            )
         client_options = {}
         for item in args.client_option:
             name, sep, value = item.partition("=")
@@ -140,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
             format=args.format,
             consent=_consent(args),
             concurrency=args.concurrency,
-            rate=args.rate if args.rate and args.rate > 0 else None,
+            rate=args.rate,  # 0 = unlimited, as in Python
             burst=args.burst,
             sandbox=True if args.sandbox else None,
             retry_maybe_billed=args.retry_maybe_billed,
@@ -152,6 +220,14 @@ def run(args: argparse.Namespace) -> int:
             durable=not args.fast_ledger,
             progress=args.progress,
             handle_signals=True,
+            prices=args.prices,
+            pii=args.pii,
+            raw_columns=args.raw_column,
+            key_columns=args.key_column,
+            dtypes=dtypes or None,
+            key_dir=args.key_dir,
+            _cli=True,
+            **extra,
         )
     except (ConfigurationError, InvalidInputError) as exc:
         print(f"creditsdk batch: error: {exc}", file=sys.stderr)
@@ -173,5 +249,73 @@ def _not_given() -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["reconcile"]:
+        return reconcile_main(args_list[1:])
+    args = build_parser().parse_args(args_list)
     return run(args)
+
+
+def reconcile_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="creditsdk batch reconcile",
+        description="Match a provider's billing statement against a run's ledger: billed but "
+        "undelivered, delivered but unbilled, duplicates; settle maybe_billed rows.",
+        epilog="Exit codes: 0 the statement and the ledger agree and no row is left in doubt; "
+        "1 discrepancies or maybe_billed rows left; 2 bad usage or unreadable files. "
+        "See docs/batch.md.",
+    )
+    parser.add_argument("run_dir", help="the batch's output folder")
+    parser.add_argument("statement", help="the provider's statement (CSV)")
+    parser.add_argument(
+        "--apply",
+        action="store_true",
+        help="settle every maybe_billed row from the statement: listed -> billed (final), "
+        "not listed -> not billed (sent again by the next run)",
+    )
+    parser.add_argument(
+        "--mark",
+        action="append",
+        default=[],
+        metavar="ROW=billed|not_billed",
+        help="settle one maybe_billed row by hand; repeatable",
+    )
+    parser.add_argument(
+        "--window", type=float, default=300.0, help="seconds between a line and a row (300)"
+    )
+    parser.add_argument("--encoding", default="utf-8-sig", help="statement encoding")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    return parser
+
+
+def reconcile_main(argv: Sequence[str]) -> int:
+    """``creditsdk batch reconcile RUN_DIR statement.csv [--apply] [--mark ROW=billed]``."""
+    from ._reconcile import reconcile
+
+    try:
+        args = reconcile_parser().parse_args(list(argv))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        marks: dict[int, str] = {}
+        for item in args.mark:
+            row, sep, decision = item.partition("=")
+            if not sep or not row.strip().isdigit():
+                raise ConfigurationError(f"--mark takes ROW=billed|not_billed, not {item!r}")
+            marks[int(row)] = decision.strip()
+        report = reconcile(
+            args.run_dir,
+            args.statement,
+            apply=args.apply,
+            mark=marks,
+            window=args.window,
+            encoding=args.encoding,
+        )
+    except (ConfigurationError, InvalidInputError) as exc:
+        print(f"creditsdk batch reconcile: error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(report.format())
+    return 0 if report.clean else 1

@@ -16,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import os
+import secrets
 import signal
 import threading
 import time
@@ -39,7 +41,7 @@ from ..errors import (
     ProviderError,
     ResponseIntegrityError,
 )
-from .operations import ApplicantOperation, Scalar, flatten_value
+from .operations import ApplicantOperation, Scalar
 
 __all__ = [
     "AsyncDemoClient",
@@ -256,6 +258,8 @@ class DemoBureauSandbox:
         self.busy_once_for: set[str] = set()
         self.arrivals: list[float] = []
         self._counter = itertools.count(1)
+        # unique across Sandbox restarts: a statement is matched by transaction id
+        self._run = secrets.token_hex(3).upper()
         self._lock = threading.Lock()
         self.billed = 0
 
@@ -286,7 +290,7 @@ class DemoBureauSandbox:
             return SandboxResponse.json({"code": code, "message": "refused by the demo bureau"})
         digest = hashlib.sha256(id_card.encode("utf-8")).digest()
         with self._lock:
-            txn = f"DEMO{self.ctx.seed:02d}{next(self._counter):08d}"
+            txn = f"DEMO{self.ctx.seed:02d}{self._run}{next(self._counter):08d}"
             self.ctx.bill("score", txn, applicant=applicant_ref(id_card))
             self.billed += 1
             billed = self.billed
@@ -346,11 +350,81 @@ class DemoScore(ApplicantOperation):
     def status(self, result: DemoScoreResult) -> str:
         return "hit" if result.has_data else "no_data"
 
+    def layout(self, client_options: Mapping[str, Any], *, sandbox: Any = None) -> Any:
+        from ._schema import Column, FactorLayout
+
+        buckets = [
+            {
+                "code": int(code),
+                "low": lo,
+                "high": hi,
+                "low_closed": True,
+                "high_closed": False,
+                "label": f"[{lo}, {'+inf' if hi is None else hi})",
+            }
+            for code, (lo, hi) in _BANDS.items()
+        ]
+        return FactorLayout(
+            columns=(
+                Column("score", "float64", "factor", "score", "score"),
+                Column("score_status", "string", "factor", "score", "status"),
+                Column("institutions", "Int64", "factor", "institutions", "code"),
+                Column("institutions_low", "float64", "factor", "institutions", "low"),
+                Column("institutions_high", "float64", "factor", "institutions", "high"),
+                Column("institutions_mid", "float64", "factor", "institutions", "mid"),
+                Column("overdue", "Int8", "factor", "overdue", "flag"),
+            ),
+            factors=(
+                {
+                    "code": "score",
+                    "kind": "model_score",
+                    "label_en": "demo score 350-950",
+                    "core": True,
+                    "columns": {"score": "score", "status": "score_status"},
+                    "buckets": [],
+                },
+                {
+                    "code": "institutions",
+                    "kind": "count_bucket",
+                    "label_en": "lending institutions (demo band)",
+                    "core": True,
+                    "columns": {
+                        "code": "institutions",
+                        "low": "institutions_low",
+                        "high": "institutions_high",
+                        "mid": "institutions_mid",
+                    },
+                    "buckets": buckets,
+                },
+                {
+                    "code": "overdue",
+                    "kind": "flag",
+                    "label_en": "currently overdue (demo)",
+                    "core": True,
+                    "columns": {"flag": "overdue"},
+                    "buckets": [],
+                },
+            ),
+            bucket_tables={"source": "sandbox", "path": None, "version": "demo-bands"},
+        )
+
     def flatten(self, result: DemoScoreResult) -> dict[str, Scalar]:
         if not result.has_data:
-            return {}
-        out: dict[str, Scalar] = {"score": result.score, "overdue": result.overdue}
-        out.update(flatten_value("institutions", result.institutions))
+            return {"effective": 0}
+        out: dict[str, Scalar] = {"score": float(result.score or 0), "score_status": "hit"}
+        if result.overdue is not None:
+            out["overdue"] = int(result.overdue)
+        band = result.institutions
+        if band is not None:
+            for code, (lo, hi) in _BANDS.items():
+                if (lo, hi) == (band.low, band.high):
+                    out["institutions"] = int(code)
+            out["institutions_low"] = float(band.low) if band.low is not None else -math.inf
+            out["institutions_high"] = float(band.high) if band.high is not None else math.inf
+            ends = [x for x in (band.low, band.high) if x is not None]
+            if ends:
+                out["institutions_mid"] = sum(ends) / len(ends)
+        out["effective"] = 1
         return out
 
     def sandbox_providers(self) -> Mapping[str, Callable[[Any], Any]]:

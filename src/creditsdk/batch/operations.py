@@ -24,6 +24,7 @@ from .._core.consent import Consent
 from .._core.identity import Applicant, normalize_card_no, normalize_id_card, normalize_mobile
 from .._core.redact import mask_card, mask_id_card, mask_mobile
 from ..errors import ConfigurationError, InvalidInputError, UnverifiedCardWarning
+from ._schema import Column, FactorLayout
 
 __all__ = [
     "BatchOperation",
@@ -50,6 +51,11 @@ class BatchOperation(Protocol):
     ``make_client(sandbox=..., **client_kwargs)`` returns an async client (an async context
     manager); ``call`` runs the paid call; ``status`` says ``"hit"`` or ``"no_data"`` for an
     answer; ``flatten`` turns it into scalar columns; ``transaction_id`` picks the provider's id.
+
+    Built-in operations also have ``layout(client_options, sandbox=...)``: the fixed factor
+    columns of the output (a `FactorLayout`), and their
+    ``flatten`` gives the non-null cells of those columns plus ``effective`` (0/1). An operation
+    without ``layout`` gets columns from the values it returns (docs/batch.md).
     """
 
     @property
@@ -165,10 +171,6 @@ class ProviderOperation:
         return f"<BatchOperation {self.name}>"
 
 
-# Factor statuses that mean "no value", whatever the raw text ("-1" for a score not hit).
-_NOTHING_TO_SHOW = frozenset({"no_record", "not_hit", "absent"})
-
-
 class ApplicantOperation(ProviderOperation):
     """An operation whose row is one [`Applicant`][] (name, ID number, mobile)."""
 
@@ -187,19 +189,54 @@ class ApplicantOperation(ProviderOperation):
 
 
 class TianyuanMultiLending(ApplicantOperation):
-    """Tianyuan JRZQ9E2A: every decoded factor becomes a column (ranges as _low/_high)."""
+    """Tianyuan JRZQ9E2A: every factor of the catalog and of the loaded bucket tables is a fixed
+    set of columns (bucket code, ``_low``, ``_high``, ``_mid``; flags 0/1; scores and their
+    status), whatever the answers hold."""
 
     name = "tianyuan.multi_lending"
     provider = "tianyuan"
     client_class = "creditsdk.tianyuan:AsyncTianyuanClient"
 
-    def make_client(self, *, sandbox: Any = None, **client_kwargs: Any) -> Any:
+    def __init__(self) -> None:
+        self._tables: Any = None
+        self._tables_from: Any = None
+
+    def _resolve_tables(self, client_kwargs: dict[str, Any], sandbox: Any) -> None:
         # Against the Sandbox, decode with the Sandbox's own bucket tables unless told otherwise
         # (against the provider, pass your contract's: client_options={"bucket_tables": path}).
         if sandbox is not None and "bucket_tables" not in client_kwargs:
             path = getattr(getattr(sandbox, "tianyuan", None), "bucket_tables_path", None)
             if path is not None:
                 client_kwargs["bucket_tables"] = path
+        given = client_kwargs.get("bucket_tables")
+        if given is None:
+            return
+        if self._tables is not None and self._tables_from is given:
+            client_kwargs["bucket_tables"] = self._tables
+            return
+        from ..tianyuan.factors import BucketTables, load_bucket_tables
+
+        tables = given if isinstance(given, BucketTables) else load_bucket_tables(given)
+        self._tables, self._tables_from = tables, given
+        client_kwargs["bucket_tables"] = tables
+
+    def layout(self, client_options: Mapping[str, Any], *, sandbox: Any = None) -> FactorLayout:
+        from ..tianyuan.models import row_layout
+
+        options = dict(client_options)
+        self._resolve_tables(options, sandbox)
+        rows = row_layout(self._tables)
+        return FactorLayout(
+            columns=tuple(
+                Column(c["name"], c["dtype"], c["role"], c["factor"], c["part"])
+                for c in rows.columns
+            ),
+            factors=tuple(rows.factors),
+            bucket_tables=rows.bucket_tables_info(),
+        )
+
+    def make_client(self, *, sandbox: Any = None, **client_kwargs: Any) -> Any:
+        self._resolve_tables(client_kwargs, sandbox)
         return super().make_client(sandbox=sandbox, **client_kwargs)
 
     async def call(
@@ -214,19 +251,12 @@ class TianyuanMultiLending(ApplicantOperation):
         return "hit" if has_data else "no_data"
 
     def flatten(self, result: Any) -> dict[str, Scalar]:
-        out: dict[str, Scalar] = {}
-        raw: Mapping[str, Any] = getattr(result, "raw", {}) or {}
-        for code, factor in (getattr(result, "factors", {}) or {}).items():
-            value = getattr(factor, "value", None)
-            if value is None:
-                if getattr(factor, "status", None) in _NOTHING_TO_SHOW:
-                    out[code] = None
-                    continue
-                # Not decoded (no bucket table for the code): keep the code as received.
-                received = getattr(factor, "raw", raw.get(code))
-                out[code] = received if received not in (None, "") else None
-            else:
-                out.update(flatten_value(code, value))
+        from ..tianyuan.models import row_layout
+
+        tables = self._tables if self._tables is not None else getattr(result, "tables", None)
+        cells, effective = row_layout(tables).cells(result)
+        out: dict[str, Scalar] = dict(cells)
+        out["effective"] = int(effective and self.status(result) == "hit")
         return out
 
 
@@ -272,10 +302,16 @@ class FireEyeModelScore(ProviderOperation):
         )
 
     def status(self, result: Any) -> str:
-        return "no_data" if getattr(result, "score", None) is None else "hit"
+        return "hit"  # a score or "not hit" (-1): the provider answered
+
+    def layout(self, client_options: Mapping[str, Any], *, sandbox: Any = None) -> FactorLayout:
+        return _score_layout("score", "UnionPay model score 300-1000")
 
     def flatten(self, result: Any) -> dict[str, Scalar]:
-        return {"score": _scalar(getattr(result, "score", None))}
+        score = getattr(result, "score", None)
+        if score is None or score == -1:
+            return {"score_status": "not_hit", "effective": 0}
+        return {"score": float(score), "score_status": "hit", "effective": 1}
 
 
 def _parse_date(value: str, field: str) -> _dt.date:
@@ -354,8 +390,47 @@ class FireEyeVerifyTransaction(ProviderOperation):
     def status(self, result: Any) -> str:
         return "hit"  # matched or not, it is an answer
 
+    def layout(self, client_options: Mapping[str, Any], *, sandbox: Any = None) -> FactorLayout:
+        return FactorLayout(
+            columns=(Column("matched", "Int8", "factor", "matched", "flag"),),
+            factors=(
+                {
+                    "code": "matched",
+                    "kind": "flag",
+                    "label_zh": "交易验证结果",
+                    "label_en": "the card made this transaction",
+                    "core": True,
+                    "columns": {"flag": "matched"},
+                    "buckets": [],
+                },
+            ),
+        )
+
     def flatten(self, result: Any) -> dict[str, Scalar]:
-        return {"matched": _scalar(getattr(result, "matched", None))}
+        matched = getattr(result, "matched", None)
+        if matched is None:
+            return {"effective": 0}
+        return {"matched": int(bool(matched)), "effective": int(bool(matched))}
+
+
+def _score_layout(code: str, label_en: str, label_zh: str | None = None) -> FactorLayout:
+    return FactorLayout(
+        columns=(
+            Column(code, "float64", "factor", code, "score"),
+            Column(f"{code}_status", "string", "factor", code, "status"),
+        ),
+        factors=(
+            {
+                "code": code,
+                "kind": "model_score",
+                "label_zh": label_zh,
+                "label_en": label_en,
+                "core": True,
+                "columns": {"score": code, "status": f"{code}_status"},
+                "buckets": [],
+            },
+        ),
+    )
 
 
 def _demo_operation() -> BatchOperation:

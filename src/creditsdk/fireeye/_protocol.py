@@ -265,8 +265,10 @@ def parse_score(response: httpx.Response, *, card: str) -> FireEyeScore:
     score: int | None = None
     if isinstance(data, int) and not isinstance(data, bool):
         score = data
-    elif isinstance(data, str) and data.strip().isdigit():
+    elif isinstance(data, str) and data.strip().lstrip("-").isdigit():
         score = int(data.strip())
+    if score == -1:  # [I] not hit: no score for this card (as Tianyuan's "-1")
+        return FireEyeScore(None, code, message, card)
     if score is None:
         raise ResponseIntegrityError(
             f"model score answered a non-integer data ({type(data).__name__})",

@@ -52,12 +52,18 @@ class TransactionCheck:
 
 @attrs.frozen(slots=True)
 class FireEyeScore:
-    """Answer of the UnionPay model score (模型评分): ``score`` is an int in 300..1000."""
+    """Answer of the UnionPay model score (模型评分): ``score`` is an int in 300..1000, or
+    ``None`` when the card is not hit (the provider answered ``-1``; see `hit`)."""
 
-    score: int
+    score: int | None
     code: str = "0000"
     message: str = "Success"
     card: str = ""
+
+    @property
+    def hit(self) -> bool:
+        """False when the provider has no score for this card (answered ``-1``)."""
+        return self.score is not None
 
     def to_dict(self) -> dict[str, Any]:
         return {"score": self.score, "code": self.code, "message": self.message, "card": self.card}

@@ -9,7 +9,9 @@ Knobs (``Sandbox(options={"fireeye": {...}})`` or attributes of ``sb.fireeye``):
 ``institution_id``, ``app_key``, ``enabled`` (subset of ``{"transaction_auth", "model_score"}``),
 ``amount_unit`` (``"fen"`` default, or ``"yuan"``: how ``transAmount`` is read),
 ``score_code_field`` (``"resp"`` default, as in the product page's score sample, or ``"respCd"``),
-``generated_transactions`` (per card, default 3). See docs/fireeye.md.
+``generated_transactions`` (per card, default 3), ``not_hit_rate`` (share of model scores
+answered ``-1``, not hit: default 0.12), ``run_id`` (in every ledger transaction id; random, so
+ids never repeat across Sandboxes). See docs/fireeye.md.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import itertools
 import json
 import random
 import re
+import secrets
 import threading
 from collections import deque
 from collections.abc import Mapping
@@ -88,6 +91,10 @@ class FireEyeSandbox:
         self.amount_unit: str = str(opts.get("amount_unit", "fen"))
         self.score_code_field: str = str(opts.get("score_code_field", "resp"))
         self.generated_transactions: int = int(opts.get("generated_transactions", 3))
+        # [I] share of model-score answers "not hit" (-1): cards with too little history
+        self.not_hit_rate: float = float(opts.get("not_hit_rate", 0.12))
+        if not 0 <= self.not_hit_rate <= 1:
+            raise ConfigurationError("fireeye sandbox not_hit_rate must be in [0, 1]")
         if self.amount_unit not in ("fen", "yuan"):
             raise ConfigurationError(
                 f"fireeye sandbox amount_unit must be 'fen' or 'yuan', not {self.amount_unit!r}"
@@ -98,6 +105,8 @@ class FireEyeSandbox:
         self._forced: deque[str] = deque()
         self._lock = threading.Lock()
         self._serial = itertools.count(1)
+        # part of every ledger transaction id: ids never repeat across Sandboxes or restarts
+        self.run_id: str = str(opts.get("run_id") or secrets.token_hex(3)).upper()
 
     # -- what tests use --------------------------------------------------------------------
 
@@ -139,8 +148,11 @@ class FireEyeSandbox:
             return generated + list(self._added.get(card_no, ()))
 
     def score_for(self, card_no: str, id_card: str, mobile: str) -> int:
-        """The score the sandbox gives this (card, ID, mobile): deterministic, in 300..1000."""
+        """The score the sandbox gives this (card, ID, mobile): deterministic, in 300..1000, or
+        ``-1`` (not hit) for a share ``not_hit_rate`` of cards."""
         digest = hashlib.sha256(f"{self._ctx.seed}|{card_no}|{id_card}|{mobile}".encode()).digest()
+        if int.from_bytes(digest[8:12], "big") / 2**32 < self.not_hit_rate:
+            return -1
         return 300 + int.from_bytes(digest[:8], "big") % 701
 
     def fail_next(self, code: str, times: int = 1) -> None:
@@ -246,7 +258,7 @@ class FireEyeSandbox:
     def _bill(self, operation: str, **details: Any) -> None:
         with self._lock:
             serial = next(self._serial)
-        self._ctx.bill(operation, f"FE{self._ctx.seed:04d}{serial:08d}", **details)
+        self._ctx.bill(operation, f"FE{self.run_id}{serial:08d}", **details)
 
     def _transaction_auth(self, request: SandboxRequest) -> SandboxResponse:
         try:

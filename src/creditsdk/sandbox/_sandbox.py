@@ -71,7 +71,8 @@ class Sandbox:
     ``latency`` (seconds, or a callable returning seconds) is added to every answer. ``faults``
     (a [`FaultPlan`][], also reachable as `faults`) injects connection resets, slow
     answers, gateway statuses and corrupted bodies (docs/sandbox.md, "Fault injection"). ``seed``
-    makes generated keys, transaction ids and synthetic data reproducible. ``options`` passes
+    makes generated keys and synthetic data reproducible (transaction ids carry a random run id,
+    so they never repeat across Sandboxes). ``options`` passes
     per-provider settings, e.g. ``options={"sesame": {"app_private_key": PEM}}``.
     """
 

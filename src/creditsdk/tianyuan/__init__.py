@@ -18,7 +18,15 @@ from .factors import (
     catalog,
     load_bucket_tables,
 )
-from .models import Factor, MultiLendingReport, Range, SubResponse, TianyuanResult
+from .models import (
+    Factor,
+    MultiLendingReport,
+    Range,
+    SubResponse,
+    TianyuanResult,
+    reports_to_frame,
+    row_columns,
+)
 
 __all__ = [
     "SANDBOX_BUCKET_TABLES",
@@ -34,4 +42,6 @@ __all__ = [
     "TianyuanResult",
     "catalog",
     "load_bucket_tables",
+    "reports_to_frame",
+    "row_columns",
 ]

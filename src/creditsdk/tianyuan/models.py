@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import importlib
+import json
 import math
 import os
 from collections.abc import Iterator, Mapping
@@ -31,8 +32,12 @@ __all__ = [
     "FactorStatus",
     "MultiLendingReport",
     "Range",
+    "RowLayout",
     "SubResponse",
     "TianyuanResult",
+    "reports_to_frame",
+    "row_columns",
+    "row_layout",
 ]
 
 Number = int | float
@@ -184,6 +189,8 @@ class MultiLendingReport:
     factors: Mapping[str, Factor]
     has_data: bool = True
     tables_name: str | None = None
+    #: the tables the factors were decoded with (the row layout of `to_row`)
+    tables: BucketTables | None = attrs.field(default=None, eq=False)
 
     @classmethod
     def from_factors(
@@ -208,6 +215,7 @@ class MultiLendingReport:
             factors=MappingProxyType(factors),
             has_data=bool(raw_out) if has_data is None else has_data,
             tables_name=tables.name,
+            tables=tables,
         )
 
     def factor(self, code: str) -> Factor:
@@ -255,6 +263,29 @@ class MultiLendingReport:
             "raw": dict(self.raw),
             "factors": {code: f.to_dict() for code, f in self.factors.items()},
         }
+
+    def to_row(
+        self, *, tables: BucketTables | str | os.PathLike[str] | None = None
+    ) -> dict[str, Any]:
+        """This report as one row: ``status`` (``hit`` / ``no_data``), ``billed`` (1),
+        ``returned``, ``effective``, ``transaction_id`` and every factor column of the layout of
+        ``tables`` (default: the tables it was decoded with) -- the columns of a batch run's
+        output, ``None`` where there is no value. See `row_columns` for names and dtypes.
+        """
+        layout = row_layout(tables if tables is not None else self.tables)
+        cells, effective = layout.cells(self)
+        returned = bool(self.has_data)
+        row: dict[str, Any] = {c["name"]: None for c in _head_columns()}
+        row.update(dict.fromkeys(layout.names))
+        row.update(
+            status="hit" if returned else "no_data",
+            billed=1,
+            returned=int(returned),
+            effective=int(returned and effective),
+            transaction_id=self.transaction_id,
+        )
+        row.update(cells)
+        return row
 
     def to_frame(self) -> Any:
         """A pandas DataFrame, one row per factor (needs ``pip install 'creditsdk[pandas]'``)."""
@@ -381,3 +412,311 @@ class TianyuanResult:
             f"TianyuanResult(product_code={self.product_code!r}, code={self.code}, "
             f"transaction_id={self.transaction_id!r}, data={shape}{subs})"
         )
+
+
+# -- one row per applicant ------------------------------------------------------------------
+#
+# The columns of a report's row are fixed by the factor catalog and the loaded bucket tables,
+# never by the values: the batch output and the frame builder below use the same layout.
+
+_ROW_BUCKET_KINDS = frozenset({"count_bucket", "amount_bucket", "dictionary"})
+_SCORE_KINDS = frozenset({"model_score", "ratio_score"})
+#: Provenance of the factors the provider documents (seed 002): the core that defines
+#: ``effective`` (at least one of them has a record; a model score only when it is not -1).
+CORE_PROVENANCE = "seed-002"
+#: Status columns every row has, in this order (see docs/batch.md).
+ROW_STATUS_COLUMNS = ("status", "billed", "returned", "effective")
+ROW_META_COLUMNS = ("error_code", "error_message", "transaction_id")
+#: JSON object of the answer's keys that are in no catalog and no table (``None`` if none)
+UNLISTED_COLUMN = "unlisted_factors"
+
+
+def _end(x: Number | None, sign: float) -> float:
+    return sign * math.inf if x is None else float(x)
+
+
+def _interval_label(rng: Range) -> str:
+    lo = "-inf" if rng.low is None else _fmt(rng.low, "")
+    hi = "+inf" if rng.high is None else _fmt(rng.high, "")
+    return f"{rng.inclusivity[0]}{lo}, {hi}{rng.inclusivity[1]}"
+
+
+def _mid(rng: Range) -> float:
+    if rng.low is None and rng.high is None:
+        return math.nan
+    if rng.low is None:
+        return float(rng.high)  # type: ignore[arg-type]
+    if rng.high is None:
+        return float(rng.low)
+    return (float(rng.low) + float(rng.high)) / 2
+
+
+class RowLayout:
+    """The factor columns of a JRZQ9E2A row for one set of bucket tables.
+
+    ``columns``: ``{"name", "dtype", "role", "factor", "part"}`` per column, in order;
+    ``factors``: per factor its kind, labels, whether it is core, its columns and every bucket of
+    its table (see docs/batch.md, "The schema"). `cells` turns a report into the non-null
+    cells of a row (memoised per factor and raw value).
+    """
+
+    def __init__(self, tables: BucketTables) -> None:
+        from .factors import SANDBOX_BUCKET_TABLES, catalog, sandbox_catalog
+
+        self.tables = tables
+        source = tables.source
+        self.sandbox = bool(source) and os.path.abspath(str(source)) == os.path.abspath(
+            str(SANDBOX_BUCKET_TABLES)
+        )
+        cat = catalog()
+        extra = sandbox_catalog() if self.sandbox else {}
+        codes = list(cat)
+        codes += [c for c in extra if c not in cat]
+        seen = set(codes)
+        codes += sorted(c for c in tables.tables if c not in seen)
+        self.columns: list[dict[str, Any]] = []
+        self.factors: list[dict[str, Any]] = []
+        self._part: dict[str, tuple[str, tuple[str, ...]]] = {}  # code -> (layout, names)
+        self.core: frozenset[str] = frozenset(
+            c for c, e in cat.items() if e.provenance == CORE_PROVENANCE
+        )
+        self._memo: dict[tuple[str, str], tuple[tuple[str, Any], ...]] = {}
+        self._int_codes: dict[str, bool] = {}
+        for code in codes:
+            entry = cat.get(code) or extra.get(code)
+            kind = entry.kind if entry is not None else "unknown"
+            table = tables.tables.get(code)
+            if kind in _ROW_BUCKET_KINDS or (kind == "unknown" and table is not None):
+                layout = "bucket"
+                int_codes = table is None or all(_is_int(k) for k in table)
+                self._int_codes[code] = int_codes
+                parts = [
+                    (code, "Int64" if int_codes else "string", "code"),
+                    (f"{code}_low", "float64", "low"),
+                    (f"{code}_high", "float64", "high"),
+                    (f"{code}_mid", "float64", "mid"),
+                ]
+            elif kind == "flag":
+                layout = "flag"
+                parts = [(code, "Int8", "flag")]
+            elif kind in _SCORE_KINDS:
+                layout = "score"
+                parts = [(code, "float64", "score"), (f"{code}_status", "string", "status")]
+            else:
+                layout = "raw"
+                parts = [(code, "string", "raw")]
+            self._part[code] = (layout, tuple(p[0] for p in parts))
+            for name, dtype, part in parts:
+                self.columns.append(
+                    {"name": name, "dtype": dtype, "role": "factor", "factor": code, "part": part}
+                )
+            buckets = []
+            for bcode, rng in (table or {}).items():
+                buckets.append(
+                    {
+                        "code": int(bcode) if self._int_codes.get(code) else bcode,
+                        "low": rng.low,
+                        "high": rng.high,
+                        "low_closed": rng.inclusivity[0] == "[",
+                        "high_closed": rng.inclusivity[1] == "]",
+                        "label": _interval_label(rng),
+                        "unit": rng.unit,
+                    }
+                )
+            self.factors.append(
+                {
+                    "code": code,
+                    "kind": kind if layout != "bucket" or kind != "unknown" else "bucket",
+                    "label_zh": entry.label_zh if entry else None,
+                    "label_en": entry.label_en if entry else None,
+                    "provenance": entry.provenance if entry else None,
+                    "core": code in self.core,
+                    "columns": {p[2]: p[0] for p in parts},
+                    "buckets": buckets,
+                }
+            )
+        self.codes = tuple(codes)
+        # Keys of an answer outside the layout (in no catalog, no table): kept aside, as JSON.
+        self.columns.append(
+            {
+                "name": UNLISTED_COLUMN,
+                "dtype": "string",
+                "role": "meta",
+                "factor": None,
+                "part": None,
+            }
+        )
+
+    @property
+    def names(self) -> list[str]:
+        return [c["name"] for c in self.columns]
+
+    def bucket_tables_info(self) -> dict[str, Any]:
+        """Where the tables come from (``source``: ``sandbox`` / ``file`` / ``none``)."""
+        if not self.tables.tables:
+            return {"source": "none", "path": None, "version": None}
+        return {
+            "source": "sandbox" if self.sandbox else "file",
+            "path": None if self.tables.source is None else str(self.tables.source),
+            "version": self.tables.name,
+        }
+
+    def _factor_cells(self, code: str, factor: Factor) -> tuple[tuple[str, Any], ...]:
+        raw = factor.raw if factor.raw is not None else ""
+        key = (code, raw)
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        layout, names = self._part[code]
+        cells: list[tuple[str, Any]] = []
+        if layout == "bucket":
+            if raw.strip():
+                if self._int_codes[code]:
+                    if _is_int(raw):
+                        cells.append((names[0], int(raw)))
+                else:
+                    cells.append((names[0], raw))
+                rng = factor.value if isinstance(factor.value, Range) else None
+                if rng is None:
+                    rng = (self.tables.tables.get(code) or {}).get(raw)
+                if rng is not None:
+                    cells += [
+                        (names[1], _end(rng.low, -1.0)),
+                        (names[2], _end(rng.high, 1.0)),
+                        (names[3], _mid(rng)),
+                    ]
+        elif layout == "flag":
+            if isinstance(factor.value, bool):
+                cells.append((names[0], int(factor.value)))
+            elif raw in ("0", "1"):
+                cells.append((names[0], int(raw)))
+        elif layout == "score":
+            value = factor.value
+            if factor.status == "decoded" and isinstance(value, (int, float)):
+                cells += [(names[0], float(value)), (names[1], "hit")]
+            elif factor.status == "not_hit" or raw.strip() == "-1":
+                cells.append((names[1], "not_hit"))
+            elif factor.status in ("no_record", "absent") or not raw.strip():
+                cells.append((names[1], "no_record"))
+            else:
+                cells.append((names[1], "unrecognized"))
+        elif raw:
+            cells.append((names[0], raw))
+        out = tuple(cells)
+        if len(self._memo) < 200_000:
+            self._memo[key] = out
+        return out
+
+    def present(self, code: str, cells: tuple[tuple[str, Any], ...]) -> bool:
+        layout, names = self._part[code]
+        if layout == "score":
+            return any(v == "hit" for _, v in cells)
+        return any(n == names[0] for n, _ in cells)
+
+    def cells(self, report: MultiLendingReport) -> tuple[dict[str, Any], bool]:
+        """(non-null factor cells, effective) for a report; keys outside the layout are skipped."""
+        out: dict[str, Any] = {}
+        effective = False
+        parts = self._part
+        core = self.core
+        unlisted: dict[str, str] | None = None
+        for code, factor in report.factors.items():
+            if code not in parts:
+                if factor.raw:
+                    if unlisted is None:
+                        unlisted = {}
+                    unlisted[code] = factor.raw
+                continue
+            cells = self._factor_cells(code, factor)
+            out.update(cells)
+            if not effective and cells and code in core and self.present(code, cells):
+                effective = True
+        if unlisted:
+            from .._core.redact import redact_text  # a provider may echo personal data
+
+            text = json.dumps(unlisted, ensure_ascii=False, sort_keys=True)
+            out[UNLISTED_COLUMN] = redact_text(text)
+        return out, effective
+
+
+def _is_int(text: str) -> bool:
+    t = text.strip()
+    return t.isascii() and (t.isdigit() or (t[:1] == "-" and t[1:].isdigit()))
+
+
+_LAYOUTS: dict[int, tuple[BucketTables, RowLayout]] = {}
+
+
+def row_layout(tables: BucketTables | str | os.PathLike[str] | None = None) -> RowLayout:
+    """The `RowLayout` for ``tables`` (loaded tables or a path; ``None``: no tables)."""
+    from .factors import BucketTables, load_bucket_tables
+
+    if tables is None:
+        tables = BucketTables.empty()
+    elif not isinstance(tables, BucketTables):
+        tables = load_bucket_tables(tables)
+    found = _LAYOUTS.get(id(tables))
+    if found is not None and found[0] is tables:
+        return found[1]
+    layout = RowLayout(tables)
+    if len(_LAYOUTS) > 16:
+        _LAYOUTS.clear()
+    _LAYOUTS[id(tables)] = (tables, layout)
+    return layout
+
+
+def row_columns(
+    tables: BucketTables | str | os.PathLike[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Every column of `to_row` (and of `reports_to_frame`)
+    with its pandas dtype: ``row``, statuses, meta, then the factor columns of ``tables``."""
+    return _head_columns() + list(row_layout(tables).columns)
+
+
+def _head_columns() -> list[dict[str, Any]]:
+    head = [
+        {"name": "row", "dtype": "int64", "role": "key", "factor": None, "part": None},
+        {"name": "status", "dtype": "string", "role": "status", "factor": None, "part": None},
+        {"name": "billed", "dtype": "Int8", "role": "status", "factor": None, "part": None},
+        {"name": "returned", "dtype": "Int8", "role": "status", "factor": None, "part": None},
+        {"name": "effective", "dtype": "Int8", "role": "status", "factor": None, "part": None},
+    ]
+    head += [
+        {"name": n, "dtype": "string", "role": "meta", "factor": None, "part": None}
+        for n in ROW_META_COLUMNS
+    ]
+    return head
+
+
+def reports_to_frame(
+    reports: Any,
+    *,
+    tables: BucketTables | str | os.PathLike[str] | None = None,
+) -> Any:
+    """One row per report, with exactly the columns and dtypes of a batch run's output (less
+    the input's own columns): ``row`` (1, 2, …), statuses, meta, factors (needs pandas).
+
+    ``tables``: the bucket tables the layout is made of; by default those the first report was
+    decoded with (all reports should share them).
+    """
+    try:
+        pd = importlib.import_module("pandas")
+    except ImportError:
+        raise ConfigurationError(
+            "reports_to_frame() needs pandas: pip install 'creditsdk[pandas]'"
+        ) from None
+    items = list(reports)
+    if tables is None:
+        tables = next((r.tables for r in items if r.tables is not None), None)
+    columns = row_columns(tables)
+    names = [c["name"] for c in columns]
+    data: dict[str, list[Any]] = {n: [None] * len(items) for n in names}
+    for i, report in enumerate(items):
+        row = report.to_row(tables=tables)
+        row["row"] = i + 1
+        for name, value in row.items():
+            col = data.get(name)
+            if col is not None:
+                col[i] = value
+    frame = pd.DataFrame({n: data[n] for n in names}, columns=names)
+    return frame.astype({c["name"]: c["dtype"] for c in columns})

@@ -22,6 +22,7 @@ import hashlib
 import json
 import random
 import re
+import secrets
 import threading
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -87,9 +88,11 @@ def _load_keys() -> list[tuple[str, str]]:
 
 class TianyuanSandbox:
     """Sandbox knobs: ``access_id``, ``access_key`` (32 hex chars, or 16 characters with
-    ``options={"tianyuan": {"key_format": "utf8"}}``), ``balance`` (billable calls left; ``None``
-    = unlimited), ``enabled_products`` (a set), ``allowed_ips`` (``None`` = any), ``prices``;
-    `pin` an ID number to a scenario, `fail_next` to inject a provider code."""
+    ``options={"tianyuan": {"key_format": "utf8"}}``), ``balance`` (billable calls left, 1000 by
+    default; ``None`` = unlimited; ``creditsdk batch --sandbox-balance N``), ``run_id`` (part of
+    every transaction id: random, so ids never repeat across Sandboxes; fix it to replay ids),
+    ``enabled_products`` (a set), ``allowed_ips`` (``None`` = any), ``prices``; `pin` an ID
+    number to a scenario, `fail_next` to inject a provider code."""
 
     name = "tianyuan"
 
@@ -111,6 +114,7 @@ class TianyuanSandbox:
         self._pins: dict[str, str] = {}
         self._faults: list[tuple[int, str | None]] = []
         self._seq = 0
+        self.run_id: str = str(opts.get("run_id") or secrets.token_hex(4)).upper()
         self._lock = threading.Lock()
         self._keys = _load_keys()
 
@@ -191,9 +195,11 @@ class TianyuanSandbox:
         return self.access_key.encode("utf-8")
 
     def _next_tid(self) -> str:
+        # Unique across Sandboxes and restarts (a statement is matched by transaction id):
+        # the run id is random unless options={"tianyuan": {"run_id": "..."}} fixes it.
         self._seq += 1
-        h = hashlib.sha256(f"{self._ctx.seed}:{self._seq}".encode()).hexdigest()[:20]
-        return f"TYSB{self._seq:06d}{h.upper()}"
+        h = hashlib.sha256(f"{self._ctx.seed}:{self.run_id}:{self._seq}".encode()).hexdigest()
+        return f"TYSB{self.run_id}{self._seq:06d}{h[:12].upper()}"
 
     def _answer(self, code: int, tid: str, data: str = "", message: str | None = None) -> Any:
         return SandboxResponse.json(
