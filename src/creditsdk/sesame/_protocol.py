@@ -457,7 +457,8 @@ def verified_content(config: SesameConfig, response: httpx.Response, method: str
 _AUTH_SUB_CODES = re.compile(
     r"isv\.(invalid-signature|invalid-app-id|invalid-encrypt|code-invalid|"
     r"refresh-token-invalid|refresh-token-time-out|invalid-auth-token|missing-signature|"
-    r"invalid-timestamp|insufficient-isv-permissions)"
+    r"invalid-timestamp|insufficient-isv-permissions|invalid-app-cert-sn|"
+    r"invalid-alipay-root-cert-sn)"
     r"|aop\..*token.*",
     re.I,
 )

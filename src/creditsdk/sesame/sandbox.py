@@ -813,7 +813,8 @@ class _Chain:
         root = build(root_name, root_name, ca_key.public_key(), "root", ca_key, hashes.SHA256(),
                      True)  # fmt: skip
         old_name = name("Sandbox iTrusChina Class 2 Root CA - G3", "China Trust Network")
-        old_root = build(old_name, old_name, ca_key.public_key(), "old", ca_key, hashes.SHA1(),
+        # (the real bundle's second RSA root is sha1WithRSA; cryptography no longer signs SHA-1)
+        old_root = build(old_name, old_name, ca_key.public_key(), "old", ca_key, hashes.SHA256(),
                          True)  # fmt: skip
         ec_key = ec.derive_private_key(int(_digits(seed, "ec", 30)) + 1, ec.SECP256R1())
         ec_name = name("Sandbox Ant Financial Certification Authority E1")
