@@ -180,6 +180,6 @@ def test_cert_files_by_path_and_misconfigurations(sb: Sandbox, tmp_path: Path) -
         SesameClient(**{**base, "app_private_key": pem}, **paths)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="app_cert_path cannot be read"):
         SesameClient(**base, **{**paths, "app_cert_path": tmp_path / "missing.crt"})  # type: ignore[arg-type]
-    with pytest.raises(ConfigurationError, match="alipay_cert is not an X.509"):
+    with pytest.raises(ConfigurationError, match=r"alipay_cert is not an X\.509"):
         SesameClient(**base, app_cert=sb.sesame.app_cert, alipay_cert="junk",
                      alipay_root_cert=sb.sesame.alipay_root_cert)  # fmt: skip
