@@ -330,7 +330,8 @@ def _sesame_watchlist(args: argparse.Namespace) -> int:
         if not args.sandbox:
             raise _bad(
                 "--product-code",
-                "give your contract's product code (or set CREDITSDK_SESAME_WATCHLIST_PRODUCT_CODE)",
+                "give your contract's product code "
+                "(or set CREDITSDK_SESAME_WATCHLIST_PRODUCT_CODE)",
                 "required",
             )
         product_code = "w1010100000000009999"  # the Sandbox accepts any code
