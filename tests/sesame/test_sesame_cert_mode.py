@@ -183,3 +183,15 @@ def test_cert_files_by_path_and_misconfigurations(sb: Sandbox, tmp_path: Path) -
     with pytest.raises(ConfigurationError, match=r"alipay_cert is not an X\.509"):
         SesameClient(**base, app_cert=sb.sesame.app_cert, alipay_cert="junk",
                      alipay_root_cert=sb.sesame.alipay_root_cert)  # fmt: skip
+
+
+def test_the_issuing_ca_in_alipay_cert_cannot_sign_answers(sb: Sandbox) -> None:
+    """alipayCertPublicKey_RSA2.crt holds Alipay's certificate *and* its CA: only the former
+    verifies answers, even when an answer names the CA's SN."""
+    from creditsdk.sesame._cert import load_certificates
+
+    leaf, ca = load_certificates(sb.sesame.alipay_cert.encode(), "alipay_cert")
+    with sb.sesame_client() as zm:
+        keys = zm._config.certs.alipay_keys  # type: ignore[union-attr]
+    assert list(keys) == [cert_sn(leaf)] == [sb.sesame.alipay_cert_sn]
+    assert cert_sn(ca) not in keys

@@ -165,6 +165,15 @@ def _rsa_public(cert: Any, what: str) -> RSA.RsaKey:
     return RSA.import_key(der)
 
 
+def _is_ca(cert: Any) -> bool:
+    from cryptography import x509
+
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
 @attrs.frozen
 class CertBundle:
     """What certificate mode needs: the two SNs sent on every request, and Alipay's keys by SN."""
@@ -196,15 +205,17 @@ class CertBundle:
         root = load_certificates(
             _read(alipay_root_cert, alipay_root_cert_path, "alipay_root_cert"), "alipay_root_cert"
         )
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
         keys: dict[str, RSA.RsaKey] = {}
         for cert in alipay:
-            with_key = cert.public_key()
-            from cryptography.hazmat.primitives.asymmetric import rsa
-
-            if isinstance(with_key, rsa.RSAPublicKey):
-                keys.setdefault(cert_sn(cert), _rsa_public(cert, "alipay_cert"))
+            # Only end-entity certificates sign answers: the file also holds the issuing CA,
+            # whose key must not be accepted for an answer that names its SN.
+            if _is_ca(cert) or not isinstance(cert.public_key(), rsa.RSAPublicKey):
+                continue
+            keys.setdefault(cert_sn(cert), _rsa_public(cert, "alipay_cert"))
         if not keys:
-            raise ConfigurationError("alipay_cert holds no RSA certificate")
+            raise ConfigurationError("alipay_cert holds no RSA end-entity certificate")
         return cls(
             app_cert_sn=cert_sn(app[0]),
             alipay_root_cert_sn=root_cert_sn(root),
