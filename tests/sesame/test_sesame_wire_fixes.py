@@ -267,3 +267,19 @@ def test_watchlist_refuses_an_unknown_level(
     )
     with pytest.raises(ResponseIntegrityError, match="level"):
         client.watchlist(applicant, consent, WATCH_CODE)
+
+
+def test_query_with_auth_token_and_sign_stays_out_of_httpx_logs(
+    sb: Sandbox, consent: Consent, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="httpx")
+    with sb.sesame_client() as zm:
+        back = sb.sesame.approve(zm.authorization_url("https://l.example/cb", "q"))
+        grant = zm.exchange_code(zm.parse_redirect(back, "q"))
+        zm.score(grant, consent)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "gateway.do" in text  # httpx did log the requests…
+    assert grant.access_token not in text  # …without the query (auth_token, sign)
+    assert "sign=" not in text
