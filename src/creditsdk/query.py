@@ -323,6 +323,28 @@ def _sesame_score(args: argparse.Namespace) -> int:
     return _emit(args, score.to_dict(), lines)
 
 
+def _sesame_watchlist(args: argparse.Namespace) -> int:
+    applicant = _applicant(args)
+    consent = _consent(args)
+    product_code = args.product_code or os.environ.get("CREDITSDK_SESAME_WATCHLIST_PRODUCT_CODE")
+    if not product_code:
+        if not args.sandbox:
+            raise _bad(
+                "--product-code",
+                "give your contract's product code "
+                "(or set CREDITSDK_SESAME_WATCHLIST_PRODUCT_CODE)",
+                "required",
+            )
+        product_code = "w1010100000000009999"  # the Sandbox accepts any code
+    with _client(args, "sesame") as zm:
+        result = zm.watchlist(applicant, consent, product_code)
+    shown = {None: "N/A (cannot assess)", 0: "0 (not on the watchlist)"}.get(
+        result.level, f"{result.level} (on the watchlist)"
+    )
+    lines = [f"Zhima industry watchlist level: {shown}  transaction {result.transaction_id}"]
+    return _emit(args, result.to_dict(), lines)
+
+
 # -- the parser ----------------------------------------------------------------------------------
 
 
@@ -448,4 +470,19 @@ def add_query_parser(sub: Any) -> argparse.ArgumentParser:
     _consent_args(zscore)
     _common(zscore)
     zscore.set_defaults(func=_sesame_score)
+    watch = zm_sub.add_parser(
+        "watchlist",
+        help="industry watchlist level, 行业关注名单 (billed)",
+        description="zhima.credit.watchlist.brief.get: level 0 (not listed), 1-3, or N/A.",
+    )
+    watch.add_argument("--name", required=True, help="the applicant's name")
+    watch.add_argument("--id-card", required=True, help="resident ID number (18 characters)")
+    watch.add_argument("--mobile", required=True, help="mainland mobile number")
+    watch.add_argument(
+        "--product-code",
+        help="your contract's product code (default $CREDITSDK_SESAME_WATCHLIST_PRODUCT_CODE)",
+    )
+    _consent_args(watch)
+    _common(watch)
+    watch.set_defaults(func=_sesame_watchlist)
     return query

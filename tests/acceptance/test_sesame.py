@@ -93,3 +93,23 @@ def test_in_process_sandbox_without_a_port() -> None:
             assert len(sandbox.ledger("sesame")) == 1
     finally:
         sandbox.stop()
+
+
+async def test_cert_mode_async_flow_with_watchlist() -> None:
+    pytest.importorskip("cryptography")
+    from creditsdk import Applicant
+
+    person = Applicant(name="张三", id_card="11010519491231002X", mobile="13800138000")
+    with Sandbox(providers=["sesame"], seed=2, options={"sesame": {"cert_mode": True}}) as sb:
+        sb.sesame.set_watchlist(person.id_card, 1)
+        async with sb.async_sesame_client() as zm:
+            assert zm.cert_mode
+            back = sb.sesame.approve(zm.authorization_url("https://l.example/cb", "c1"))
+            grant = await zm.exchange_code(zm.parse_redirect(back, "c1"))
+            assert (await zm.score(grant, CONSENT)).score is not None
+            watch = await zm.watchlist(person, CONSENT, "w1010100000000009999")
+            assert (watch.level, watch.listed) == (1, True)
+        assert [e.operation for e in sb.ledger("sesame")] == [
+            "zhima.credit.score.get",
+            "zhima.credit.watchlist.brief.get",
+        ]

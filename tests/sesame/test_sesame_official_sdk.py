@@ -1,8 +1,11 @@
 """Cross-checks against the official ``alipay-sdk-python`` (a test-only dependency).
 
-The official client runs unmodified against the Sandbox, except for its connection helper:
-``WebUtils.get_http_connection`` drops the URL's port (and crashes on one), so the test points it
-at the sandbox's port. Nothing of its signing or verification is touched.
+The official client runs unmodified against the Sandbox, except for one bug in its connection
+helper: ``WebUtils.get_http_connection`` connects to port 80/443 whatever the URL says (and
+crashes adding an int port to the URL string). The replacement below is the original with only
+the port fixed: it still sends the absolute-form request target (``POST http://host:port/
+gateway.do?... HTTP/1.1``, RFC 9112 §3.2.2) and the official layout (common params in the query,
+biz_content in the body). Nothing of its signing or verification is touched.
 """
 
 from __future__ import annotations
@@ -66,13 +69,11 @@ def beijing_local_time() -> Iterator[None]:
 
 @pytest.fixture
 def official(sb: Sandbox, beijing_local_time: None, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    port = urlsplit(sb.base_url).port
-    assert port is not None
-
     def get_http_connection(url: str, query_string: str, timeout: int):  # type: ignore[no-untyped-def]
         parts = urlsplit(url)
-        connection = http.client.HTTPConnection(parts.hostname, port=port, timeout=timeout)
-        return f"{parts.path}?{query_string}", connection
+        connection = http.client.HTTPConnection(parts.hostname, port=parts.port, timeout=timeout)
+        # as the original: scheme://host[:port]/path?query, the absolute form
+        return f"{parts.scheme}://{parts.netloc}{parts.path}?{query_string}", connection
 
     monkeypatch.setattr(WebUtils, "get_http_connection", get_http_connection)
     config = AlipayClientConfig()
@@ -156,3 +157,76 @@ def test_official_signature_verifies_with_ours(sb: Sandbox) -> None:
 def test_official_params_sign_content_matches_ours() -> None:
     params = {"b": "2", "a": "1", "biz_content": '{"x":"y"}'}
     assert SignatureUtils.get_sign_content(params) == p.sign_content(params)
+
+
+def _grant(sb: Sandbox, official) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    ours = sb.sesame_client()
+    back = sb.sesame.approve(
+        ours.authorization_url("https://lender.example/cb", "st-2"), id_card="11010519491231002X"
+    )
+    request = AlipaySystemOauthTokenRequest()
+    request.grant_type = "authorization_code"
+    request.code = ours.parse_redirect(back, "st-2")
+    return json.loads(official.execute(request))  # type: ignore[no-any-return]
+
+
+def test_official_client_brief_get_with_admittance_score(sb: Sandbox, official) -> None:  # type: ignore[no-untyped-def]
+    from alipay.aop.api.domain.ZhimaCreditScoreBriefGetModel import ZhimaCreditScoreBriefGetModel
+    from alipay.aop.api.request.ZhimaCreditScoreBriefGetRequest import (
+        ZhimaCreditScoreBriefGetRequest,
+    )
+
+    user = sb.sesame.add_user(score=700, id_card="11010519491231002X")
+    assert user
+    model = ZhimaCreditScoreBriefGetModel()
+    model.transaction_id = "official_brief_1"
+    model.product_code = p.BRIEF_PRODUCT_CODE
+    model.cert_type = "IDENTITY_CARD"
+    model.cert_no = "11010519491231002X"
+    model.name = "张三"
+    model.admittance_score = 650
+    answer = json.loads(official.execute(ZhimaCreditScoreBriefGetRequest(biz_model=model)))
+    assert (answer["code"], answer["is_admittance"]) == ("10000", "Y")
+    model.transaction_id = "official_brief_2"
+    model.admittance_score = 701
+    answer = json.loads(official.execute(ZhimaCreditScoreBriefGetRequest(biz_model=model)))
+    assert answer["is_admittance"] == "N"
+
+
+def test_official_client_authquery_with_identity_type_5(sb: Sandbox, official) -> None:  # type: ignore[no-untyped-def]
+    from alipay.aop.api.domain.ZhimaAuthInfoAuthqueryModel import ZhimaAuthInfoAuthqueryModel
+    from alipay.aop.api.request.ZhimaAuthInfoAuthqueryRequest import (
+        ZhimaAuthInfoAuthqueryRequest,
+    )
+
+    grant = _grant(sb, official)
+    model = ZhimaAuthInfoAuthqueryModel()
+    model.identity_type = "5"
+    model.identity_param = json.dumps({"userId": grant["user_id"]})
+    model.auth_category = "C2B"
+    answer = json.loads(official.execute(ZhimaAuthInfoAuthqueryRequest(biz_model=model)))
+    assert (answer["code"], answer["authorized"]) == ("10000", True)
+    model.identity_param = json.dumps({"userId": "2088999999999999"})
+    answer = json.loads(official.execute(ZhimaAuthInfoAuthqueryRequest(biz_model=model)))
+    assert answer["authorized"] is False
+
+
+def test_official_client_watchlist(sb: Sandbox, official) -> None:  # type: ignore[no-untyped-def]
+    from alipay.aop.api.domain.ZhimaCreditWatchlistBriefGetModel import (
+        ZhimaCreditWatchlistBriefGetModel,
+    )
+    from alipay.aop.api.request.ZhimaCreditWatchlistBriefGetRequest import (
+        ZhimaCreditWatchlistBriefGetRequest,
+    )
+
+    sb.sesame.set_watchlist("11010519491231002X", 3)
+    model = ZhimaCreditWatchlistBriefGetModel()
+    model.transaction_id = "official_watch_1"
+    model.product_code = "w1010100000000009999"
+    model.cert_type = "IDENTITY_CARD"
+    model.cert_no = "11010519491231002X"
+    model.name = "张三"
+    answer = json.loads(official.execute(ZhimaCreditWatchlistBriefGetRequest(biz_model=model)))
+    assert (answer["code"], answer["level"]) == ("10000", "3")
+    billed = [e for e in sb.ledger("sesame") if e.transaction_id == "official_watch_1"]
+    assert len(billed) == 1

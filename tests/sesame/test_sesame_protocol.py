@@ -73,25 +73,31 @@ def test_timestamp_is_beijing_time_whatever_the_clock_zone() -> None:
     assert p.beijing_timestamp(utc.replace(tzinfo=None)) == "2026-01-02 04:30:00"
 
 
-def test_request_wire_bytes_are_a_signed_form_with_nothing_in_the_url(
+def test_request_layout_is_the_official_sdks(
     app_key: RSA.RsaKey, alipay_key: RSA.RsaKey, fixed_clock: Callable[[], dt.datetime]
 ) -> None:
+    """Common params + sign in the URL query, biz_content and the method's own params in the
+    body (alipay-sdk-python DefaultAlipayClient; a body-only POST fails on the real gateway)."""
     config = _config(app_key, alipay_key, clock=fixed_clock)
     params = p.signed_params(
         config,
         "zhima.credit.score.get",
         biz={"transaction_id": "t_1", "product_code": "w1"},
         auth_token="authusrBtok",
-        top_level={"notify_url": ""},
+        top_level={"notify_url": "", "grant_type": "authorization_code"},
     )
     request = p.build_request(config, params)
     assert request.method == "POST"
-    assert request.url.query == b""
+    query = dict(parse_qsl(request.url.query.decode("ascii"), keep_blank_values=True))
+    body = dict(parse_qsl(request.content.decode("ascii"), keep_blank_values=True))
+    assert set(query) == {"app_id", "method", "format", "charset", "sign_type", "timestamp",
+                          "version", "auth_token", "sign"}  # fmt: skip
+    assert set(body) == {"biz_content", "grant_type"}
     assert request.headers["content-type"].startswith("application/x-www-form-urlencoded")
-    sent = dict(parse_qsl(request.content.decode("ascii"), keep_blank_values=True))
+    sent = {**query, **body}
     assert "notify_url" not in sent  # an empty optional is neither signed nor sent
+    assert query["charset"] == "utf-8"
     assert sent["timestamp"] == "2026-01-01 08:00:05"
-    assert sent["auth_token"] == "authusrBtok"
     assert json.loads(sent["biz_content"]) == {"transaction_id": "t_1", "product_code": "w1"}
     assert (sent["sign_type"], sent["version"], sent["format"]) == ("RSA2", "1.0", "JSON")
     # Independent check of the signature with pycryptodome

@@ -67,7 +67,11 @@ def client(app_key: RSA.RsaKey, alipay_key: RSA.RsaKey, fixed_clock: Callable[[]
 
 
 def _sent(request: httpx.Request) -> dict[str, str]:
-    return dict(parse_qsl(request.content.decode(), keep_blank_values=True))
+    """Every parameter, from the URL query and the form body (no name in both)."""
+    query = dict(parse_qsl(request.url.query.decode(), keep_blank_values=True))
+    body = dict(parse_qsl(request.content.decode(), keep_blank_values=True))
+    assert not set(query) & set(body)
+    return {**query, **body}
 
 
 @respx.mock
@@ -315,7 +319,8 @@ def test_admittance_and_audit(
     assert (result.admitted, result.threshold, result.biz_no) == (True, 600, "ZMB")
     biz = json.loads(_sent(route.calls.last.request)["biz_content"])
     assert biz["cert_no"] == "11010519491231002X"
-    assert biz["admit_score"] == 600
+    assert biz["admittance_score"] == 600  # ZhimaCreditScoreBriefGetModel's name
+    assert "admit_score" not in biz
     [event] = sink.events
     assert event.applicant == {
         "name": "张*",

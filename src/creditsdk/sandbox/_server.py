@@ -42,6 +42,27 @@ _REASONS = {
 _MAX_BODY = 8 * 1024 * 1024
 
 
+def _origin_form(target: str) -> tuple[str, str, str | None] | None:
+    """``(path, query, authority)`` of a request target; None when it is not one we serve.
+
+    Origin form (``/gateway.do?a=1``) and absolute form (``http://127.0.0.1:8080/gateway.do?a=1``),
+    which RFC 9112 §3.2.2 requires a server to accept and which the official
+    ``alipay-sdk-python`` sends. The authority comes back so that it can replace ``Host``.
+    """
+    if target.startswith("/"):
+        path, _, query = target.partition("?")
+        return path, query, None
+    scheme, sep, rest = target.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return None
+    end = next((i for i, ch in enumerate(rest) if ch in "/?#"), len(rest))
+    authority, tail = rest[:end], rest[end:].partition("#")[0]
+    if not authority or "@" in authority:
+        return None  # userinfo is forbidden in http(s) targets (RFC 9110 §4.2.4)
+    path, _, query = tail.partition("?")
+    return path or "/", query, authority
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
@@ -81,12 +102,20 @@ class _Handler(BaseHTTPRequestHandler):
             body = self.rfile.read(length)
         else:
             body = b""
-        path, _, query = self.path.partition("?")
+        target = _origin_form(self.path)
+        if target is None:
+            self._send(SandboxResponse.text("bad request target", 400))
+            self.close_connection = True
+            return
+        path, query, authority = target
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        if authority is not None:
+            headers["host"] = authority  # RFC 9112 §3.2.2: the target's authority wins over Host
         request = SandboxRequest(
             method=self.command,
             path=path,
             query_string=query,
-            headers={k.lower(): v for k, v in self.headers.items()},
+            headers=headers,
             body=body,
             client=self.client_address[0],
         )

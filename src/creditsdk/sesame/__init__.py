@@ -15,10 +15,11 @@ from ._errors import (
     SesameAuthenticationError,
     SesameProductNotEnabledError,
     SesameProviderError,
+    SesameRateLimitedError,
 )
 from ._protocol import DEFAULT_AUTHORIZE_URL, DEFAULT_GATEWAY_URL, SCORE_PRODUCT_CODE
 from .client import AsyncSesameClient, SesameClient
-from .models import Admittance, AuthorizationStatus, Grant, SesameScore
+from .models import Admittance, AuthorizationStatus, Grant, SesameScore, WatchlistResult
 
 __all__ = [
     "DEFAULT_AUTHORIZE_URL",
@@ -34,5 +35,7 @@ __all__ = [
     "SesameClient",
     "SesameProductNotEnabledError",
     "SesameProviderError",
+    "SesameRateLimitedError",
     "SesameScore",
+    "WatchlistResult",
 ]

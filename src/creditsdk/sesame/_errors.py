@@ -7,6 +7,7 @@ from ..errors import (
     InvalidInputError,
     ProductNotEnabledError,
     ProviderError,
+    RateLimitedError,
 )
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "SesameAuthenticationError",
     "SesameProductNotEnabledError",
     "SesameProviderError",
+    "SesameRateLimitedError",
 ]
 
 
@@ -51,6 +53,10 @@ class AuthorizationRevokedError(SesameAuthenticationError):
 
 class SesameProductNotEnabledError(_SubCode, ProductNotEnabledError):
     """40006: the app has not been granted this Zhima product."""
+
+
+class SesameRateLimitedError(_SubCode, RateLimitedError):
+    """``isv.app-call-limited`` / ``isv.method-call-limited``: retried after a backoff."""
 
 
 class AuthorizationDeniedError(InvalidInputError):

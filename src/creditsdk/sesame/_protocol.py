@@ -43,14 +43,16 @@ from ..errors import (
     ProviderError,
     ResponseIntegrityError,
 )
+from ._cert import CertBundle
 from ._errors import (
     AuthorizationDeniedError,
     AuthorizationRevokedError,
     SesameAuthenticationError,
     SesameProductNotEnabledError,
     SesameProviderError,
+    SesameRateLimitedError,
 )
-from .models import Admittance, AuthorizationStatus, Grant, SesameScore
+from .models import Admittance, AuthorizationStatus, Grant, SesameScore, WatchlistResult
 
 __all__ = [
     "BEIJING",
@@ -79,6 +81,16 @@ M_TOKEN = "alipay.system.oauth.token"
 M_SCORE = "zhima.credit.score.get"
 M_AUTHQUERY = "zhima.auth.info.authquery"
 M_BRIEF = "zhima.credit.score.brief.get"
+M_WATCHLIST = "zhima.credit.watchlist.brief.get"
+
+#: Parameters the official SDKs send in the URL query string (with ``sign``); everything else
+#: (``biz_content``, a method's own top-level params such as ``grant_type``/``code``) goes in
+#: the form body. ``app_cert_sn``/``alipay_root_cert_sn``: certificate mode (Java, PHP SDKs).
+QUERY_PARAMS = frozenset(
+    {"app_id", "method", "format", "charset", "sign_type", "timestamp", "version", "auth_token",
+     "app_auth_token", "notify_url", "return_url", "encrypt_type", "app_cert_sn",
+     "alipay_root_cert_sn", "sign"}
+)  # fmt: skip
 
 _TXN_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
 
@@ -104,6 +116,7 @@ class SesameConfig:
     sign_type: SignType = "RSA2"
     encrypt_key: bytes | None = None
     clock: Callable[[], _dt.datetime] = _utcnow
+    certs: CertBundle | None = None
 
     @classmethod
     def load(
@@ -111,20 +124,41 @@ class SesameConfig:
         *,
         app_id: str,
         app_private_key: str | bytes,
-        alipay_public_key: str | bytes,
+        alipay_public_key: str | bytes | None,
         gateway_url: str,
         authorize_url: str,
         sign_type: str = "RSA2",
         encrypt_key: str | None = None,
         clock: Callable[[], _dt.datetime] | None = None,
+        certs: CertBundle | None = None,
     ) -> SesameConfig:
         if sign_type not in ("RSA2", "RSA"):
             raise ConfigurationError(f"sign_type must be 'RSA2' or 'RSA', not {sign_type!r}")
         private = load_rsa_private_key(app_private_key, which="app_private_key")
-        public = load_rsa_public_key(alipay_public_key, which="alipay_public_key")
+        if certs is not None:
+            if alipay_public_key is not None:
+                raise ConfigurationError(
+                    "give alipay_public_key (public-key mode) or the three certificates "
+                    "(certificate mode), not both"
+                )
+            if (certs.app_public_key.n, certs.app_public_key.e) != (private.n, private.e):
+                raise ConfigurationError(
+                    "app_cert does not hold the public half of app_private_key: pass the "
+                    "appCertPublicKey_*.crt issued for this key"
+                )
+            public = certs.default_alipay_key
+            what = "alipay_cert"
+        else:
+            if alipay_public_key is None:
+                raise ConfigurationError(
+                    "alipay_public_key is missing (or give app_cert, alipay_cert and "
+                    "alipay_root_cert for certificate mode)"
+                )
+            public = load_rsa_public_key(alipay_public_key, which="alipay_public_key")
+            what = "alipay_public_key"
         if public.n == private.n and public.e == private.e:
             raise ConfigurationError(
-                "alipay_public_key is the public half of your own app_private_key: pass "
+                f"{what} is the public half of your own app_private_key: pass "
                 "Alipay's public key (the console's '支付宝公钥'), not your app's public key"
             )
         aes: bytes | None = None
@@ -147,6 +181,7 @@ class SesameConfig:
             sign_type=sign_type,  # type: ignore[arg-type]
             encrypt_key=aes,
             clock=clock or _utcnow,
+            certs=certs,
         )
 
     def __repr__(self) -> str:
@@ -193,6 +228,9 @@ def signed_params(
         "version": "1.0",
         "auth_token": auth_token,
     }
+    if config.certs is not None:
+        params["app_cert_sn"] = config.certs.app_cert_sn
+        params["alipay_root_cert_sn"] = config.certs.alipay_root_cert_sn
     params.update(top_level or {})
     if biz is not None:
         content = _dumps(biz)
@@ -209,11 +247,16 @@ def signed_params(
 
 
 def build_request(config: SesameConfig, params: Mapping[str, str]) -> httpx.Request:
-    """All parameters in a form body (Alipay's gateway accepts this layout; nothing in the URL)."""
+    """The official SDKs' layout: common params + ``sign`` in the URL query, the rest in a form
+    body. (A body-only POST is refused by the real gateway: ``isv.invalid-signature``
+    "请确认charset参数放在了URL查询字符串中".)"""
+    query = {k: v for k, v in params.items() if k in QUERY_PARAMS}
+    body = {k: v for k, v in params.items() if k not in QUERY_PARAMS}
+    sep = "&" if urlsplit(config.gateway_url).query else "?"
     return httpx.Request(
         "POST",
-        config.gateway_url,
-        content=urlencode(params).encode("ascii"),
+        config.gateway_url + sep + urlencode(query),
+        content=urlencode(body).encode("ascii"),
         headers={"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"},
     )
 
@@ -330,16 +373,64 @@ def extract_signed(text: str, method: str) -> tuple[str, str, str]:
     return key, text[slice(*spans[key])], sign
 
 
-def verified_content(config: SesameConfig, response: httpx.Response, method: str) -> dict[str, Any]:
-    """Verify the signature over the raw value text, decrypt if needed, return the JSON object."""
-    try:
-        text = response.content.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ResponseIntegrityError("answer is not UTF-8", provider=PROVIDER) from None
-    _key, raw, sign = extract_signed(text, method)
-    if not rsa_verify(config.alipay_public_key, raw.encode("utf-8"), sign, config.sign_type):
+_CHARSET_RE = re.compile(r"charset\s*=\s*\"?([A-Za-z0-9._:-]+)", re.I)
+
+
+def declared_charset(response: httpx.Response) -> str | None:
+    """The ``charset`` of the answer's Content-Type, if any (GBK error answers exist)."""
+    match = _CHARSET_RE.search(response.headers.get("content-type", ""))
+    return match.group(1) if match else None
+
+
+def decode_answer(body: bytes, declared: str | None) -> tuple[str, str]:
+    """``(text, charset used)``: the declared charset first, then UTF-8."""
+    tried: list[str] = []
+    for charset in (declared, "utf-8"):
+        if not charset or charset.lower() in (t.lower() for t in tried):
+            continue
+        tried.append(charset)
+        try:
+            return body.decode(charset), charset
+        except (UnicodeDecodeError, LookupError):
+            continue
+    raise ResponseIntegrityError(
+        f"answer is neither UTF-8 nor its declared charset {declared!r}"
+        if declared and declared.lower() != "utf-8"
+        else "answer is not UTF-8 (and declares no other charset)",
+        provider=PROVIDER,
+    )
+
+
+def _verify_key(config: SesameConfig, text: str) -> tuple[RSA.RsaKey, str]:
+    """The key that must have signed this answer, and its name for error messages."""
+    if config.certs is None:
+        return config.alipay_public_key, "alipay_public_key"
+    spans = top_level_spans(text)
+    if "alipay_cert_sn" not in spans:
+        return config.alipay_public_key, "alipay_cert"
+    sn = json.loads(text[slice(*spans["alipay_cert_sn"])])
+    key = config.certs.alipay_keys.get(str(sn))
+    if key is None:
         raise ResponseIntegrityError(
-            "answer's signature does not verify (tampered, or alipay_public_key is not the key "
+            f"answer is signed with the Alipay certificate SN {str(sn)[:40]!r}, which is not in "
+            "alipay_cert: download Alipay's current public-key certificate from the console",
+            provider=PROVIDER,
+        )
+    return key, f"alipay_cert {sn}"
+
+
+def verified_content(config: SesameConfig, response: httpx.Response, method: str) -> dict[str, Any]:
+    """Verify the signature over the raw value text, decrypt if needed, return the JSON object.
+
+    The text is decoded in the answer's declared charset (else UTF-8) and the signature is
+    checked over the raw value's bytes in that same charset.
+    """
+    text, charset = decode_answer(response.content, declared_charset(response))
+    _key, raw, sign = extract_signed(text, method)
+    key, which = _verify_key(config, text)
+    if not rsa_verify(key, raw.encode(charset), sign, config.sign_type):
+        raise ResponseIntegrityError(
+            f"answer's signature does not verify (tampered, or {which} is not the key "
             "Alipay signs with)",
             provider=PROVIDER,
         )
@@ -366,9 +457,18 @@ def verified_content(config: SesameConfig, response: httpx.Response, method: str
 _AUTH_SUB_CODES = re.compile(
     r"isv\.(invalid-signature|invalid-app-id|invalid-encrypt|code-invalid|"
     r"refresh-token-invalid|refresh-token-time-out|invalid-auth-token|missing-signature|"
-    r"invalid-timestamp|insufficient-isv-permissions)"
+    r"invalid-timestamp|insufficient-isv-permissions|invalid-app-cert-sn|"
+    r"invalid-alipay-root-cert-sn)"
     r"|aop\..*token.*",
     re.I,
+)
+
+
+_RATE_LIMIT_SUB_CODES = frozenset({"isv.app-call-limited", "isv.method-call-limited"})
+SIGNATURE_HINT = (
+    "usual causes: alipay_public_key is your own app public key instead of Alipay's, sign_type "
+    "RSA vs RSA2 does not match the key set in the console, or the charset/common parameters "
+    "were not in the URL query string"
 )
 
 
@@ -388,6 +488,16 @@ def error_for(content: Mapping[str, Any], *, transaction_id: str | None = None) 
         "sub_code": sub_code,
         "sub_msg": redact_text(sub_msg) if sub_msg else None,
     }
+    if sub_code and sub_code.lower() in _RATE_LIMIT_SUB_CODES:
+        return SesameRateLimitedError(
+            f"Alipay rate limit ({sub_code}); retried after a backoff: {text}", **common
+        )
+    if sub_code and sub_code.upper() == "ZMCREDIT.NO_VALID_ARRANGEMENT":
+        return SesameProductNotEnabledError(
+            f"no valid Zhima contract for this product (frozen or expired): {text}", **common
+        )
+    if sub_code and sub_code.lower() == "isv.invalid-signature":
+        return SesameAuthenticationError(f"signature refused: {text}; {SIGNATURE_HINT}", **common)
     if sub_code and sub_code.upper() == "ZMCREDIT.AUTHENTICATION_FAIL":
         return AuthorizationRevokedError(
             "the user revoked the Zhima authorization: send them through authorization_url() "
@@ -651,7 +761,7 @@ def brief_operation(
         "cert_type": "IDENTITY_CARD",
         "cert_no": id_card,
         "name": name,
-        "admit_score": threshold,
+        "admittance_score": threshold,
     }
 
     def build(_attempt: int) -> httpx.Request:
@@ -681,4 +791,56 @@ def brief_operation(
         names=(name,),
         consent=consent,
         outcome_of=lambda r: "no_data" if r.admitted is None else "success",
+    )
+
+
+WATCHLIST_LEVELS = ("0", "1", "2", "3")
+
+
+def watchlist_operation(
+    config: SesameConfig,
+    *,
+    name: str,
+    id_card: str,
+    applicant: Mapping[str, str],
+    consent: Consent,
+    product_code: str,
+    transaction_id: str,
+) -> Operation[WatchlistResult]:
+    biz = {
+        "transaction_id": transaction_id,
+        "product_code": product_code,
+        "cert_type": "IDENTITY_CARD",
+        "cert_no": id_card,
+        "name": name,
+    }
+
+    def build(_attempt: int) -> httpx.Request:
+        return build_request(config, signed_params(config, M_WATCHLIST, biz=biz))
+
+    def parse(response: httpx.Response) -> WatchlistResult:
+        content = verified_content(config, response, M_WATCHLIST)
+        check_success(content, transaction_id=transaction_id)
+        level = str(content.get("level", "")).strip().upper()
+        if level not in (*WATCHLIST_LEVELS, "N/A"):
+            raise ResponseIntegrityError(
+                "answer's level is not 0, 1, 2, 3 or N/A", provider=PROVIDER
+            )
+        return WatchlistResult(
+            level=None if level == "N/A" else int(level),
+            biz_no=content.get("biz_no"),
+            transaction_id=transaction_id,
+        )
+
+    return Operation(
+        provider=PROVIDER,
+        name="watchlist",
+        build_request=build,
+        parse_response=_with_txn(parse, transaction_id),
+        billed=True,
+        idempotent=True,  # same transaction_id within 24 h: first answer, not billed again
+        applicant=applicant,
+        names=(name,),
+        consent=consent,
+        outcome_of=lambda r: "no_data" if r.level is None else "success",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -16,11 +17,13 @@ from .._core.retry import RetryPolicy
 from .._core.transport import AsyncClientBase, SyncClientBase
 from ..errors import InvalidInputError
 from . import _protocol as p
-from .models import Admittance, AuthorizationStatus, Grant, SesameScore
+from ._cert import CertBundle
+from .models import Admittance, AuthorizationStatus, Grant, SesameScore, WatchlistResult
 
 __all__ = ["AsyncSesameClient", "SesameClient"]
 
 GrantOrToken = Grant | str
+CertArg = str | bytes | os.PathLike[str] | None
 
 
 def _token_of(grant_or_token: object) -> str:
@@ -64,7 +67,11 @@ class _SesameBase:
         sign_type: str,
         encrypt_key: str | None,
         clock: Callable[[], _dt.datetime] | None,
+        certs: Mapping[str, Any],
     ) -> None:
+        bundle = None
+        if any(v is not None for v in certs.values()):
+            bundle = CertBundle.load(**certs)
         self._config = p.SesameConfig.load(
             app_id=env_or(app_id, "CREDITSDK_SESAME_APP_ID", what="app_id") or "",
             app_private_key=(
@@ -77,13 +84,13 @@ class _SesameBase:
             ),
             alipay_public_key=(
                 alipay_public_key
-                if isinstance(alipay_public_key, bytes)
+                if isinstance(alipay_public_key, bytes) or bundle is not None
                 else env_or(
                     alipay_public_key,
                     "CREDITSDK_SESAME_ALIPAY_PUBLIC_KEY",
                     what="alipay_public_key",
+                    required=bundle is None,
                 )
-                or ""
             ),
             gateway_url=env_or(
                 gateway_url, "CREDITSDK_SESAME_GATEWAY_URL", what="gateway_url", required=False
@@ -99,7 +106,13 @@ class _SesameBase:
             sign_type=sign_type,
             encrypt_key=encrypt_key,
             clock=clock,
+            certs=bundle,
         )
+
+    @property
+    def cert_mode(self) -> bool:
+        """True in certificate mode (公钥证书模式): requests carry ``app_cert_sn``."""
+        return self._config.certs is not None
 
     @property
     def app_id(self) -> str:
@@ -167,9 +180,10 @@ class _SesameBase:
                 consent=checked,
             )
         user_id = who.user_id if isinstance(who, Grant) else _nonempty(who, "user_id")
+        # [C] identity_type 5 = Alipay user id (Java ZhimaAuthInfoAuthqueryModel); 2 = cert + name.
         return p.authquery_operation(
             self._config,
-            identity_type="1",
+            identity_type="5",
             identity_param={"userId": user_id},
             applicant=None,
             consent=checked,
@@ -209,6 +223,30 @@ class _SesameBase:
             ),
         )
 
+    def _watchlist_op(
+        self,
+        applicant: Applicant,
+        consent: Consent,
+        product_code: str,
+        transaction_id: str | None,
+    ) -> Operation[WatchlistResult]:
+        who = _applicant(applicant)
+        checked = check_consent(consent)
+        assert checked is not None
+        return p.watchlist_operation(
+            self._config,
+            name=who.name,
+            id_card=who.id_card,
+            applicant=who.masked(),
+            consent=checked,
+            product_code=_nonempty(product_code, "product_code"),
+            transaction_id=(
+                p.check_transaction_id(transaction_id)
+                if transaction_id is not None
+                else p.new_transaction_id()
+            ),
+        )
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(app_id={self._config.app_id!r}, "
@@ -223,6 +261,11 @@ class SesameClient(_SesameBase, SyncClientBase):
     private key; X.509 public key). ``alipay_public_key`` is *Alipay's* key, used to verify
     every answer; verification cannot be turned off. ``encrypt_key`` (base64 AES key) turns on
     ``encrypt_type=AES`` for ``biz_content``. ``clock`` returns an aware ``datetime`` (tests).
+
+    Certificate mode (公钥证书模式): instead of ``alipay_public_key``, give ``app_cert``,
+    ``alipay_cert`` and ``alipay_root_cert`` (PEM text/bytes) or their ``*_path`` variants — the
+    ``appCertPublicKey_*.crt``, ``alipayCertPublicKey_RSA2.crt`` and ``alipayRootCert.crt`` files
+    the console hands out. Needs ``pip install 'creditsdk[cryptography]'``.
     """
 
     def __init__(
@@ -241,6 +284,12 @@ class SesameClient(_SesameBase, SyncClientBase):
         audit: object = None,
         verify: Any = True,
         clock: Callable[[], _dt.datetime] | None = None,
+        app_cert: CertArg = None,
+        app_cert_path: str | os.PathLike[str] | None = None,
+        alipay_cert: CertArg = None,
+        alipay_cert_path: str | os.PathLike[str] | None = None,
+        alipay_root_cert: CertArg = None,
+        alipay_root_cert_path: str | os.PathLike[str] | None = None,
     ) -> None:
         self._setup(
             app_id,
@@ -251,6 +300,14 @@ class SesameClient(_SesameBase, SyncClientBase):
             sign_type,
             encrypt_key,
             clock,
+            {
+                "app_cert": app_cert,
+                "app_cert_path": app_cert_path,
+                "alipay_cert": alipay_cert,
+                "alipay_cert_path": alipay_cert_path,
+                "alipay_root_cert": alipay_root_cert,
+                "alipay_root_cert_path": alipay_root_cert_path,
+            },
         )
         self._init_transport(
             provider="sesame",
@@ -321,6 +378,23 @@ class SesameClient(_SesameBase, SyncClientBase):
         op = self._admittance_op(applicant, threshold, consent, product_code, transaction_id)
         return self._run(op, timeout=timeout, retry=retry)
 
+    def watchlist(
+        self,
+        applicant: Applicant,
+        consent: Consent,
+        product_code: str,
+        transaction_id: str | None = None,
+        *,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | NotGiven = NOT_GIVEN,
+    ) -> WatchlistResult:
+        """The industry watchlist level (``zhima.credit.watchlist.brief.get``). Billed.
+
+        ``product_code`` is the one in your Zhima contract (no public default).
+        """
+        op = self._watchlist_op(applicant, consent, product_code, transaction_id)
+        return self._run(op, timeout=timeout, retry=retry)
+
 
 class AsyncSesameClient(_SesameBase, AsyncClientBase):
     """The async twin of [`SesameClient`][]: same arguments, ``async def`` calls."""
@@ -341,6 +415,12 @@ class AsyncSesameClient(_SesameBase, AsyncClientBase):
         audit: object = None,
         verify: Any = True,
         clock: Callable[[], _dt.datetime] | None = None,
+        app_cert: CertArg = None,
+        app_cert_path: str | os.PathLike[str] | None = None,
+        alipay_cert: CertArg = None,
+        alipay_cert_path: str | os.PathLike[str] | None = None,
+        alipay_root_cert: CertArg = None,
+        alipay_root_cert_path: str | os.PathLike[str] | None = None,
     ) -> None:
         self._setup(
             app_id,
@@ -351,6 +431,14 @@ class AsyncSesameClient(_SesameBase, AsyncClientBase):
             sign_type,
             encrypt_key,
             clock,
+            {
+                "app_cert": app_cert,
+                "app_cert_path": app_cert_path,
+                "alipay_cert": alipay_cert,
+                "alipay_cert_path": alipay_cert_path,
+                "alipay_root_cert": alipay_root_cert,
+                "alipay_root_cert_path": alipay_root_cert_path,
+            },
         )
         self._init_transport(
             provider="sesame",
@@ -414,4 +502,17 @@ class AsyncSesameClient(_SesameBase, AsyncClientBase):
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
     ) -> Admittance:
         op = self._admittance_op(applicant, threshold, consent, product_code, transaction_id)
+        return await self._run(op, timeout=timeout, retry=retry)
+
+    async def watchlist(
+        self,
+        applicant: Applicant,
+        consent: Consent,
+        product_code: str,
+        transaction_id: str | None = None,
+        *,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | NotGiven = NOT_GIVEN,
+    ) -> WatchlistResult:
+        op = self._watchlist_op(applicant, consent, product_code, transaction_id)
         return await self._run(op, timeout=timeout, retry=retry)

@@ -10,7 +10,7 @@ import attrs
 
 from .._core.redact import mask_secret
 
-__all__ = ["Admittance", "AuthorizationStatus", "Grant", "SesameScore"]
+__all__ = ["Admittance", "AuthorizationStatus", "Grant", "SesameScore", "WatchlistResult"]
 
 
 def _mask_user_id(value: str | None) -> str | None:
@@ -114,6 +114,28 @@ class Admittance:
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
+
+
+@attrs.frozen(slots=True)
+class WatchlistResult:
+    """``zhima.credit.watchlist.brief.get`` (行业关注名单): is the person on the industry watchlist?
+
+    ``level`` 0 = not on it, 1 / 2 / 3 = on it (Alipay's Javadoc: 1 e.g. a slight overdue of
+    under a week, 2 over a week, 3 a serious overdue of over a month); ``None`` when Zhima answers
+    "N/A" (cannot assess, e.g. no authorization).
+    """
+
+    level: int | None
+    biz_no: str | None
+    transaction_id: str
+
+    @property
+    def listed(self) -> bool | None:
+        """True for levels 1-3, False for 0, None for "N/A"."""
+        return None if self.level is None else self.level > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**attrs.asdict(self), "listed": self.listed}
 
 
 @attrs.frozen(slots=True, repr=False)

@@ -3,7 +3,16 @@
 Written against docs/sesame.md and docs/protocols.md, not against the client: it verifies and signs
 with pycryptodome directly and parses requests its own way, so a client ⇄ sandbox test checks
 two independent readings of the protocol. It also accepts the official ``alipay-sdk-python``
-layout (common params in the query string, ``biz_content`` in the form body).
+layout (common params in the query string, ``biz_content`` in the form body) — and so does
+our client.
+
+Like the real gateway it wants the common parameters (``charset`` at least) in the URL query
+string: a body-only POST is answered ``isv.invalid-signature`` with the hint
+"请确认charset参数放在了URL查询字符串中", encoded in GBK (``require_query_charset=False``
+accepts it). Answers are encoded in the request's ``charset`` and signed over those bytes.
+With ``cert_mode=True`` it issues a throwaway certificate chain and runs Alipay's public-key
+certificate mode (``app_cert_sn`` and ``alipay_root_cert_sn`` checked on every request,
+``alipay_cert_sn`` on every answer).
 
 Endpoints: ``POST /gateway.do`` and the authorization page ``/oauth2/publicAppAuthorize.htm``
 (GET shows it, POST ``decision=approve|deny`` answers it). ``sb.sesame.approve(url)`` plays the
@@ -55,7 +64,9 @@ _METHODS = (
     "zhima.credit.score.get",
     "zhima.auth.info.authquery",
     "zhima.credit.score.brief.get",
+    "zhima.credit.watchlist.brief.get",
 )
+_LAYOUT_HINT = "请确认charset参数放在了URL查询字符串中"
 
 
 # -- keys --------------------------------------------------------------------------------------
@@ -201,6 +212,13 @@ class SesameSandbox:
         self.token_ttl = int(opts.get("token_ttl", 86400))
         self.refresh_ttl = int(opts.get("refresh_ttl", 2592000))
         self._default_score = opts.get("default_score")
+        self.require_query_charset = bool(opts.get("require_query_charset", True))
+        self.cert_mode = bool(opts.get("cert_mode", False))
+        self._chain: _Chain | None = (
+            _Chain.issue(seed, app_key.public_key(), self._alipay_key) if self.cert_mode else None
+        )
+        self._watchlist: dict[str, int | None] = {}
+        self._failures: list[tuple[str, str, str]] = []
         self._lock = threading.RLock()
         self._offset = _dt.timedelta(0)
         self._counter = 0
@@ -228,6 +246,46 @@ class SesameSandbox:
     def alipay_public_key(self) -> str:
         """The key the sandbox's answers verify with (Alipay's public key)."""
         return _pem(self._alipay_key, private=False)
+
+    @property
+    def app_cert(self) -> str:
+        """Certificate mode: the app's certificate (PEM), like appCertPublicKey_*.crt."""
+        return self._need_chain().app_pem
+
+    @property
+    def alipay_cert(self) -> str:
+        """Certificate mode: Alipay's certificate + issuer (PEM), like alipayCertPublicKey_RSA2"""
+        return self._need_chain().alipay_pem
+
+    @property
+    def alipay_root_cert(self) -> str:
+        """Certificate mode: the root bundle (PEM; two RSA roots and an ECDSA one)."""
+        return self._need_chain().root_pem
+
+    @property
+    def alipay_cert_sn(self) -> str:
+        return self._need_chain().alipay_sn
+
+    def _need_chain(self) -> _Chain:
+        if self._chain is None:
+            raise ConfigurationError(
+                "the sandbox runs in public-key mode: "
+                "Sandbox(options={'sesame': {'cert_mode': True}})"
+            )
+        return self._chain
+
+    def set_watchlist(self, id_card: str, level: int | None) -> None:
+        """The watchlist level (0-3, or None for "N/A") answered for this ID number."""
+        with self._lock:
+            self._watchlist[id_card.strip().upper()] = level
+
+    def fail_next(
+        self, sub_code: str, *, code: str = "40004", sub_msg: str = "", times: int = 1
+    ) -> None:
+        """The next ``times`` authenticated calls fail with ``sub_code`` (not billed), e.g.
+        ``isv.app-call-limited`` (rate limit) or ``ZMCREDIT.no_valid_arrangement``."""
+        with self._lock:
+            self._failures.extend([(code, sub_code, sub_msg or sub_code)] * times)
 
     @property
     def gateway_url(self) -> str:
@@ -318,10 +376,16 @@ class SesameSandbox:
         return AsyncSesameClient(**self._client_kwargs(True), **kwargs)
 
     def _client_kwargs(self, asynchronous: bool) -> dict[str, Any]:
+        keys: dict[str, Any] = (
+            {"app_cert": self.app_cert, "alipay_cert": self.alipay_cert,
+             "alipay_root_cert": self.alipay_root_cert}
+            if self.cert_mode
+            else {"alipay_public_key": self.alipay_public_key}
+        )  # fmt: skip
         return {
             "app_id": self.app_id,
             "app_private_key": self.app_private_key,
-            "alipay_public_key": self.alipay_public_key,
+            **keys,
             "gateway_url": self.gateway_url,
             "authorize_url": self.authorize_url,
             **self._ctx.client_options(asynchronous=asynchronous),
@@ -377,15 +441,31 @@ class SesameSandbox:
     # -- the gateway --------------------------------------------------------------------------
 
     def _gateway(self, req: SandboxRequest) -> SandboxResponse:
+        # The charset the caller declared in the URL (ASCII, so any 8-bit decoding finds it).
+        charset = (parse_qs(req.query_string, encoding="latin-1").get("charset") or [""])[0]
+        in_query = bool(charset)
+        body = req.body.decode("latin-1") if req.method == "POST" else ""
+        if not charset:
+            charset = (parse_qs(body, encoding="latin-1").get("charset") or ["utf-8"])[0]
+        try:
+            "".encode(charset)
+        except LookupError:
+            charset = "utf-8"
         params: dict[str, str] = {}
-        for source in (req.query, req.form() if req.method == "POST" else {}):
-            for key, values in source.items():
+        for source in (req.query_string, body):
+            for key, values in parse_qs(source, keep_blank_values=True, encoding=charset,
+                                        errors="replace").items():  # fmt: skip
                 if key in params and params[key] != values[0]:
                     return self._answer("", {}, _GatewayError(
                         "40002", "isv.invalid-parameter", f"参数{key}重复且不一致", as_error=True
-                    ), encrypted=False)  # fmt: skip
+                    ), encrypted=False, charset=charset)  # fmt: skip
                 params[key] = values[0]
         method = params.get("method", "")
+        if self.require_query_charset and not in_query:
+            # As the real gateway: the signature check fails, the answer comes in GBK.
+            return self._answer(method, {}, _GatewayError(
+                "40002", "isv.invalid-signature", f"验签出错，{_LAYOUT_HINT}", as_error=True
+            ), encrypted=False, charset="GBK")  # fmt: skip
         encrypted = params.get("encrypt_type", "").upper() == "AES"
         # Answers are signed with the request's algorithm (RSA → SHA1withRSA, else RSA2).
         sha1 = params.get("sign_type", "").upper() == "RSA"
@@ -396,12 +476,16 @@ class SesameSandbox:
                 "zhima.credit.score.get": self._score_get,
                 "zhima.auth.info.authquery": self._authquery,
                 "zhima.credit.score.brief.get": self._brief_get,
+                "zhima.credit.watchlist.brief.get": self._watchlist_get,
             }[method]
             with self._lock:
-                body = handler(params, biz)
+                if self._failures:
+                    code, sub_code, sub_msg = self._failures.pop(0)
+                    raise _GatewayError(code, sub_code, sub_msg)
+                answer = handler(params, biz)
         except _GatewayError as err:
-            return self._answer(method, {}, err, encrypted=encrypted, sha1=sha1)
-        return self._answer(method, body, None, encrypted=encrypted, sha1=sha1)
+            return self._answer(method, {}, err, encrypted=encrypted, sha1=sha1, charset=charset)
+        return self._answer(method, answer, None, encrypted=encrypted, sha1=sha1, charset=charset)
 
     def _authenticate(self, params: dict[str, str]) -> dict[str, Any]:
         for name in ("app_id", "method", "sign_type", "timestamp", "version"):
@@ -416,10 +500,22 @@ class SesameSandbox:
         sign_type = params["sign_type"].upper()
         if sign_type not in ("RSA2", "RSA"):
             raise _GatewayError("40002", "isv.invalid-signature-type", "无效的签名类型")
+        if self._chain is not None:
+            if params.get("app_cert_sn") != self._chain.app_sn:
+                raise _GatewayError("40002", "isv.invalid-app-cert-sn", "应用公钥证书序列号不匹配")
+            if params.get("alipay_root_cert_sn") != self._chain.root_sn:
+                raise _GatewayError(
+                    "40002", "isv.invalid-alipay-root-cert-sn", "支付宝根证书序列号不匹配"
+                )
         content = "&".join(
             f"{k}={params[k]}" for k in sorted(params) if k != "sign" and params[k] != ""
         )
-        digest = (SHA256 if sign_type == "RSA2" else SHA1).new(content.encode("utf-8"))
+        charset = params.get("charset") or "utf-8"
+        try:
+            signed = content.encode(charset)
+        except (LookupError, UnicodeEncodeError):
+            raise _GatewayError("40002", "isv.invalid-charset", "字符集不合法") from None
+        digest = (SHA256 if sign_type == "RSA2" else SHA1).new(signed)
         try:
             pkcs1_15.new(self._app_public).verify(digest, base64.b64decode(params["sign"]))
         except (ValueError, TypeError):
@@ -457,6 +553,7 @@ class SesameSandbox:
         *,
         encrypted: bool,
         sha1: bool = False,
+        charset: str = "utf-8",
     ) -> SandboxResponse:
         if err is not None:
             body = {"code": err.code, "msg": _MSG[err.code], "sub_code": err.sub_code,
@@ -469,11 +566,18 @@ class SesameSandbox:
             cipher = AES.new(self._aes, AES.MODE_CBC, bytes(16))
             blob = cipher.encrypt(pad(value.encode("utf-8"), 16))
             value = json.dumps(base64.b64encode(blob).decode("ascii"))
-        signature = base64.b64encode(self._signer.sign(value.encode("utf-8"), sha1=sha1)).decode(
+        try:
+            value.encode(charset)
+        except (LookupError, UnicodeEncodeError):
+            charset = "utf-8"
+        signature = base64.b64encode(self._signer.sign(value.encode(charset), sha1=sha1)).decode(
             "ascii"
         )
-        text = '{"' + key + '":' + value + ',"sign":"' + signature + '"}'
-        return SandboxResponse.raw_json(text.encode("utf-8"))
+        cert_sn = "" if self._chain is None else ',"alipay_cert_sn":"' + self._chain.alipay_sn + '"'
+        text = '{"' + key + '":' + value + cert_sn + ',"sign":"' + signature + '"}'
+        return SandboxResponse(
+            200, text.encode(charset), (("Content-Type", f"application/json;charset={charset}"),)
+        )
 
     # -- methods ------------------------------------------------------------------------------
 
@@ -568,9 +672,9 @@ class SesameSandbox:
             ident = json.loads(biz.get("identity_param") or "{}")
         except ValueError:
             raise _GatewayError("40002", "isv.invalid-parameter", "identity_param非法") from None
-        if kind == "2":
+        if kind == "2":  # certificate number + name + certificate type
             matches = [u for u in self.users.values() if u.id_card == ident.get("certNo")]
-        elif kind == "1":
+        elif kind == "5":  # Alipay user id (Java ZhimaAuthInfoAuthqueryModel)
             matches = [u for u in self.users.values() if u.user_id == ident.get("userId")]
         else:
             raise _GatewayError("40004", "ZMCREDIT.identity_type_invalid", "identity_type不支持")
@@ -590,11 +694,13 @@ class SesameSandbox:
             raise _GatewayError("40004", "ZMCREDIT.cert_no_invalid", "证件号码不合法")
         if not biz.get("name"):
             raise _GatewayError("40001", "isv.missing-name", "缺少name")
+        if "admittance_score" not in biz:
+            raise _GatewayError("40001", "isv.missing-admittance-score", "缺少admittance_score")
         try:
-            threshold = int(biz.get("admit_score", ""))
-        except ValueError:
+            threshold = int(biz["admittance_score"])
+        except (ValueError, TypeError):
             raise _GatewayError(
-                "40004", "ZMCREDIT.admit_score_invalid", "admit_score不合法"
+                "40004", "ZMCREDIT.admittance_score_invalid", "admittance_score不合法"
             ) from None
         known = [u for u in self.users.values() if u.id_card == cert]
         score = known[0].score if known else 350 + int(_digits(self._ctx.seed, cert, 6)) % 601
@@ -611,10 +717,132 @@ class SesameSandbox:
             txn,
             product_code=str(biz["product_code"]),
             cert_no=cert[:6] + "********" + cert[-4:],
-            admit_score=threshold,
+            admittance_score=threshold,
             result=flag,
         )
         return body
+
+    def _watchlist_get(self, _params: dict[str, str], biz: dict[str, Any]) -> dict[str, Any]:
+        txn = self._txn(biz)
+        again = self._repeat("watchlist", txn)
+        if again is not None:
+            return again
+        cert = str(biz.get("cert_no", ""))
+        if biz.get("cert_type") != "IDENTITY_CARD" or not _CERT.fullmatch(cert):
+            raise _GatewayError("40004", "ZMCREDIT.cert_no_invalid", "证件号码不合法")
+        if not biz.get("name"):
+            raise _GatewayError("40001", "isv.missing-name", "缺少name")
+        if cert in self._watchlist:
+            level = self._watchlist[cert]
+        else:  # most people are not on it
+            draw = int(_digits(self._ctx.seed, f"watch:{cert}", 4))
+            level = 0 if draw < 8500 else 1 + draw % 3
+        flag = "N/A" if level is None else str(level)
+        body = {"code": "10000", "msg": "Success", "biz_no": self._biz_no(txn), "level": flag}
+        self._answers[("watchlist", txn)] = (self.now(), body)
+        self._ctx.bill(
+            "zhima.credit.watchlist.brief.get",
+            txn,
+            product_code=str(biz["product_code"]),
+            cert_no=cert[:6] + "********" + cert[-4:],
+            result=flag,
+        )
+        return body
+
+
+@attrs.frozen
+class _Chain:
+    """A throwaway certificate chain for certificate mode (the ``cryptography`` package)."""
+
+    app_pem: str
+    alipay_pem: str
+    root_pem: str
+    app_sn: str
+    alipay_sn: str
+    root_sn: str
+
+    @classmethod
+    def issue(cls, seed: int, app_public: RSA.RsaKey, alipay_key: RSA.RsaKey) -> _Chain:
+        try:
+            from cryptography import x509
+            from cryptography.hazmat.primitives import hashes, serialization
+            from cryptography.hazmat.primitives.asymmetric import ec
+            from cryptography.x509.oid import NameOID
+        except ImportError:
+            raise ConfigurationError(
+                "sandbox cert_mode needs the 'cryptography' package: "
+                "pip install 'creditsdk[cryptography]'"
+            ) from None
+
+        def name(cn: str, ou: str = "Certification Authority") -> Any:
+            return x509.Name([
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Sandbox Ant Financial"),
+                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ou),
+                x509.NameAttribute(NameOID.COMMON_NAME, cn),
+            ])  # fmt: skip
+
+        def load(key: RSA.RsaKey) -> Any:
+            return serialization.load_der_private_key(key.export_key("DER"), password=None)
+
+        def public(key: RSA.RsaKey) -> Any:
+            return serialization.load_der_public_key(key.public_key().export_key("DER"))
+
+        ca_key = load(_seeded_key(seed, "ca"))
+        start = _dt.datetime(2020, 1, 1, tzinfo=_dt.timezone.utc)
+        end = _dt.datetime(2045, 1, 1, tzinfo=_dt.timezone.utc)
+
+        def serial(label: str) -> int:
+            return int(_digits(seed, f"serial:{label}", 18)) + 1
+
+        def build(subject: Any, issuer: Any, key: Any, label: str, signer: Any, algo: Any,
+                  ca: bool) -> Any:  # fmt: skip
+            return (
+                x509.CertificateBuilder()
+                .subject_name(subject)
+                .issuer_name(issuer)
+                .public_key(key)
+                .serial_number(serial(label))
+                .not_valid_before(start)
+                .not_valid_after(end)
+                .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+                .sign(signer, algo)
+            )
+
+        root_name = name("Sandbox Ant Financial Certification Authority R1")
+        root = build(root_name, root_name, ca_key.public_key(), "root", ca_key, hashes.SHA256(),
+                     True)  # fmt: skip
+        old_name = name("Sandbox iTrusChina Class 2 Root CA - G3", "China Trust Network")
+        # (the real bundle's second RSA root is sha1WithRSA; cryptography no longer signs SHA-1)
+        old_root = build(old_name, old_name, ca_key.public_key(), "old", ca_key, hashes.SHA256(),
+                         True)  # fmt: skip
+        ec_key = ec.derive_private_key(int(_digits(seed, "ec", 30)) + 1, ec.SECP256R1())
+        ec_name = name("Sandbox Ant Financial Certification Authority E1")
+        ec_root = build(ec_name, ec_name, ec_key.public_key(), "ec", ec_key, hashes.SHA256(), True)
+        app = build(name("2088000000000000", "Alipay"), root_name, public(app_public), "app",
+                    ca_key, hashes.SHA256(), False)  # fmt: skip
+        alipay = build(name("支付宝(中国)网络技术有限公司-Sandbox", "Alipay"), root_name,
+                       public(alipay_key), "alipay", ca_key, hashes.SHA256(), False)  # fmt: skip
+
+        def pem(*certs: Any) -> str:
+            return "".join(
+                c.public_bytes(serialization.Encoding.PEM).decode("ascii") for c in certs
+            )
+
+        def sn(cert: Any) -> str:
+            # Written from the rule (md5 of the RFC 4514 issuer string + decimal serial), not
+            # with the client's code.
+            text = cert.issuer.rfc4514_string() + str(cert.serial_number)
+            return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+        return cls(
+            app_pem=pem(app),
+            alipay_pem=pem(alipay, root),
+            root_pem=pem(root, ec_root, old_root),
+            app_sn=sn(app),
+            alipay_sn=sn(alipay),
+            root_sn=f"{sn(root)}_{sn(old_root)}",
+        )
 
 
 def _digits(seed: int, label: str, n: int) -> str:

@@ -244,11 +244,15 @@ def _sub_responses(data: Any) -> tuple[SubResponse, ...]:
             with contextlib.suppress(ValueError):  # [U] a gateway may nest it as a JSON string
                 sub_data = json.loads(sub_data)
         success = item.get("success")
+        error = item.get("error")
         out.append(
             SubResponse(
                 api_code=item["api_code"],
                 success=success is True or success in ("true", "1", 1),
                 data=sub_data,
+                # [C] a failed part: "error": "参数校验不正确", "data": null. Echoed text is
+                # masked: it may quote the parameter that failed.
+                error=redact_text(str(error)) if error not in (None, "") else None,
             )
         )
     return tuple(out)

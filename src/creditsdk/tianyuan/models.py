@@ -349,17 +349,28 @@ class MultiLendingReport:
 
 @attrs.frozen(slots=True, repr=False)
 class SubResponse:
-    """One product's answer inside a composite (COMB…) response."""
+    """One product's answer inside a composite (COMB…) response.
+
+    A failed part carries the provider's reason in ``error`` (e.g. "参数校验不正确", masked for
+    ID numbers, mobiles and cards) and ``data`` None.
+    """
 
     api_code: str
     success: bool
     data: Any
+    error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"api_code": self.api_code, "success": self.success, "data": self.data}
+        return {
+            "api_code": self.api_code,
+            "success": self.success,
+            "data": self.data,
+            "error": self.error,
+        }
 
     def __repr__(self) -> str:
-        return f"SubResponse(api_code={self.api_code!r}, success={self.success})"
+        error = f", error={self.error!r}" if self.error is not None else ""
+        return f"SubResponse(api_code={self.api_code!r}, success={self.success}{error})"
 
 
 @attrs.frozen(slots=True, repr=False)

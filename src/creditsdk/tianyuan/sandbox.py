@@ -299,22 +299,17 @@ class TianyuanSandbox:
             return None if scenario == "no_data" else self._factors(id_card, scenario)
         if product == "JRZQ8F7C":
             return None if scenario == "no_data" else self._risk(id_card, scenario)
-        # COMB86PM: both, as sub-responses
+        # COMB86PM: both, as sub-responses. A failed part carries "error" and "data": null, as
+        # the real composite answers do (the wording of the no-data reason is the sandbox's).
         no = scenario == "no_data"
-        return {
-            "responses": [
-                {
-                    "api_code": "JRZQ9E2A",
-                    "success": not no,
-                    "data": None if no else self._factors(id_card, scenario),
-                },
-                {
-                    "api_code": "JRZQ8F7C",
-                    "success": not no,
-                    "data": None if no else self._risk(id_card, scenario),
-                },
-            ]
-        }
+        parts: list[dict[str, Any]] = []
+        for code, make in (("JRZQ9E2A", self._factors), ("JRZQ8F7C", self._risk)):
+            if no:
+                parts.append({"api_code": code, "success": False, "error": "查询无结果",
+                              "data": None})  # fmt: skip
+            else:
+                parts.append({"api_code": code, "success": True, "data": make(id_card, scenario)})
+        return {"responses": parts}
 
     # -- synthetic data --------------------------------------------------------------------------
 
