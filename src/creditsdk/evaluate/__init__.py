@@ -10,6 +10,6 @@ Needs the ``evaluate`` extra: ``pip install 'creditsdk[evaluate]'``. See docs/ev
 """
 
 from ._api import Evaluation, evaluate, evaluate_frame
-from ._stats import Bucket, FactorSpec
+from ._spec import Bucket, FactorSpec
 
 __all__ = ["Bucket", "Evaluation", "FactorSpec", "evaluate", "evaluate_frame"]

@@ -7,18 +7,29 @@ import os
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
 from . import _runs
-from ._engine import MIN_BADS, EngineResult, run_engine
-from ._stats import FactorSpec, as_sequence
+from ._spec import FactorSpec
+
+if TYPE_CHECKING:
+    from ._engine import EngineResult
+
+#: bads below this: a visible warning (IV, KS and AUC are too noisy to rank factors)
+MIN_BADS = 300
 
 __all__ = ["Evaluation", "evaluate", "evaluate_frame"]
 
 
 def _pd() -> Any:
     return _runs._pandas()
+
+
+def _as_list(x: str | Sequence[str] | None) -> list[str]:
+    if x is None:
+        return []
+    return [x] if isinstance(x, str) else list(x)
 
 
 class Evaluation:
@@ -156,7 +167,9 @@ def evaluate_frame(
     target is null are left out (and counted).
     """
     pd = _pd()
-    base = as_sequence(baselines)
+    from ._engine import run_engine
+
+    base = _as_list(baselines)
     if target not in frame.columns:
         raise ConfigurationError(f"no target column {target!r} in the frame")
     keep = frame[target].notna().to_numpy()
@@ -208,10 +221,12 @@ def evaluate(
     summary.json). ``output``: also write factors.csv, bins.csv, summary.csv and report.html.
     """
     pd = _pd()
+    from ._engine import run_engine
+
     paths = [runs] if isinstance(runs, (str, os.PathLike)) else list(runs)
     if not paths:
         raise ConfigurationError("evaluate needs at least one run directory")
-    base = as_sequence(baselines)
+    base = _as_list(baselines)
     wanted = [target, *([time_col] if time_col else []), *base]
     for name in wanted:
         if name.strip().lower() in _runs.PERSONAL_NAMES:

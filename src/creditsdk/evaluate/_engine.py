@@ -13,9 +13,6 @@ import numpy.typing as npt
 from ..errors import ConfigurationError
 from . import _stats as st
 
-#: bads below this: a visible warning (IV, KS and AUC are too noisy to rank factors)
-MIN_BADS = 300
-
 
 @attrs.define
 class EngineResult:

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from ..errors import ConfigurationError
-from ._stats import Bucket, FactorSpec
+from ._spec import Bucket, FactorSpec
 
 #: statuses whose rows are left out of the evaluation (their answer is unknown, or was never
 #: asked for); counted in the summary

@@ -17,12 +17,13 @@ Conventions (docs/evaluate.md explains each column):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 import numpy as np
 import numpy.typing as npt
+
+from ._spec import FactorSpec
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -33,50 +34,6 @@ BUCKET_KINDS = frozenset({"count_bucket", "amount_bucket", "dictionary", "unknow
 NUMERIC_KINDS = frozenset({"model_score", "ratio_score", "value", "score"})
 
 _Z95 = 1.959963984540054
-
-
-@attrs.frozen(slots=True)
-class Bucket:
-    """One bucket of a provider's table, as listed in the run's ``schema.json``."""
-
-    code: int
-    low: float | None = None
-    high: float | None = None
-    low_closed: bool = False
-    high_closed: bool = False
-    label: str = ""
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Bucket:
-        def end(x: Any) -> float | None:
-            return None if x is None else float(x)
-
-        return cls(
-            code=int(d["code"]),
-            low=end(d.get("low")),
-            high=end(d.get("high")),
-            low_closed=bool(d.get("low_closed", False)),
-            high_closed=bool(d.get("high_closed", False)),
-            label=str(d.get("label") or ""),
-        )
-
-
-@attrs.frozen(slots=True)
-class FactorSpec:
-    """What the core needs to know about one factor.
-
-    ``column`` holds its ordinal value: the bucket code (bucket kinds), 0/1 (``flag``) or a number
-    (score / value kinds); null = no record. ``buckets`` is the provider's table (may be empty).
-    """
-
-    name: str
-    column: str
-    kind: str
-    code: str = ""
-    source: str = ""
-    label: str = ""
-    buckets: tuple[Bucket, ...] = ()
-    core: bool = False
 
 
 @attrs.frozen(slots=True)
@@ -343,11 +300,3 @@ def auc_ci(auc: float, var: float) -> tuple[float, float]:
         return math.nan, math.nan
     half = _Z95 * math.sqrt(max(var, 0.0))
     return max(0.0, auc - half), min(1.0, auc + half)
-
-
-def as_sequence(x: str | Sequence[str] | None) -> list[str]:
-    if x is None:
-        return []
-    if isinstance(x, str):
-        return [x]
-    return list(x)
