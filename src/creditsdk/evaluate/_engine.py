@@ -12,6 +12,7 @@ import numpy.typing as npt
 
 from ..errors import ConfigurationError
 from . import _stats as st
+from ._spec import FactorSpec
 
 
 @attrs.define
@@ -42,7 +43,7 @@ def _target(values: Any, name: str) -> tuple[npt.NDArray[np.int8], npt.NDArray[n
 
 def run_engine(
     frame: Any,
-    specs: Sequence[st.FactorSpec],
+    specs: Sequence[FactorSpec],
     *,
     target: str,
     time_col: str | None = None,
