@@ -204,3 +204,23 @@ def test_repr_html_is_a_fragment(ev: Evaluation) -> None:
     assert "<html" not in frag
     assert "Top factors" in frag
     assert "<svg" in frag
+
+
+def test_passthrough_columns_as_factors_and_dates_sliced_by_month(
+    tmp_path: Path, people: pd.DataFrame
+) -> None:
+    p = people.iloc[:3000].copy()
+    rng = np.random.default_rng(5)
+    p["apply_month"] = pd.to_datetime("2026-01-01") + pd.to_timedelta(
+        rng.integers(0, 90, len(p)), unit="D"
+    )
+    p["apply_month"] = p["apply_month"].dt.strftime("%Y-%m-%d")  # a date: PSI slices by month
+    p["internal_score"] = rng.random(len(p))  # pure noise, evaluated as a factor
+    run = fx.write_run(tmp_path / "r", p, n_signal=1, n_noise=1)
+    ev = evaluate(run, target="bad", time_col="apply_month", columns=["internal_score"],
+                  chance_shuffles=100)  # fmt: skip
+    f = ev.factors.set_index("factor")
+    assert f.loc["internal_score", "source"] == "input"
+    assert f.loc["internal_score", "binning"] == "quantiles"
+    assert bool(f.loc["internal_score", "iv_within_chance"])
+    assert {"psi_2026-01", "psi_2026-02", "psi_2026-03"} <= set(f.columns)

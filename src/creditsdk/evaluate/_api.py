@@ -207,6 +207,7 @@ def evaluate(
     time_col: str | None = None,
     baselines: str | Sequence[str] | None = None,
     prices: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    columns: str | Sequence[str] | None = None,
     output: str | os.PathLike[str] | None = None,
     chance_shuffles: int = 200,
     seed: int = 0,
@@ -218,7 +219,9 @@ def evaluate(
     passthrough column to slice PSI by (e.g. ``apply_month``); ``baselines``: passthrough
     columns (e.g. your internal score) or factor codes to compare against; ``prices``: a prices
     TOML file or ``{operation: Price}`` (default: the prices recorded in each run's
-    summary.json). ``output``: also write factors.csv, bins.csv, summary.csv and report.html.
+    summary.json); ``columns``: passthrough columns to evaluate as numeric factors too (your own
+    features; quantile bins). ``output``: also write factors.csv, bins.csv, summary.csv and
+    report.html.
     """
     pd = _pd()
     from ._engine import run_engine
@@ -227,7 +230,8 @@ def evaluate(
     if not paths:
         raise ConfigurationError("evaluate needs at least one run directory")
     base = _as_list(baselines)
-    wanted = [target, *([time_col] if time_col else []), *base]
+    extra = _as_list(columns)
+    wanted = [target, *([time_col] if time_col else []), *base, *extra]
     for name in wanted:
         if name.strip().lower() in _runs.PERSONAL_NAMES:
             raise ConfigurationError(
@@ -294,6 +298,11 @@ def evaluate(
             raise ConfigurationError(
                 f"baseline {b!r} is neither a passthrough column of the runs nor a factor code"
             )
+    for c in extra:
+        if c not in passthrough_from:
+            raise ConfigurationError(f"column {c!r} is not a passthrough column of the runs")
+        joined[c] = pd.to_numeric(joined[c], errors="coerce")
+        specs.append(FactorSpec(name=c, column=c, kind="value", code=c, source="input"))
     if target not in passthrough_from:
         raise ConfigurationError(
             f"target {target!r} is not a passthrough column of any run (pass it through the "

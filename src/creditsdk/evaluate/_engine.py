@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,6 +14,10 @@ import numpy.typing as npt
 from ..errors import ConfigurationError
 from . import _stats as st
 from ._spec import FactorSpec
+
+#: ISO dates / datetimes in a time column are sliced by month
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+MAX_SLICES = 60
 
 
 @attrs.define
@@ -74,8 +79,15 @@ def run_engine(
     t_idx: st.IntArray | None = None
     slices: list[str] = []
     if time_col:
-        tv = frame[time_col].astype("string").fillna("(none)").to_numpy(dtype=object)
-        uniq, inv = np.unique(tv.astype(str), return_inverse=True)
+        tv = frame[time_col].astype("string").fillna("(none)").to_numpy(dtype=object).astype(str)
+        if tv.size and all(_DATE.match(v) for v in np.unique(tv) if v != "(none)"):
+            tv = np.array([v[:7] if v != "(none)" else v for v in tv.tolist()])  # by month
+        uniq, inv = np.unique(tv, return_inverse=True)
+        if uniq.size > MAX_SLICES:
+            raise ConfigurationError(
+                f"time column {time_col!r} has {uniq.size} distinct values; PSI needs a few "
+                f"slices (at most {MAX_SLICES}): pass a month or quarter column"
+            )
         slices = [str(u) for u in uniq]
         t_idx = inv.astype(np.int64)
 

@@ -37,6 +37,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="COLUMN",
         help="a score you already have (passthrough column or factor code); repeatable",
     )
+    parser.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="a passthrough column to evaluate as a factor too (your own feature); repeatable",
+    )
     parser.add_argument("--prices", help="prices TOML (default: the prices in each summary.json)")
     parser.add_argument("-o", "--output", required=True, help="output folder")
     parser.add_argument(
@@ -65,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         time_col=args.time_col,
         baselines=args.baseline,
         prices=args.prices,
+        columns=args.column,
         output=args.output,
         chance_shuffles=args.shuffles,
         seed=args.seed,
