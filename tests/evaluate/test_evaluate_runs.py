@@ -224,3 +224,12 @@ def test_passthrough_columns_as_factors_and_dates_sliced_by_month(
     assert f.loc["internal_score", "binning"] == "quantiles"
     assert bool(f.loc["internal_score", "iv_within_chance"])
     assert {"psi_2026-01", "psi_2026-02", "psi_2026-03"} <= set(f.columns)
+
+
+def test_a_factor_of_another_run_as_baseline(runs: tuple[Path, Path]) -> None:
+    ev = evaluate(list(runs), target="bad", baselines=["fe_model_score"], chance_shuffles=20)
+    f = ev.factors.set_index("factor")
+    assert f.loc["model_score", "corr_fe_model_score"] > 0.3  # two views of the same risk
+    s = ev.summary.set_index("source")
+    assert s.loc["ty", "extra_effective_over_baselines"] > 0
+    assert pd.isna(s.loc["fe", "extra_effective_over_baselines"])  # the baseline's own source

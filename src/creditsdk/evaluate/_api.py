@@ -281,8 +281,9 @@ def evaluate(
                     core=s.core,
                 )
             )
+        roles = {c.get("name"): c.get("role") for c in r.schema.get("columns") or []}
         for w in wanted:
-            if w in f.columns and w not in keys:
+            if w in f.columns and w not in keys and roles.get(w) == "passthrough":
                 if w in passthrough_from:
                     rename[w] = f"{r.label}::{w}"  # the first run's copy is used
                 else:
