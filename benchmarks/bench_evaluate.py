@@ -82,7 +82,7 @@ def child(rows: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100_000)
-    ap.add_argument("--toad-columns", type=int, default=36, help="0 = all")
+    ap.add_argument("--toad-columns", type=int, default=0, help="0 = all")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:

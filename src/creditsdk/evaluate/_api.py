@@ -173,7 +173,8 @@ def evaluate_frame(
     if target not in frame.columns:
         raise ConfigurationError(f"no target column {target!r} in the frame")
     keep = frame[target].notna().to_numpy()
-    sample = frame.loc[keep].reset_index(drop=True)
+    # no copy of a frame that is all sample (100,000 x 360 floats is ~290 MB)
+    sample = frame.reset_index(drop=True) if keep.all() else frame.loc[keep].reset_index(drop=True)
     engine = run_engine(
         sample,
         factors,

@@ -69,12 +69,6 @@ def run_engine(
     n_bad = int(y.sum())
     yf = y.astype(np.float64)
 
-    # shuffled labels: the same draws for every factor (a permutation of the labels is a random
-    # choice of which rows carry the minority label)
-    pick_bad = n_bad <= n - n_bad
-    n_pick = n_bad if pick_bad else n - n_bad
-    perms = st.draw_shuffles(n, n_pick, chance_shuffles, seed)
-
     # time slices
     t_idx: st.IntArray | None = None
     slices: list[str] = []
@@ -127,9 +121,8 @@ def run_engine(
         iv_p = float(ivs_p.sum()) if total[1:].sum() > 0 else math.nan
 
         # chance level: the same IVs under shuffled labels
-        if perms.shape[0]:
-            picked = st.shuffled_bad_counts(idx, perms, k)
-            sb = picked if pick_bad else total[None, :] - picked
+        if chance_shuffles > 0 and 0 < n_bad < n:
+            sb = st.shuffled_bad_counts(total, n_bad, chance_shuffles, seed, spec.name)
             sg = total[None, :] - sb
             iv_s = st.woe_iv(sb, sg)[1].sum(axis=1)
             iv_s_p = st.woe_iv(sb[:, 1:], sg[:, 1:])[1].sum(axis=1)
@@ -248,7 +241,7 @@ def run_engine(
         psi_matrix=psi_matrix,
         n_rows=n,
         n_bad=n_bad,
-        chance_shuffles=int(perms.shape[0]),
+        chance_shuffles=chance_shuffles if 0 < n_bad < n else 0,
     )
 
 

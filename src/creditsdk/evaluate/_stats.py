@@ -17,6 +17,7 @@ Conventions (docs/evaluate.md explains each column):
 from __future__ import annotations
 
 import math
+import zlib
 from typing import Any
 
 import attrs
@@ -270,22 +271,20 @@ def _rank_floats(x: FloatArray) -> FloatArray:
     return _avg_ranks(inv.astype(np.int64))
 
 
-def shuffled_bad_counts(bins: npt.NDArray[np.int16], perms: IntArray, k: int) -> FloatArray:
-    """Bad counts per bin under each shuffle: ``perms`` is (S, n_bad) row indices drawn as the
-    shuffled bads. Returns (S, k)."""
-    s = perms.shape[0]
-    picked = bins[perms].astype(np.int64) + (np.arange(s, dtype=np.int64) * k)[:, None]
-    return np.bincount(picked.ravel(), minlength=s * k).reshape(s, k).astype(np.float64)
+def shuffled_bad_counts(
+    total: FloatArray, n_bad: int, shuffles: int, seed: int, name: str
+) -> FloatArray:
+    """Bad counts per bin under ``shuffles`` random permutations of the labels: (shuffles, k).
 
-
-def draw_shuffles(n: int, n_pick: int, shuffles: int, seed: int) -> IntArray:
-    """(shuffles, n_pick) row indices: each row is a uniformly random subset of size n_pick —
-    the rows that carry the label under one random permutation of the labels."""
-    rng = np.random.default_rng(seed)
-    if shuffles <= 0 or n_pick == 0:
-        return np.zeros((0, n_pick), dtype=np.int64)
-    keys = rng.random((shuffles, n), dtype=np.float32)
-    out: IntArray = np.argpartition(keys, n_pick - 1, axis=1)[:, :n_pick].astype(np.int64)
+    Shuffling the labels puts ``n_bad`` bads on a uniformly random subset of the rows, so the
+    bad counts of the bins (sizes ``total``) follow the multivariate hypergeometric law exactly;
+    drawing from it costs O(k) per shuffle instead of O(rows). Seeded per (seed, factor name),
+    so a factor's chance level does not depend on which other factors are evaluated.
+    """
+    rng = np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
+    colors = total.astype(np.int64)
+    draws = rng.multivariate_hypergeometric(colors, n_bad, size=shuffles, method="marginals")
+    out: FloatArray = draws.astype(np.float64)
     return out
 
 
