@@ -31,6 +31,7 @@ BENCHMARKS: list[tuple[str, str, str]] = [
     ("4", "bench_tianyuan_decode.py", "<= 2x"),
     ("5", "bench_import.py", "<= 1.3x"),
     ("6", "bench_batch_memory.py", "<= 150 MB"),
+    ("7", "bench_evaluate.py", ">= 3x, <= 1 GB"),
 ]
 NAMES = {
     "1": "1. Tianyuan HTTPS round trip vs seed sample",
@@ -40,6 +41,7 @@ NAMES = {
     "4": "4. JRZQ9E2A full decode vs json.loads",
     "5": "5. import creditsdk vs import httpx",
     "6": "6. batch of 100,000 rows: peak RSS",
+    "7": "7. evaluate 100,000 rows x every JRZQ9E2A factor vs toad.quality",
 }
 
 #: Why a goal is missed, when it is (what was measured and tried: see the details).
@@ -71,6 +73,10 @@ def _unavailable(number: str) -> str | None:
             return "not available: creditsdk.batch is not in this tree yet"
         if not (HERE / "bench_batch_memory.py").exists():
             return "not available: benchmarks/bench_batch_memory.py is missing"
+    if number == "7":
+        for module in ("toad", "sklearn", "pandas"):
+            if importlib.util.find_spec(module) is None:
+                return f"not available: {module} is not installed (pip install -e '.[dev]')"
     return None
 
 

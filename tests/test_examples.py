@@ -28,5 +28,7 @@ def test_example_runs_against_the_sandbox(script: Path) -> None:
         timeout=120,
         check=False,
     )
+    if result.returncode == 77:  # the example says what it needs and that it is not there
+        pytest.skip(result.stdout.strip() or "example skipped itself (exit 77)")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip(), "an example should show the user something"

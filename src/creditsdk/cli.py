@@ -1,5 +1,5 @@
 """The ``creditsdk`` command: ``demo``, ``sandbox serve|applicants``, ``query``, ``batch``
-(and ``batch reconcile``).
+(and ``batch reconcile``), ``evaluate``.
 
 Exit codes: 0 success, 1 the provider or the network failed, 2 bad usage or bad input.
 """
@@ -172,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         batch_cli.add_parser(sub)
+
+    from .evaluate.cli import add_parser as add_evaluate_parser
+
+    add_evaluate_parser(sub)
     return parser
 
 
