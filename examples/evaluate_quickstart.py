@@ -7,43 +7,25 @@
    chance level, KS, AUC, PSI by month; the noise columns should stay within chance;
 4. the report is one self-contained HTML file.
 
-Needs ``pip install 'creditsdk[evaluate]'``. Exits with 77 (skipped) when this installation's
-Sandbox has no applicants generator yet.
+Needs ``pip install 'creditsdk[evaluate]'``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import sys
 import tempfile
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-SKIPPED = 77
 PER_HIT = Decimal("0.80")  # your contract's price per returned answer
 
 
-def _write_applicants() -> Any:
-    for module in ("creditsdk.sandbox", "creditsdk.sandbox._applicants"):
-        try:
-            found = getattr(importlib.import_module(module), "write_applicants", None)
-        except ImportError:
-            found = None
-        if found is not None:
-            return found
-    return None
-
-
 def main() -> int:
-    write_applicants = _write_applicants()
-    if write_applicants is None:
-        print("skipped: this creditsdk's Sandbox has no applicants generator (write_applicants)")
-        return SKIPPED
     from creditsdk import Consent
     from creditsdk.batch import Price, run_batch
     from creditsdk.evaluate import evaluate
+    from creditsdk.sandbox import write_applicants
 
     consent = Consent(
         reference="AUTH-EVAL-DEMO",

@@ -12,6 +12,7 @@ from ._app import (
     SandboxRequest,
     SandboxResponse,
 )
+from ._applicants import generate_applicants, write_applicants
 from ._faults import FAULT_KINDS, Fault, FaultPlan, InjectedFault
 from ._sandbox import Sandbox, SandboxTransport, discover_providers
 
@@ -30,4 +31,6 @@ __all__ = [
     "SandboxResponse",
     "SandboxTransport",
     "discover_providers",
+    "generate_applicants",
+    "write_applicants",
 ]
