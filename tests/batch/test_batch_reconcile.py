@@ -230,3 +230,16 @@ def test_fireeye_answers_not_hit_at_a_realistic_rate(tmp_path: Path) -> None:
         answer = fe.model_score(p["card_no"], p["id_card"], p["mobile"], consent=CONSENT)
     assert answer.score is None
     assert not answer.hit
+
+
+def test_unlimited_balance_is_fine_for_a_provider_without_one(tmp_path: Path) -> None:
+    from creditsdk.sandbox import write_applicants
+
+    src = tmp_path / "in.csv"
+    write_applicants(src, 3, seed=2)
+    summary = run_batch(src, "fireeye.model_score", tmp_path / "fe", consent=CONSENT,
+                        sandbox=True, sandbox_balance=None, rate=0)  # fmt: skip
+    assert summary.billed == 3
+    with pytest.raises(ConfigurationError, match="no balance to set"):
+        run_batch(src, "fireeye.model_score", tmp_path / "fe2", consent=CONSENT,
+                  sandbox=True, sandbox_balance=3, rate=0)  # fmt: skip

@@ -259,6 +259,8 @@ def _open_sandbox(
         if not isinstance(balance, NotGiven):
             provider = sb.provider(op.provider)
             if not hasattr(provider, "balance"):
+                if balance is None:  # unlimited: what a provider without a balance is anyway
+                    return sb, True
                 sb.stop()
                 raise ConfigurationError(
                     f"the {op.provider} Sandbox has no balance to set (sandbox_balance)"
@@ -267,7 +269,12 @@ def _open_sandbox(
         return sb, True
     if not isinstance(balance, NotGiven):
         sb_provider = sandbox.provider(op.provider)
-        sb_provider.balance = balance
+        if hasattr(sb_provider, "balance"):
+            sb_provider.balance = balance
+        elif balance is not None:
+            raise ConfigurationError(
+                f"the {op.provider} Sandbox has no balance to set (sandbox_balance)"
+            )
     return sandbox, False
 
 
