@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import warnings
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -257,3 +258,20 @@ def test_whatever_is_accepted_is_ascii(value: str) -> None:
                 continue
         assert out.isascii()
         assert out.isalnum()
+
+
+@pytest.mark.parametrize(
+    ("normalize", "value", "expected"),
+    [
+        # On main both passed validation and the full-width string itself was returned (sent).
+        (normalize_id_card, "１１０１０５１９４９１２３１００２X", VALID_ID),
+        (normalize_card_no, "６２２２０２１２３４５６７８９０１２８", "6222021234567890128"),
+        (normalize_card_no, "６２２２　０２１２－３４５６７８９０１２８", "6222021234567890128"),
+    ],
+)
+def test_values_main_sent_as_full_width_are_sent_as_ascii(
+    normalize: Any, value: str, expected: str
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert normalize(value) == expected

@@ -140,7 +140,7 @@ class TianyuanConfig:
 
     def __attrs_post_init__(self) -> None:
         # Echoed keys are masked wherever they show up: the hex form and the raw text form.
-        register_secret(self.key.hex(), self.key.decode("latin-1"))
+        register_secret(self.key.hex(), self.key.hex().upper(), self.key.decode("latin-1"))
 
     def __repr__(self) -> str:
         return f"TianyuanConfig(base_url={self.base_url!r}, access_id=<set>, key=<redacted>)"
