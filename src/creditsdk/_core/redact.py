@@ -271,6 +271,8 @@ _NUMBER_RE = re.compile(r"(?<!\d)\d(?:[ \-]?\d){10,}[XxＸｘ]?")
 _RUN_RE = re.compile(r"\d+[XxＸｘ]?")
 _PERCENT_RE = re.compile(r"%[0-9A-Fa-f]{2}")
 _DIGIT_RE = re.compile(r"\d")
+_PLACEHOLDER_BASE = 0xF0000  # Supplementary Private Use Area-A: never in a provider's answer
+_PLACEHOLDERS = re.compile("[\U000f0000-\U000f00ff]")
 
 
 def _mask_one(run: str) -> str:
@@ -325,12 +327,24 @@ def _scrub(text: str, secrets: list[str], names: list[str], values: list[str]) -
         text = pattern.sub(REDACTED, text)
     if secrets:
         text = _replace_known(text, secrets, _redacted)
+    held: list[str] = []
     if values:
-        text = _replace_known(text, values, mask_personal_or_stars)
+        if _PLACEHOLDERS.search(text):  # cannot use placeholders: mask in place
+            text = _replace_known(text, values, mask_personal_or_stars)
+        else:
+            # A placeholder (one private-use character) ends the digit run, so a number glued
+            # to a known value (``6222…`` + ``1101…``) is still seen as a number of its own.
+            def hold(value: str) -> str:
+                held.append(mask_personal_or_stars(value))
+                return chr(_PLACEHOLDER_BASE + len(held) - 1)
+
+            text = _replace_known(text, values, hold)
     if names:
         text = _replace_known(text, names, mask_name)
     if _DIGIT_RE.search(text):
         text = _NUMBER_RE.sub(_mask_number, text)
+    for i, masked in enumerate(held):
+        text = text.replace(chr(_PLACEHOLDER_BASE + i), masked)
     return text
 
 
@@ -352,7 +366,7 @@ def scrub_text(
     if not isinstance(text, str):
         text = str(text)
     known_secrets = [s for s in secrets if s and len(s) >= _MIN_SECRET]
-    known_values = [v for v in values if v]
+    known_values = [f for v in values if v for f in {v, v.lower(), v.upper()}]  # ``…002x``
     known_names = [n.strip() for n in names if n and n.strip()]
     if "%" in text and _PERCENT_RE.search(text):
         # URL-encoding glues hex digits to the value (``%226222…%22``) and hides names: look

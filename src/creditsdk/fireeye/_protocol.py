@@ -273,6 +273,7 @@ def parse_envelope(
         "0004": (ProviderError, "processing error at the provider"),
     }
     cls, meaning = codes.get(code, (ProviderError, "unknown answer code"))
+    code = scrub_text(code, values=known, limit=40)  # an unknown code may be an echo
     text = f"{meaning} ({message})" if message else meaning
     raise cls(text, provider=PROVIDER, code=code)
 
@@ -282,8 +283,8 @@ def _describe(data: object, known: tuple[str, ...]) -> str:
     (masked), a container only by its type and size."""
     if data is None or isinstance(data, (bool, int, float)):
         return scrub_text(repr(data), values=known, limit=40)
-    if isinstance(data, str):
-        return "a string " + scrub_text(repr(data), values=known, limit=40)
+    if isinstance(data, str):  # may hold a name, which has no pattern: only its length
+        return f"a string of {len(data)} characters"
     size = f" of {len(data)}" if isinstance(data, (dict, list)) else ""
     return f"a {type(data).__name__}{size}"
 
