@@ -1,10 +1,17 @@
 """Every exception creditsdk raises.
 
 All of them derive from [`CreditSDKError`][]. Messages are one line and never contain personal
-data or secrets: anything user-supplied that appears in a message has been masked first.
+data or secrets: the message, ``code``, ``transaction_id`` and ``sub_msg`` of every error go
+through the SDK's masking pass (`creditsdk._core.redact.scrub_text`) when they are set,
+whoever sets them — so a provider's echo of an ID number, mobile, card or of the client's own key
+is masked before anything can show it.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._core.redact import scrub_text
 
 __all__ = [
     "AuthenticationError",
@@ -18,8 +25,12 @@ __all__ = [
     "RateLimitedError",
     "ResponseIntegrityError",
     "TransportError",
+    "UnknownRegionWarning",
     "UnverifiedCardWarning",
 ]
+
+#: Attributes masked whenever they are set (see the module docstring).
+_SCRUBBED = frozenset({"message", "code", "transaction_id", "sub_msg"})
 
 
 class CreditSDKError(Exception):
@@ -40,6 +51,7 @@ class CreditSDKError(Exception):
         http_status: int | None = None,
         attempts: int | None = None,
     ) -> None:
+        message = scrub_text(message)
         super().__init__(message)
         self.message = message
         self.provider = provider
@@ -47,6 +59,15 @@ class CreditSDKError(Exception):
         self.transaction_id = transaction_id
         self.http_status = http_status
         self.attempts = attempts
+
+    if not TYPE_CHECKING:  # hidden from mypy, which would otherwise allow any attribute
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            if name in _SCRUBBED and isinstance(value, str):
+                value = scrub_text(value)
+                if name == "message":
+                    self.args = (value, *self.args[1:])
+            super().__setattr__(name, value)
 
     def __str__(self) -> str:
         head = ""
@@ -158,3 +179,9 @@ class CreditSDKWarning(UserWarning):
 
 class UnverifiedCardWarning(CreditSDKWarning):
     """A bank card number failed the Luhn check. Some Chinese cards do; the call still goes out."""
+
+
+class UnknownRegionWarning(CreditSDKWarning):
+    """An ID number's region code (its first 6 digits) is in no edition of the county list
+    shipped with python-stdnum. The check digit and birth date are right; the call still goes
+    out (the list may be missing a code, e.g. a residence permit's 83xxxx)."""

@@ -42,11 +42,6 @@ def fe() -> Iterator[FireEyeClient]:
 # __init__), so one fixed stacklevel cannot satisfy both tests.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stacklevel=3 in normalize_card_no lands in attrs' generated __init__; the fix (walk "
-    "out of creditsdk and attrs frames) goes with the identity.py rewrite: then drop this mark",
-)
 def test_applicant_bank_card_warning_points_at_the_caller() -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -297,7 +297,7 @@ def test_repr_hides_the_key() -> None:
         ({"amount": Decimal("-1")}, "amount"),
         ({"amount": Decimal("1.001")}, "amount"),
         ({"amount": 1.5}, "amount"),
-        ({"id_card": "411524198810280019"}, "id_card"),  # the seed's number: bad check digit
+        ({"id_card": "411524198810280018"}, "id_card"),  # bad check digit
         ({"mobile": "12345"}, "mobile"),
         ({"location": ""}, "location"),
         ({"consent": None}, "consent"),

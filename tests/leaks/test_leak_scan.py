@@ -6,6 +6,11 @@ tracebacks), audit events, results' repr/str/to_dict, exceptions' str/repr (and 
 What we look for: the applicant's name, ID number, mobile and card number, every key, token,
 auth code and signature that went over the wire (harvested from the requests and answers
 themselves) — raw, URL-encoded, JSON-escaped (``\\uXXXX``) and base64.
+
+Besides the Sandbox, a hostile provider (``_hostile_flows``) echoes the card, ID number, mobile,
+name and the client's own key in every field it can: messages (raw, URL-encoded, JSON-escaped),
+codes, transaction ids, FireEye's ``data``, and a name or card placed where a 200-character cut
+falls.
 """
 
 from __future__ import annotations
@@ -174,6 +179,92 @@ def _all_flows(sb: Sandbox, ev: Evidence) -> None:
     _tianyuan_flows(sb, ev, hooks)
     _fireeye_flows(sb, ev, hooks)
     _sesame_flows(sb, ev, hooks)
+    _hostile_flows(ev)
+
+
+# -- a hostile provider: echoes everything it was sent, everywhere ---------------------------
+
+HOSTILE_TY_KEY = "0123456789ABCDEF00112233445566FF"
+HOSTILE_FE_KEY = "hostile-fireeye-app-key-0001"
+
+
+def _echo(*secrets: str, name: bool = True) -> str:
+    bits = [NAME] if name else []
+    bits += [ID_CARD, ID_CARD.lower(), MOBILE, CARD, *secrets]
+    encoded = [urllib.parse.quote(b, safe="") for b in bits] + [json.dumps(b)[1:-1] for b in bits]
+    return "参数错误 " + " ".join(bits + encoded) + " +86" + MOBILE + " TY" + CARD + "X01"
+
+
+_HOSTILE_TY_CALLS = iter(range(10**6))
+
+
+def _hostile_tianyuan(request: httpx.Request) -> httpx.Response:
+    n = next(_HOSTILE_TY_CALLS) % 4
+    tids = [f"TY{ID_CARD}{MOBILE}", f"{CARD}", f"T-{MOBILE}-{ID_CARD.lower()}", f"TY{CARD}X{NAME}"]
+    if n == 3:  # a success with "no data": the echo goes into the result itself
+        body = {"code": 0, "message": _echo(HOSTILE_TY_KEY), "transaction_id": tids[n], "data": ""}
+    elif n == 2:  # the name exactly where the 200-character cut falls
+        body = {"code": 1001, "message": "x" * 198 + NAME, "transaction_id": tids[n]}
+    else:
+        body = {"code": 1001, "message": _echo(HOSTILE_TY_KEY), "transaction_id": tids[n]}
+    return httpx.Response(200, json=body)
+
+
+def _hostile_fireeye(request: httpx.Request) -> httpx.Response:
+    # FireEye is never sent a name, so its echo holds none: a name has no pattern, and only
+    # the names the SDK sent can be recognised (docs/consent-and-audit.md). It does echo the
+    # name inside ``data``, which the SDK never shows.
+    sent = json.loads(urllib.parse.parse_qs(request.content.decode())["data"][0])
+    echo = {"cardNo": CARD, "certid": ID_CARD, "mobile": MOBILE, "name": NAME, "sent": sent}
+    kind = sent["data"].get("transAmount")
+    if kind == "100":
+        body: dict[str, Any] = {
+            "respCd": "0000",
+            "msg": _echo(HOSTILE_FE_KEY, name=False),
+            "data": echo,
+        }
+    elif kind == "200":
+        body = {"respCd": CARD, "msg": _echo(HOSTILE_FE_KEY, name=False), "data": echo}
+    elif kind == "300":
+        # A card across the 200-character cut: masked first, then cut.
+        body = {"respCd": "0000", "msg": "x" * 190 + CARD, "data": f"{CARD}"}
+    else:
+        body = {"respCd": "0004", "msg": _echo(HOSTILE_FE_KEY, name=False), "data": echo}
+    return httpx.Response(200, json=body)
+
+
+def _hostile_flows(ev: Evidence) -> None:
+    from creditsdk.fireeye import FireEyeClient
+    from creditsdk.tianyuan import TianyuanClient
+
+    ev.secret("hostile tianyuan key", HOSTILE_TY_KEY)
+    ev.secret("hostile fireeye app_key", HOSTILE_FE_KEY)
+    with httpx.Client(transport=httpx.MockTransport(_hostile_tianyuan)) as http:
+        ty = TianyuanClient(
+            "hostile", HOSTILE_TY_KEY, "https://ty.hostile", http_client=http, audit=ev.audit
+        )
+        for _ in range(4):
+            ev.run("hostile tianyuan", lambda: ty.multi_lending(APPLICANT, consent=CONSENT))
+            ev.run(
+                "hostile tianyuan call",
+                lambda: ty.call(
+                    "JRZQ8F7C",
+                    {"name": NAME, "id_card": ID_CARD, "mobile_no": MOBILE},
+                    consent=CONSENT,
+                ),
+            )
+    with httpx.Client(transport=httpx.MockTransport(_hostile_fireeye)) as http:
+        fe = FireEyeClient(
+            "INST-HOSTILE", HOSTILE_FE_KEY, "https://fe.hostile", http_client=http, audit=ev.audit
+        )
+        for amount in ("1.00", "2.00", "3.00", "4.00"):
+            ev.run(
+                f"hostile fireeye {amount}",
+                lambda a=amount: fe.verify_transaction(
+                    CARD, TRANS_DATE, Decimal(a), CONSENT, id_card=ID_CARD, mobile=MOBILE
+                ),
+            )
+        ev.run("hostile fireeye score", lambda: fe.model_score(CARD, ID_CARD, MOBILE, CONSENT))
 
 
 def _faults(
@@ -358,3 +449,23 @@ def test_no_keys_tokens_or_signatures_anywhere(evidence: Evidence) -> None:
         if form in text
     ]
     assert leaks == [], f"secrets leaked: {sorted(set(leaks))[:10]}"
+
+
+def test_the_hostile_provider_was_heard(evidence: Evidence) -> None:
+    hostile = [(w, t) for w, t in evidence.texts if w.startswith("hostile")]
+    assert len(hostile) >= 20
+    # The echoes arrived, masked: the masked forms are there, the raw ones are not.
+    joined = "\n".join(t for _, t in hostile)
+    assert "110105********002X" in joined
+    assert "6222***********0000" in joined
+    assert "<redacted>" in joined
+    ops = {e.operation for e in evidence.audit.events}
+    assert {"transaction_auth", "JRZQ8F7C"} <= ops
+
+
+def test_a_name_at_the_truncation_point_is_masked_before_the_cut(evidence: Evidence) -> None:
+    # On main, a message of 198 characters and then the name was cut at 200: "张三" escaped
+    # the name mask, which only knew "张三丰".
+    partial = NAME[:2]
+    leaks = [(w, t[-40:]) for w, t in _everything(evidence) if partial in t]
+    assert leaks == [], leaks[:3]

@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from ..errors import InvalidInputError
+from .redact import scrub_text
 
 __all__ = [
     "AuditEvent",
@@ -135,6 +136,18 @@ def _utcnow() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc)
 
 
+def _scrubbed(value: str | None) -> str | None:
+    # Every string an audit event carries goes through the masking pass (an echoed
+    # transaction id or error code, a consent reference that holds an ID number …).
+    return scrub_text(value) if isinstance(value, str) else value
+
+
+def _scrubbed_map(value: Mapping[str, str] | None) -> Mapping[str, str] | None:
+    if value is None:
+        return None
+    return {k: scrub_text(v) if isinstance(v, str) else v for k, v in value.items()}
+
+
 @attrs.frozen
 class AuditEvent:
     """One record per billed call, whatever its outcome. Holds masked personal data only.
@@ -149,11 +162,11 @@ class AuditEvent:
     outcome: str
     attempts: int
     maybe_billed: bool
-    applicant: Mapping[str, str] | None = None
-    consent_reference: str | None = None
-    consent_purpose: str | None = None
-    transaction_id: str | None = None
-    error_code: str | None = None
+    applicant: Mapping[str, str] | None = attrs.field(default=None, converter=_scrubbed_map)
+    consent_reference: str | None = attrs.field(default=None, converter=_scrubbed)
+    consent_purpose: str | None = attrs.field(default=None, converter=_scrubbed)
+    transaction_id: str | None = attrs.field(default=None, converter=_scrubbed)
+    error_code: str | None = attrs.field(default=None, converter=_scrubbed)
     error_type: str | None = None
     http_status: int | None = None
     timestamp: _dt.datetime = attrs.field(factory=_utcnow)

@@ -3,35 +3,50 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
+import os
 import re
+import sys
 import unicodedata
 import warnings
 
 import attrs
-from stdnum import luhn
+from stdnum import luhn, numdb
 from stdnum.cn import ric
-from stdnum.exceptions import (
-    InvalidChecksum,
-    InvalidComponent,
-    InvalidFormat,
-    InvalidLength,
-    ValidationError,
-)
 
-from ..errors import InvalidInputError, UnverifiedCardWarning
+from ..errors import InvalidInputError, UnknownRegionWarning, UnverifiedCardWarning
 from .redact import mask_card, mask_id_card, mask_mobile, mask_name
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_NOT_THE_CALLER = (_PACKAGE_DIR, "<attrs generated")
+
+
+def _caller_stacklevel() -> int:
+    """``stacklevel`` for a warning about our caller's input: the first frame outside creditsdk
+    and attrs' generated methods, i.e. the user's own line."""
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_NOT_THE_CALLER):
+        level += 1
+        frame = frame.f_back
+    return level
+
 
 __all__ = [
     "Applicant",
+    "is_valid_id_number",
     "normalize_card_no",
     "normalize_id_card",
     "normalize_mobile",
     "normalize_name",
+    "region_known",
 ]
 
-_MOBILE_RE = re.compile(r"1[3-9]\d{9}")
-_ID_FORMAT_RE = re.compile(r"\d{17}[\dX]")
+_MOBILE_RE = re.compile(r"1[3-9][0-9]{9}")
+_ID_FORMAT_RE = re.compile(r"[0-9]{17}[0-9X]")
 _SEPARATORS = re.compile(r"[\s\-]+")
+#: Oldest birth date accepted in an ID number: the registry started in 1984, and nobody alive
+#: then was born before this.
+_OLDEST_BIRTH = _dt.date(1880, 1, 1)
 
 
 def _require_str(value: object, field: str) -> str:
@@ -40,6 +55,29 @@ def _require_str(value: object, field: str) -> str:
             f"must be a string, got {type(value).__name__}", field=field, rule="type"
         )
     return value
+
+
+def _ascii_number(value: object, field: str) -> str:
+    """The value as ASCII, separators removed: full-width digits (``１３８…``, typed with a
+    Chinese IME) become ASCII by NFKC; superscripts, circled digits and other non-decimal
+    numerals, and digits NFKC leaves non-ASCII (Arabic-Indic …), are refused."""
+    raw = _require_str(value, field)
+    if not raw.isascii():
+        if any(unicodedata.category(ch) == "No" for ch in raw):
+            raise InvalidInputError(
+                "contains superscript, circled or other non-decimal digits",
+                field=field,
+                rule="format",
+            )
+        raw = unicodedata.normalize("NFKC", raw)
+    v = _SEPARATORS.sub("", raw)
+    if not v.isascii():
+        raise InvalidInputError(
+            "contains characters other than ASCII digits (after NFKC normalisation)",
+            field=field,
+            rule="format",
+        )
+    return v
 
 
 def normalize_name(value: object, field: str = "name") -> str:
@@ -54,16 +92,34 @@ def normalize_name(value: object, field: str = "name") -> str:
     return v
 
 
+@functools.lru_cache(maxsize=8192)
+def region_known(code: str) -> bool:
+    """True when the 6-digit region code is a county in any edition of python-stdnum's
+    ``cn/loc`` list (GB/T 2260), whatever years it was in use. Cached per code."""
+    try:
+        results = numdb.get("cn/loc").info(code)
+    except Exception:  # pragma: no cover - a broken stdnum install: treat as unknown
+        return False
+    return any("county" in props for part, props in results if part)
+
+
 def normalize_id_card(
     value: object, field: str = "id_card", *, today: _dt.date | None = None
 ) -> str:
-    """Validate a mainland resident ID (GB 11643) and return it as 18 upper-case characters.
+    """Validate a mainland resident ID (GB 11643) and return it as 18 ASCII characters.
 
-    Spaces are stripped and a trailing ``x`` is upper-cased. The check digit, birth date and
-    region code are checked by `stdnum.cn.ric`; a birth date in the future and legacy
-    15-digit numbers are rejected too.
+    Spaces and dashes are stripped, full-width digits made ASCII (NFKC) and a trailing ``x``
+    upper-cased. Refused, each with its own ``rule``: a wrong length (``length``), anything but
+    17 digits and a digit or ``X`` (``format``), a birth date that does not exist, is before
+    1880 (``birth_date``) or in the future (``future_birth``), a wrong GB 11643 check digit
+    (``checksum``), a legacy 15-digit number (``legacy_15_digit``).
+
+    The region code is the county where the number was issued, which may have been created
+    after the holder was born: any code that ever existed is accepted. A code in no edition of
+    the list issues [`UnknownRegionWarning`][creditsdk.errors.UnknownRegionWarning] and the
+    number is accepted.
     """
-    v = _SEPARATORS.sub("", _require_str(value, field)).upper()
+    v = _ascii_number(value, field).upper()
     if not v:
         raise InvalidInputError("is empty", field=field, rule="required")
     if len(v) == 15 and v.isdigit():
@@ -73,42 +129,63 @@ def normalize_id_card(
             field=field,
             rule="legacy_15_digit",
         )
-    if len(v) == 18 and not _ID_FORMAT_RE.fullmatch(v):
+    if len(v) != 18:
+        raise InvalidInputError(f"must be 18 characters, got {len(v)}", field=field, rule="length")
+    if not _ID_FORMAT_RE.fullmatch(v):
         raise InvalidInputError(
             "must be 17 digits followed by a digit or X", field=field, rule="format"
         )
-    try:
-        ric.validate(v)
-    except InvalidLength:
+    masked = mask_id_card(v)
+    if ric.calc_check_digit(v) != v[17]:
         raise InvalidInputError(
-            f"must be 18 characters, got {len(v)}", field=field, rule="length"
-        ) from None
-    except InvalidFormat:
-        raise InvalidInputError(
-            "must be 17 digits followed by a digit or X", field=field, rule="format"
-        ) from None
-    except InvalidChecksum:
-        raise InvalidInputError(
-            f"check digit is wrong ({mask_id_card(v)})", field=field, rule="checksum"
-        ) from None
-    except InvalidComponent:
-        raise InvalidInputError(
-            f"has an invalid birth date or region code ({mask_id_card(v)})",
+            f"check digit (the last character) is wrong ({masked})",
             field=field,
-            rule="component",
-        ) from None
-    except ValidationError:  # pragma: no cover - any other stdnum complaint
-        raise InvalidInputError("is not a valid resident ID", field=field, rule="invalid") from None
-    if ric.get_birth_date(v) > (today or _dt.date.today()):
+            rule="checksum",
+        )
+    try:
+        birth = _dt.date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
+    except ValueError:
         raise InvalidInputError(
-            f"birth date is in the future ({mask_id_card(v)})", field=field, rule="future_birth"
+            f"birth date (digits 7-14) is not a real date ({masked})",
+            field=field,
+            rule="birth_date",
+        ) from None
+    if birth < _OLDEST_BIRTH:
+        raise InvalidInputError(
+            f"birth date (digits 7-14) is before {_OLDEST_BIRTH.year} ({masked})",
+            field=field,
+            rule="birth_date",
+        )
+    if birth > (today or _dt.date.today()):
+        raise InvalidInputError(
+            f"birth date is in the future ({masked})", field=field, rule="future_birth"
+        )
+    if not region_known(v[:6]):
+        warnings.warn(
+            f"{field} {masked}: region code {v[:6]} is in no edition of the county list; "
+            "sending it anyway",
+            UnknownRegionWarning,
+            stacklevel=_caller_stacklevel(),
         )
     return v
 
 
+def is_valid_id_number(value: object) -> bool:
+    """Format, birth date and check digit right (the region code is not looked at): what the
+    Sandboxes accept. Never raises, never warns."""
+    if not isinstance(value, str) or not _ID_FORMAT_RE.fullmatch(value):
+        return False
+    try:
+        _dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        return False
+    return ric.calc_check_digit(value) == value[17]
+
+
 def normalize_mobile(value: object, field: str = "mobile") -> str:
-    """Mainland mobile: 11 digits starting ``1[3-9]``; spaces, dashes and ``+86`` are removed."""
-    v = _SEPARATORS.sub("", _require_str(value, field))
+    """Mainland mobile: 11 digits starting ``1[3-9]``; spaces, dashes and ``+86`` are removed.
+    Full-width digits are made ASCII (NFKC)."""
+    v = _ascii_number(value, field)
     if v.startswith("+86"):
         v = v[3:]
     elif v.startswith("0086"):
@@ -121,12 +198,13 @@ def normalize_mobile(value: object, field: str = "mobile") -> str:
 
 
 def normalize_card_no(value: object, field: str = "card_no") -> str:
-    """Bank card: 12-19 digits after removing spaces and dashes.
+    """Bank card: 12-19 ASCII digits after removing spaces and dashes (full-width digits are
+    made ASCII by NFKC).
 
     A Luhn failure issues [`UnverifiedCardWarning`][] instead of raising:
     some cards issued in China do not carry a Luhn check digit.
     """
-    v = _SEPARATORS.sub("", _require_str(value, field))
+    v = _ascii_number(value, field)
     if not v:
         raise InvalidInputError("is empty", field=field, rule="required")
     if not v.isdigit() or not 12 <= len(v) <= 19:
@@ -135,7 +213,7 @@ def normalize_card_no(value: object, field: str = "card_no") -> str:
         warnings.warn(
             f"{field} {mask_card(v)} fails the Luhn check; sending it anyway",
             UnverifiedCardWarning,
-            stacklevel=3,
+            stacklevel=_caller_stacklevel(),
         )
     return v
 

@@ -1,19 +1,61 @@
-"""Masking of personal data and secrets, for reprs, logs, errors and audit events."""
+"""Masking of personal data and secrets: the one pass every outgoing string goes through.
+
+`scrub_text` is the pass. Exception messages (at construction), the SDK's log records and
+httpx's, audit events and the batch writer's cells all go through it. It masks, in this order:
+
+1. values the caller knows — the client's own secrets (registered with
+   `register_secret` when a client is built, or passed as ``secrets=``), the applicant's
+   names and numbers (``names=``, ``values=``) — raw, URL-encoded and JSON-escaped;
+2. personal numbers found by pattern (`personal_kind` says what a run of digits is):
+
+   * an **ID number**: 18 characters (17 digits and a digit or ``X``) or 15 legacy digits,
+     with a known province prefix (11–15, 21–23, 31–37, 41–46, 50–54, 61–65, 71, 81–83)
+     and a real birth date; the check digit is not required (a mistyped echo is still personal);
+   * a **mobile**: ``1[3-9]`` and 9 digits, alone or after ``86`` / ``0086``;
+   * a **card number**: 13–19 digits, Luhn or not, starting with an issuer prefix — 3, 4, 5, 6
+     or 9, or 2221–2720 (Mastercard's 2-series).
+
+   A number is a maximal run of digits: letters, punctuation and spaces end it, so a card glued
+   to letters inside a transaction id (``TY6222020000000000000X``) is found, but digits glued to
+   more digits are one longer number that is none of the above and is left alone. That is what
+   keeps a 13-digit millisecond timestamp (it starts with ``1``), a ``yyyymmddHHMMSS`` stamp
+   (``19…``/``20…``) and the digit body of a provider's transaction id readable. Digit groups
+   separated by single spaces or dashes (``6222 0200 0000 0000 000``, ``138-0013-8000``) are
+   joined first and masked when the joined number is personal.
+
+Values are masked *before* any truncation (`scrub_text` ``limit=``), so a cut can never
+split a value out of the mask's reach.
+"""
 
 from __future__ import annotations
 
+import datetime as _dt
+import functools
+import json
 import logging
 import re
+import threading
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from urllib.parse import quote, quote_plus, unquote
 
 __all__ = [
     "RedactingFilter",
+    "looks_personal",
     "mask_card",
     "mask_id_card",
     "mask_mobile",
     "mask_name",
+    "mask_personal",
     "mask_secret",
+    "personal_kind",
     "redact_text",
+    "register_secret",
+    "scrub_text",
 ]
+
+REDACTED = "<redacted>"
 
 
 def mask_id_card(value: str) -> str:
@@ -52,28 +94,322 @@ def mask_secret(value: str | bytes | None) -> str:
     """Keys, tokens and signatures: nothing of the value, only that it is set."""
     if not value:
         return "<unset>"
-    return "<redacted>"
+    return REDACTED
 
 
-# Patterns for free text (log messages written by user code or third parties): an 18-char
-# resident ID, a mainland mobile, a 12-19 digit card number. Longest first, digits-bounded.
-_ID_RE = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-z])")
-_MOBILE_RE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
-_CARD_RE = re.compile(r"(?<!\d)(\d{4})(\d{4,11})(\d{4})(?!\d)")
+# -- what a number is ---------------------------------------------------------------------------
+
+_PROVINCES = frozenset(
+    {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46}
+    | {50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83}
+)
+
+
+def _ascii_digits(text: str) -> str:
+    """Unicode decimal digits (full-width, Arabic-Indic …) and a full-width X as ASCII."""
+    if text.isascii():
+        return text
+    return "".join(
+        str(unicodedata.decimal(ch)) if ch.isdecimal() else _WIDE_X.get(ch, ch) for ch in text
+    )
+
+
+_WIDE_X = {"Ｘ": "X", "ｘ": "x"}
+
+
+def _is_date(year: int, month: int, day: int) -> bool:
+    try:
+        _dt.date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def _looks_like_id18(v: str) -> bool:
+    return (
+        len(v) == 18
+        and v[:17].isdigit()
+        and (v[17].isdigit() or v[17] in "Xx")
+        and int(v[:2]) in _PROVINCES
+        and 1850 <= int(v[6:10]) <= 2100
+        and _is_date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
+    )
+
+
+def _looks_like_id15(v: str) -> bool:
+    return (
+        len(v) == 15
+        and v.isdigit()
+        and int(v[:2]) in _PROVINCES
+        and _is_date(1900 + int(v[6:8]), int(v[8:10]), int(v[10:12]))
+    )
+
+
+def _looks_like_card(v: str) -> bool:
+    if not (13 <= len(v) <= 19 and v.isdigit()):
+        return False
+    return v[0] in "34569" or 2221 <= int(v[:4]) <= 2720
+
+
+def _mobile_offset(v: str) -> int | None:
+    """Where the mobile starts in ``v`` (0, or 2/4 after a country code), or None."""
+    for prefix in ("", "86", "0086"):
+        rest = v[len(prefix) :]
+        if (
+            v.startswith(prefix)
+            and len(rest) == 11
+            and rest.isdigit()
+            and rest[0] == "1"
+            and rest[1] in "3456789"
+        ):
+            return len(prefix)
+    return None
+
+
+def personal_kind(value: str) -> str | None:
+    """``"id_card"``, ``"mobile"`` or ``"card_no"`` when ``value`` (one number, ASCII or not,
+    without separators) is shaped like one (see the module docstring), else None."""
+    v = _ascii_digits(value)
+    if _looks_like_id18(v) or _looks_like_id15(v):
+        return "id_card"
+    if _mobile_offset(v) is not None:
+        return "mobile"
+    if _looks_like_card(v):
+        return "card_no"
+    return None
+
+
+_SEPARATORS = re.compile(r"[\s\-]+")
+
+
+def looks_personal(value: object) -> bool:
+    """True when a whole value — a CSV cell, say — is an ID number, mobile or card number.
+
+    Spaces and dashes inside it are ignored (``138-0013-8000``), as is a ``+`` before ``86``.
+    """
+    if not isinstance(value, str):
+        return False
+    v = _SEPARATORS.sub("", value.strip()).lstrip("+")
+    return bool(v) and personal_kind(v) is not None
+
+
+def mask_personal(value: str) -> str:
+    """The masked form of one number `personal_kind` recognises; anything else is
+    returned as is. Spaces and dashes are dropped from a recognised number."""
+    v = _ascii_digits(_SEPARATORS.sub("", value.strip()))
+    plus = v.startswith("+")
+    v = v.lstrip("+")
+    kind = personal_kind(v)
+    if kind == "id_card":
+        return mask_id_card(v)
+    if kind == "mobile":
+        at = _mobile_offset(v) or 0
+        return ("+" if plus else "") + v[:at] + mask_mobile(v[at:])
+    if kind == "card_no":
+        return mask_card(v)
+    return value
+
+
+# -- secrets known by value ----------------------------------------------------------------------
+
+_MAX_SECRETS = 1024
+_secrets: OrderedDict[str, tuple[str, ...]] = OrderedDict()  # value -> its forms, longest first
+_secrets_lock = threading.Lock()
+_version = 0  # bumped by every registration that changes the set
+_pattern: re.Pattern[str] | None = None
+_pattern_version = -1
+_MIN_SECRET = 6  # shorter strings would mask ordinary words
+
+
+def register_secret(*values: str | bytes | None) -> None:
+    """Mask these values (keys, tokens, private-key text) by value in every outgoing string.
+
+    Clients register their own credentials when built. Kept in memory only, most recent
+    1024 (tokens come and go); values shorter than 6 characters are ignored. A PEM key is
+    registered line by line, and as one base64 body.
+    """
+    global _version
+    for value in values:
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        if not value:
+            continue
+        parts = {value.strip()}
+        if "\n" in value or "-----" in value:
+            body = [ln.strip() for ln in value.splitlines() if ln.strip() and "-----" not in ln]
+            parts.update(body)
+            parts.add("".join(body))
+        with _secrets_lock:
+            for part in parts:
+                if len(part) >= _MIN_SECRET:
+                    if part not in _secrets:
+                        _secrets[part] = tuple(sorted(_forms(part), key=len, reverse=True))
+                        _version += 1
+                    _secrets.move_to_end(part)
+            while len(_secrets) > _MAX_SECRETS:
+                _secrets.popitem(last=False)
+                _version += 1
+
+
+def _forms(value: str) -> set[str]:
+    """The value as it may appear in a message: raw, URL-encoded, JSON-escaped."""
+    forms = {
+        value,
+        quote(value, safe=""),
+        quote_plus(value),
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        json.dumps(value)[1:-1],
+    }
+    return {f for f in forms if f}
+
+
+# -- the pass ------------------------------------------------------------------------------------
+
+# A number: digits, optionally in groups joined by one space or dash, optionally ending in X
+# (ID numbers). Unicode digits count (a full-width echo is masked too).
+_NUMBER_RE = re.compile(r"(?<!\d)\d(?:[ \-]?\d){10,}[XxＸｘ]?")
+_RUN_RE = re.compile(r"\d+[XxＸｘ]?")
+_PERCENT_RE = re.compile(r"%[0-9A-Fa-f]{2}")
+_DIGIT_RE = re.compile(r"\d")
+_PLACEHOLDER_BASE = 0xF0000  # Supplementary Private Use Area-A: never in a provider's answer
+_PLACEHOLDERS = re.compile("[\U000f0000-\U000f00ff]")
+
+
+def _mask_one(run: str) -> str:
+    # Every personal number is 11 (a mobile) to 19 (a card) characters long.
+    body = run if run[-1].isdecimal() else run[:-1]
+    if not 11 <= len(body) <= 19:
+        return run
+    masked = mask_personal(run)
+    if masked == run and body != run:  # an X that does not end an ID number
+        return mask_personal(body) + run[-1]
+    return masked
+
+
+def _mask_number(match: re.Match[str]) -> str:
+    token = match.group(0)
+    if len(token) < 11:
+        return token
+    if " " in token or "-" in token:
+        joined = token.replace(" ", "").replace("-", "")
+        if 11 <= len(joined) <= 19 and personal_kind(joined) is not None:
+            return mask_personal(joined)
+        return _RUN_RE.sub(lambda m: _mask_one(m.group(0)), token)
+    return _mask_one(token)
+
+
+def _replace_known(text: str, values: Iterable[str], mask: Callable[[str], str]) -> str:
+    for value in sorted(set(values), key=len, reverse=True):
+        for form in sorted(_forms(value), key=len, reverse=True):
+            if form in text:
+                text = text.replace(form, mask(value))
+    return text
+
+
+def _redacted(_value: str) -> str:
+    return REDACTED
+
+
+def _registered_pattern() -> re.Pattern[str] | None:
+    """One regex for every form of every registered secret, rebuilt after a registration."""
+    global _pattern, _pattern_version
+    with _secrets_lock:
+        if _pattern_version != _version:
+            forms = sorted({f for fs in _secrets.values() for f in fs}, key=len, reverse=True)
+            _pattern = re.compile("|".join(map(re.escape, forms))) if forms else None
+            _pattern_version = _version
+        return _pattern
+
+
+def _scrub(text: str, secrets: list[str], names: list[str], values: list[str]) -> str:
+    pattern = _registered_pattern()
+    if pattern is not None and len(text) >= _MIN_SECRET:
+        text = pattern.sub(REDACTED, text)
+    if secrets:
+        text = _replace_known(text, secrets, _redacted)
+    held: list[str] = []
+    if values:
+        if _PLACEHOLDERS.search(text):  # cannot use placeholders: mask in place
+            text = _replace_known(text, values, mask_personal_or_stars)
+        else:
+            # A placeholder (one private-use character) ends the digit run, so a number glued
+            # to a known value (``6222…`` + ``1101…``) is still seen as a number of its own.
+            def hold(value: str) -> str:
+                held.append(mask_personal_or_stars(value))
+                return chr(_PLACEHOLDER_BASE + len(held) - 1)
+
+            text = _replace_known(text, values, hold)
+    if names:
+        text = _replace_known(text, names, mask_name)
+    if _DIGIT_RE.search(text):
+        text = _NUMBER_RE.sub(_mask_number, text)
+    for i, masked in enumerate(held):
+        text = text.replace(chr(_PLACEHOLDER_BASE + i), masked)
+    return text
+
+
+def scrub_text(
+    text: str,
+    secrets: Iterable[str | None] = (),
+    *,
+    names: Iterable[str | None] = (),
+    values: Iterable[str | None] = (),
+    limit: int | None = None,
+) -> str:
+    """Mask every secret and personal value in ``text`` (see the module docstring).
+
+    ``secrets`` are replaced by ``<redacted>`` (so are the registered ones), ``names`` by their
+    masked form (``张*``), ``values`` — the applicant's ID number, mobile, card as sent — by
+    theirs. Then numbers are masked by pattern. ``limit`` truncates the result (with ``…``),
+    after masking.
+    """
+    if not isinstance(text, str):
+        text = str(text)
+    known_secrets = [s for s in secrets if s and len(s) >= _MIN_SECRET]
+    known_values = [f for v in values if v for f in {v, v.lower(), v.upper()}]  # ``…002x``
+    known_names = [n.strip() for n in names if n and n.strip()]
+    if "%" in text and _PERCENT_RE.search(text):
+        # URL-encoding glues hex digits to the value (``%226222…%22``) and hides names: look
+        # at the decoded text, and keep it (masked) if anything in it needed masking.
+        decoded = unquote(text)
+        cleaned = _scrub(decoded, known_secrets, known_names, known_values)
+        text = (
+            cleaned
+            if cleaned != decoded
+            else _scrub(text, known_secrets, known_names, known_values)
+        )
+    else:
+        text = _scrub(text, known_secrets, known_names, known_values)
+    if limit is not None and len(text) > limit:
+        text = text[: max(limit - 1, 0)] + "…"
+    return text
+
+
+def mask_personal_or_stars(value: str) -> str:
+    """`mask_personal`, or stars of the same length for a value it does not recognise."""
+    masked = mask_personal(value)
+    return masked if masked != value else "*" * len(value)
 
 
 def redact_text(text: str) -> str:
-    """Mask ID numbers, mobiles and card numbers found anywhere in ``text``."""
-    text = _ID_RE.sub(lambda m: m.group(1) + "*" * 8 + m.group(3)[-4:], text)
-    text = _MOBILE_RE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
-    return _CARD_RE.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)
+    """Mask ID numbers, mobiles, card numbers and registered secrets found in ``text``.
+
+    The pattern half of `scrub_text`, kept under its old name.
+    """
+    return scrub_text(text)
+
+
+@functools.lru_cache(maxsize=1)
+def _plain_formatter() -> logging.Formatter:
+    return logging.Formatter()
 
 
 class RedactingFilter(logging.Filter):
-    """A logging filter that masks ID numbers, mobiles and card numbers in every record.
+    """A logging filter that masks ID numbers, mobiles, card numbers and the clients' secrets
+    in every record (message, arguments and traceback text).
 
-    creditsdk's own records are already masked; attach this to handlers that also see
-    records from your code or from libraries (httpx logs URLs, for instance):
+    The SDK attaches it to its own loggers and to ``httpx``'s; attach it to handlers that also
+    see records from your code or from other libraries:
 
     ```python
     handler.addFilter(RedactingFilter())
@@ -81,9 +417,40 @@ class RedactingFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = redact_text(message)
+        if getattr(record, "_creditsdk_scrubbed", False):
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: leave the record to logging's own handling
+            return True
+        redacted = scrub_text(message)
         if redacted != message:
             record.msg = redacted
             record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _plain_formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub_text(record.stack_info)
+        record._creditsdk_scrubbed = True
         return True
+
+
+_LOGGERS = ("creditsdk", "creditsdk.audit", "creditsdk.batch", "httpx")
+_installed: set[str] = set()
+
+
+def install_log_filters(*names: str) -> None:
+    """Attach a `RedactingFilter` to the SDK's loggers and httpx's (idempotent).
+
+    A logger's filters only see records logged on that very logger, so each is named.
+    """
+    for name in names or _LOGGERS:
+        if name in _installed:
+            continue
+        logging.getLogger(name).addFilter(RedactingFilter())
+        _installed.add(name)
+
+
+install_log_filters()

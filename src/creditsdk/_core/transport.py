@@ -208,7 +208,8 @@ def _note_query(request: httpx.Request) -> None:
         return
     _QUERY_FILTER.note(request.url)
     if not _QUERY_FILTER_INSTALLED:
-        logging.getLogger("httpx").addFilter(_QUERY_FILTER)
+        # First, before the masking filter creditsdk._core.redact puts on this logger.
+        logging.getLogger("httpx").filters.insert(0, _QUERY_FILTER)
         _QUERY_FILTER_INSTALLED = True
 
 

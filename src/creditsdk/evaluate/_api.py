@@ -33,7 +33,7 @@ def _as_list(x: str | Sequence[str] | None) -> list[str]:
 
 
 class Evaluation:
-    """The result of :func:`evaluate`: ``.factors``, ``.bins``, ``.summary`` (DataFrames),
+    """The result of `evaluate`: ``.factors``, ``.bins``, ``.summary`` (DataFrames),
     ``.overlap``, ``.warnings``, ``.to_html(path)``, ``.save(folder)``; shows itself in Jupyter."""
 
     def __init__(

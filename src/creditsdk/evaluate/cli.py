@@ -1,4 +1,4 @@
-"""``creditsdk evaluate``: argparse wiring (the main CLI calls :func:`add_parser`).
+"""``creditsdk evaluate``: argparse wiring (the main CLI calls `add_parser`).
 
 Exit codes: 0 the evaluation was written; 2 bad usage, unreadable runs or a missing extra.
 """

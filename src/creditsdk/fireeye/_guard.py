@@ -101,7 +101,9 @@ class CardGuard:
     @staticmethod
     def _key(card_no: str) -> str:
         # Only a digest is kept in memory, never the card number.
-        return hashlib.sha256(card_no.encode("ascii")).hexdigest()
+        # UTF-8, not ASCII: the guard must never raise UnicodeEncodeError, whatever it is given
+        # (the clients hand it normalised ASCII cards; direct callers may not).
+        return hashlib.sha256(card_no.encode("utf-8", "surrogatepass")).hexdigest()
 
     def _today(self) -> _dt.date:
         now = self.clock()

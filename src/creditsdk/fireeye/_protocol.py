@@ -19,7 +19,14 @@ import httpx
 
 from .._core.consent import Consent
 from .._core.operation import Operation
-from .._core.redact import mask_card, mask_id_card, mask_mobile, mask_secret, redact_text
+from .._core.redact import (
+    mask_card,
+    mask_id_card,
+    mask_mobile,
+    mask_secret,
+    register_secret,
+    scrub_text,
+)
 from ..errors import (
     AuthenticationError,
     ConfigurationError,
@@ -39,6 +46,7 @@ __all__ = [
     "Credentials",
     "HttpMethod",
     "encode_amount",
+    "encode_trans_date",
     "model_score_operation",
     "normalize_amount",
     "normalize_location",
@@ -71,6 +79,9 @@ class Credentials:
 
     institution_id: str
     app_key: str
+
+    def __attrs_post_init__(self) -> None:
+        register_secret(self.app_key)  # an echoed app key is masked wherever it shows up
 
     def __repr__(self) -> str:
         key = mask_secret(self.app_key)
@@ -147,8 +158,13 @@ def encode_amount(amount: Decimal, unit: AmountUnit) -> str | float:
     return float(amount)
 
 
+#: Earliest transaction date accepted: no UnionPay card transaction predates China UnionPay
+#: (2002); anything before 2000 is a typo or a parsing accident (``date(1, 1, 1)``, year 0025).
+EARLIEST_TRANS_DATE = _dt.date(2000, 1, 1)
+
+
 def normalize_trans_date(value: object, *, today: _dt.date | None = None) -> _dt.date:
-    """A ``date`` (a ``datetime`` gives its date); not later than tomorrow (time zones)."""
+    """A ``date`` (a ``datetime`` gives its date) from 2000-01-01 to tomorrow (time zones)."""
     if isinstance(value, _dt.datetime):
         value = value.date()
     if not isinstance(value, _dt.date):
@@ -157,7 +173,19 @@ def normalize_trans_date(value: object, *, today: _dt.date | None = None) -> _dt
         )
     if value > (today or _dt.date.today()) + _dt.timedelta(days=1):
         raise InvalidInputError("is in the future", field="trans_date", rule="future")
+    if value < EARLIEST_TRANS_DATE:
+        raise InvalidInputError(
+            f"{value.isoformat()} is before {EARLIEST_TRANS_DATE.isoformat()}",
+            field="trans_date",
+            rule="range",
+        )
     return value
+
+
+def encode_trans_date(value: _dt.date) -> str:
+    """``transDate`` on the wire: ``yyyyMMdd``, zero-padded (``strftime`` gives ``"10101"`` for
+    year 1 on glibc)."""
+    return f"{value.year:04d}{value.month:02d}{value.day:02d}"
 
 
 def normalize_location(value: object) -> str | None:
@@ -218,8 +246,14 @@ def _code_of(body: Mapping[str, Any]) -> str:
     raise ResponseIntegrityError("answer code is not a string", provider=PROVIDER)
 
 
-def parse_envelope(response: httpx.Response) -> tuple[str, str, Any]:
-    """``(code, msg, data)`` of an answer; raises for every code but 0000 and 0003."""
+def parse_envelope(
+    response: httpx.Response, *, known: tuple[str, ...] = ()
+) -> tuple[str, str, Any]:
+    """``(code, msg, data)`` of an answer; raises for every code but 0000 and 0003.
+
+    ``known``: the personal values the request carried, masked by value in ``msg`` (on top of
+    the masking by pattern every message gets).
+    """
     try:
         body = json.loads(response.content)
     except ValueError:
@@ -230,21 +264,35 @@ def parse_envelope(response: httpx.Response) -> tuple[str, str, Any]:
         raise ResponseIntegrityError("answer is not a JSON object", provider=PROVIDER)
     code = _code_of(body)
     msg = body.get("msg")
-    message = redact_text(msg) if isinstance(msg, str) else ""
+    message = scrub_text(msg, values=known, limit=200) if isinstance(msg, str) else ""
     if code in ("0000", "0003"):
         return code, message, body.get("data")
-    known: dict[str, tuple[type[ProviderError], str]] = {
+    codes: dict[str, tuple[type[ProviderError], str]] = {
         "0001": (ProductNotEnabledError, "the institution has not enabled this service"),
         "0002": (AuthenticationError, "institution id or app key refused"),
         "0004": (ProviderError, "processing error at the provider"),
     }
-    cls, meaning = known.get(code, (ProviderError, "unknown answer code"))
+    cls, meaning = codes.get(code, (ProviderError, "unknown answer code"))
+    code = scrub_text(code, values=known, limit=40)  # an unknown code may be an echo
     text = f"{meaning} ({message})" if message else meaning
     raise cls(text, provider=PROVIDER, code=code)
 
 
-def parse_transaction(response: httpx.Response, *, card: str) -> TransactionCheck:
-    code, message, data = parse_envelope(response)
+def _describe(data: object, known: tuple[str, ...]) -> str:
+    """What an unexpected ``data`` was, without echoing what it holds: a short scalar is shown
+    (masked), a container only by its type and size."""
+    if data is None or isinstance(data, (bool, int, float)):
+        return scrub_text(repr(data), values=known, limit=40)
+    if isinstance(data, str):  # may hold a name, which has no pattern: only its length
+        return f"a string of {len(data)} characters"
+    size = f" of {len(data)}" if isinstance(data, (dict, list)) else ""
+    return f"a {type(data).__name__}{size}"
+
+
+def parse_transaction(
+    response: httpx.Response, *, card: str, known: tuple[str, ...] = ()
+) -> TransactionCheck:
+    code, message, data = parse_envelope(response, known=known)
     if code == "0003":
         return TransactionCheck(False, code, message, REASON_NO_SUCH_TRANSACTION, card)
     if data in (1, "1") and data is not True:
@@ -252,12 +300,16 @@ def parse_transaction(response: httpx.Response, *, card: str) -> TransactionChec
     if data in (0, "0") and data is not False:
         return TransactionCheck(False, code, message, REASON_MISMATCH, card)
     raise ResponseIntegrityError(
-        f"transaction check answered data={data!r}, expected 1 or 0", provider=PROVIDER, code=code
+        f"transaction check answered data={_describe(data, known)}, expected 1 or 0",
+        provider=PROVIDER,
+        code=code,
     )
 
 
-def parse_score(response: httpx.Response, *, card: str) -> FireEyeScore:
-    code, message, data = parse_envelope(response)
+def parse_score(
+    response: httpx.Response, *, card: str, known: tuple[str, ...] = ()
+) -> FireEyeScore:
+    code, message, data = parse_envelope(response, known=known)
     if code == "0003":
         raise ResponseIntegrityError(
             "model score answered 0003 (a transaction-check code)", provider=PROVIDER, code=code
@@ -306,7 +358,7 @@ def transaction_operation(
     """Inputs already normalised (see the client)."""
     data: dict[str, Any] = {
         "cardNo": card_no,
-        "transDate": trans_date.strftime("%Y%m%d"),
+        "transDate": encode_trans_date(trans_date),
         "transAmount": encode_amount(amount, amount_unit),
     }
     masked = {"card_no": mask_card(card_no)}
@@ -319,13 +371,14 @@ def transaction_operation(
     if location is not None:
         data["transLocation"] = location
     card = masked["card_no"]
+    known = tuple(v for v in (card_no, id_card, mobile) if v)
     return Operation(
         provider=PROVIDER,
         name="transaction_auth",
         build_request=lambda _attempt: build_request(
             base_url, TRANSACTION_AUTH_PATH, method, creds, data
         ),
-        parse_response=lambda resp: parse_transaction(resp, card=card),
+        parse_response=lambda resp: parse_transaction(resp, card=card, known=known),
         billed=True,
         idempotent=False,
         applicant=masked,
@@ -351,13 +404,14 @@ def model_score_operation(
         "mobile": mask_mobile(mobile),
     }
     card = masked["card_no"]
+    known = (card_no, id_card, mobile)
     return Operation(
         provider=PROVIDER,
         name="model_score",
         build_request=lambda _attempt: build_request(
             base_url, MODEL_SCORE_PATH, method, creds, data
         ),
-        parse_response=lambda resp: parse_score(resp, card=card),
+        parse_response=lambda resp: parse_score(resp, card=card, known=known),
         billed=True,
         idempotent=False,
         applicant=masked,

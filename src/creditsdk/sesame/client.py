@@ -13,6 +13,7 @@ from .._core.config import NOT_GIVEN, NotGiven, TimeoutArg, env_or
 from .._core.consent import Consent, check_consent
 from .._core.identity import Applicant
 from .._core.operation import Operation
+from .._core.redact import register_secret
 from .._core.retry import RetryPolicy
 from .._core.transport import AsyncClientBase, SyncClientBase
 from ..errors import InvalidInputError
@@ -69,19 +70,21 @@ class _SesameBase:
         clock: Callable[[], _dt.datetime] | None,
         certs: Mapping[str, Any],
     ) -> None:
+        resolved_app_id = env_or(app_id, "CREDITSDK_SESAME_APP_ID", what="app_id") or ""
+        private_key = (
+            app_private_key
+            if isinstance(app_private_key, bytes)
+            else env_or(app_private_key, "CREDITSDK_SESAME_APP_PRIVATE_KEY", what="app_private_key")
+            or ""
+        )
+        # Masked by value wherever an echo of them shows up (errors, logs, audit events).
+        register_secret(private_key, encrypt_key)
         bundle = None
         if any(v is not None for v in certs.values()):
             bundle = CertBundle.load(**certs)
         self._config = p.SesameConfig.load(
-            app_id=env_or(app_id, "CREDITSDK_SESAME_APP_ID", what="app_id") or "",
-            app_private_key=(
-                app_private_key
-                if isinstance(app_private_key, bytes)
-                else env_or(
-                    app_private_key, "CREDITSDK_SESAME_APP_PRIVATE_KEY", what="app_private_key"
-                )
-                or ""
-            ),
+            app_id=resolved_app_id,
+            app_private_key=private_key,
             alipay_public_key=(
                 alipay_public_key
                 if isinstance(alipay_public_key, bytes) or bundle is not None

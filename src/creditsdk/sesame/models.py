@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from .._core.redact import mask_secret
+from .._core.redact import mask_secret, register_secret
 
 __all__ = ["Admittance", "AuthorizationStatus", "Grant", "SesameScore", "WatchlistResult"]
 
@@ -41,6 +41,9 @@ class Grant:
     refresh_expires_at: _dt.datetime | None = None
     issued_at: _dt.datetime | None = None
     open_id: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        register_secret(self.access_token, self.refresh_token)  # masked by value if echoed
 
     def expired(self, now: _dt.datetime | None = None) -> bool:
         """True once ``expires_at`` has passed (then call ``refresh``)."""

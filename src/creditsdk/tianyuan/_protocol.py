@@ -22,7 +22,7 @@ from .._core.consent import Consent
 from .._core.crypto import aes_cbc_decrypt, aes_cbc_encrypt, b64decode_strict, random_iv
 from .._core.identity import Applicant, normalize_id_card, normalize_mobile, normalize_name
 from .._core.operation import Operation
-from .._core.redact import mask_id_card, mask_mobile, mask_name, redact_text
+from .._core.redact import mask_id_card, mask_mobile, mask_name, register_secret, scrub_text
 from ..errors import (
     AuthenticationError,
     ConfigurationError,
@@ -138,6 +138,10 @@ class TianyuanConfig:
     clock_ms: Callable[[], int] = attrs.field(default=lambda: time.time_ns() // 1_000_000)
     iv: Callable[[], bytes] = random_iv
 
+    def __attrs_post_init__(self) -> None:
+        # Echoed keys are masked wherever they show up: the hex form and the raw text form.
+        register_secret(self.key.hex(), self.key.hex().upper(), self.key.decode("latin-1"))
+
     def __repr__(self) -> str:
         return f"TianyuanConfig(base_url={self.base_url!r}, access_id=<set>, key=<redacted>)"
 
@@ -171,7 +175,16 @@ class Envelope:
     data: object
 
 
-def parse_envelope(response: httpx.Response) -> Envelope:
+def parse_envelope(
+    response: httpx.Response,
+    *,
+    names: tuple[str, ...] = (),
+    values: tuple[str, ...] = (),
+) -> Envelope:
+    """The answer's envelope. ``message`` and ``transaction_id`` are masked (by pattern, and by
+    value for the ``names`` and ``values`` the request carried): the provider chooses them, and
+    a transaction id that embeds an ID number or mobile must not carry it into errors, results,
+    audit events or batch files."""
     try:
         doc = json.loads(response.content)
     except ValueError:
@@ -189,15 +202,17 @@ def parse_envelope(response: httpx.Response) -> Envelope:
     message = doc.get("message")
     return Envelope(
         code=code,
-        message=message if isinstance(message, str) else "",
-        transaction_id=str(tid) if tid not in (None, "") else None,
+        message=scrub_text(message, names=names, values=values) if isinstance(message, str) else "",
+        transaction_id=(
+            scrub_text(str(tid), names=names, values=values) if tid not in (None, "") else None
+        ),
         data=doc.get("data"),
     )
 
 
 def error_for(envelope: Envelope) -> ProviderError:
     cls, meaning = ERROR_CODES.get(envelope.code, (ProviderError, "unknown error code"))
-    said = redact_text(envelope.message.strip())[:200]
+    said = scrub_text(envelope.message.strip(), limit=200)  # already masked: cut after masking
     return cls(
         f"{meaning}: {said}" if said else meaning,
         provider=PROVIDER,
@@ -225,8 +240,13 @@ def _decrypt_data(config: TianyuanConfig, envelope: Envelope) -> Any:
         raise
 
 
-def _success_envelope(config: TianyuanConfig, response: httpx.Response) -> tuple[Envelope, Any]:
-    envelope = parse_envelope(response)
+def _success_envelope(
+    config: TianyuanConfig,
+    response: httpx.Response,
+    names: tuple[str, ...] = (),
+    values: tuple[str, ...] = (),
+) -> tuple[Envelope, Any]:
+    envelope = parse_envelope(response, names=names, values=values)
     if envelope.code != 0:
         raise error_for(envelope)  # never decrypt 'data' on an error
     return envelope, _decrypt_data(config, envelope)
@@ -252,7 +272,7 @@ def _sub_responses(data: Any) -> tuple[SubResponse, ...]:
                 data=sub_data,
                 # [C] a failed part: "error": "参数校验不正确", "data": null. Echoed text is
                 # masked: it may quote the parameter that failed.
-                error=redact_text(str(error)) if error not in (None, "") else None,
+                error=scrub_text(str(error)) if error not in (None, "") else None,
             )
         )
     return tuple(out)
@@ -301,9 +321,13 @@ def build_call_operation(
     product = check_product_code(product_code)
     clean, masked = normalize_params(params)
     plaintext = encode_params(clean)
+    names = (clean["name"],) if isinstance(clean.get("name"), str) else ()
+    values = tuple(
+        v for k, v in clean.items() if k in _ID_FIELDS + _MOBILE_FIELDS and isinstance(v, str)
+    )
 
     def parse(response: httpx.Response) -> TianyuanResult:
-        envelope, data = _success_envelope(config, response)
+        envelope, data = _success_envelope(config, response, names, values)
         responses: tuple[SubResponse, ...] = ()
         if product.startswith("COMB") and data is not None:
             try:
@@ -328,7 +352,7 @@ def build_call_operation(
         billed=True,
         idempotent=False,
         applicant=masked or None,
-        names=(clean["name"],) if isinstance(clean.get("name"), str) else (),
+        names=names,
         consent=consent,
         outcome_of=lambda r: "success" if r.has_data else "no_data",
     )
@@ -347,9 +371,10 @@ def build_multi_lending_operation(
     config: TianyuanConfig, applicant: Applicant, consent: Consent
 ) -> Operation[MultiLendingReport]:
     plaintext = encode_params(multi_lending_params(applicant, consent))
+    values = (applicant.id_card, applicant.mobile)
 
     def parse(response: httpx.Response) -> MultiLendingReport:
-        envelope, data = _success_envelope(config, response)
+        envelope, data = _success_envelope(config, response, (applicant.name,), values)
         if data is None:
             return MultiLendingReport.from_factors(
                 {}, transaction_id=envelope.transaction_id, tables=config.tables, has_data=False

@@ -32,8 +32,8 @@ from typing import Any
 
 from Crypto.Cipher import AES
 from Crypto.Util.Padding import pad, unpad
-from stdnum.cn import ric
 
+from .._core.identity import is_valid_id_number
 from .._core.redact import mask_id_card
 from ..errors import ConfigurationError
 from ..sandbox._app import Route, SandboxContext, SandboxRequest, SandboxResponse
@@ -242,7 +242,7 @@ class TianyuanSandbox:
             value = params.get(field)
             if not isinstance(value, str) or not value.strip():
                 return f"{field}不能为空"
-        if not ric.is_valid(params["id_card"]):
+        if not is_valid_id_number(params["id_card"]):
             return "id_card格式不正确"
         if not _MOBILE.fullmatch(params["mobile_no"]):
             return "mobile_no格式不正确"
