@@ -7,6 +7,7 @@ import functools
 import os
 import re
 import sys
+import types
 import unicodedata
 import warnings
 
@@ -24,7 +25,8 @@ _NOT_THE_CALLER = (_PACKAGE_DIR, "<attrs generated")
 def _caller_stacklevel() -> int:
     """``stacklevel`` for a warning about our caller's input: the first frame outside creditsdk
     and attrs' generated methods, i.e. the user's own line."""
-    level, frame = 1, sys._getframe(1)
+    level = 1
+    frame: types.FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(_NOT_THE_CALLER):
         level += 1
         frame = frame.f_back

@@ -18,7 +18,6 @@ import itertools
 import json
 import math
 import os
-import secrets
 import signal
 import threading
 import time
@@ -41,6 +40,7 @@ from ..errors import (
     ProviderError,
     ResponseIntegrityError,
 )
+from ..sandbox._app import synthetic_run_id
 from .operations import ApplicantOperation, Scalar
 
 __all__ = [
@@ -259,7 +259,7 @@ class DemoBureauSandbox:
         self.arrivals: list[float] = []
         self._counter = itertools.count(1)
         # unique across Sandbox restarts: a statement is matched by transaction id
-        self._run = secrets.token_hex(3).upper()
+        self._run = synthetic_run_id(3)
         self._lock = threading.Lock()
         self.billed = 0
 

@@ -22,7 +22,6 @@ import itertools
 import json
 import random
 import re
-import secrets
 import threading
 from collections import deque
 from collections.abc import Mapping
@@ -34,6 +33,7 @@ import attrs
 from .._core.redact import mask_card, mask_id_card, mask_mobile
 from ..errors import ConfigurationError
 from ..sandbox import LedgerEntry, Route, SandboxContext, SandboxRequest, SandboxResponse
+from ..sandbox._app import synthetic_run_id
 
 if TYPE_CHECKING:
     from .client import AsyncFireEyeClient, FireEyeClient
@@ -106,7 +106,7 @@ class FireEyeSandbox:
         self._lock = threading.Lock()
         self._serial = itertools.count(1)
         # part of every ledger transaction id: ids never repeat across Sandboxes or restarts
-        self.run_id: str = str(opts.get("run_id") or secrets.token_hex(3)).upper()
+        self.run_id: str = str(opts.get("run_id") or synthetic_run_id(3)).upper()
 
     # -- what tests use --------------------------------------------------------------------
 

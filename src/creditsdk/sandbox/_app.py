@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
+import secrets
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -214,3 +215,21 @@ class SandboxContext:
         """Keyword arguments that wire a client to this sandbox: ``http_client=`` (in-process)
         or ``verify=`` (TLS); add ``base_url``/``gateway_url`` from `base_url`."""
         return self._wiring(asynchronous)
+
+
+_LETTERS = str.maketrans("0123456789abcdefABCDEF", "ABCDEFGHIJKLMNOPKLMNOP")
+
+
+def letters_only(hex_text: str) -> str:
+    """Hex digits spelled as the letters A-P.
+
+    Synthetic transaction ids are built from these and short counters, so that no run of
+    digits in one can look like a card or a mobile: the SDK masks such runs wherever they
+    appear, and an id must stay exact to be matched against a billing statement.
+    """
+    return hex_text.translate(_LETTERS)
+
+
+def synthetic_run_id(nbytes: int = 4) -> str:
+    """A random run id of letters only (see `letters_only`)."""
+    return letters_only(secrets.token_hex(nbytes))

@@ -22,7 +22,6 @@ import hashlib
 import json
 import random
 import re
-import secrets
 import threading
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -36,7 +35,14 @@ from Crypto.Util.Padding import pad, unpad
 from .._core.identity import is_valid_id_number
 from .._core.redact import mask_id_card
 from ..errors import ConfigurationError
-from ..sandbox._app import Route, SandboxContext, SandboxRequest, SandboxResponse
+from ..sandbox._app import (
+    Route,
+    SandboxContext,
+    SandboxRequest,
+    SandboxResponse,
+    letters_only,
+    synthetic_run_id,
+)
 
 __all__ = ["SCENARIOS", "TianyuanSandbox", "create_sandbox"]
 
@@ -114,7 +120,7 @@ class TianyuanSandbox:
         self._pins: dict[str, str] = {}
         self._faults: list[tuple[int, str | None]] = []
         self._seq = 0
-        self.run_id: str = str(opts.get("run_id") or secrets.token_hex(4)).upper()
+        self.run_id: str = str(opts.get("run_id") or synthetic_run_id(4)).upper()
         self._lock = threading.Lock()
         self._keys = _load_keys()
 
@@ -199,7 +205,7 @@ class TianyuanSandbox:
         # the run id is random unless options={"tianyuan": {"run_id": "..."}} fixes it.
         self._seq += 1
         h = hashlib.sha256(f"{self._ctx.seed}:{self.run_id}:{self._seq}".encode()).hexdigest()
-        return f"TYSB{self.run_id}{self._seq:06d}{h[:12].upper()}"
+        return f"TYSB{self.run_id}{self._seq:06d}{letters_only(h[:12])}"
 
     def _answer(self, code: int, tid: str, data: str = "", message: str | None = None) -> Any:
         return SandboxResponse.json(
