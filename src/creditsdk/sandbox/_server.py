@@ -97,6 +97,9 @@ class _Handler(BaseHTTPRequestHandler):
         if delivery.action == "delay" and self.server.stopping.wait(delivery.delay):
             self._reset()  # the sandbox is stopping: do not keep the client (or stop()) waiting
             return
+        if delivery.action == "drip":
+            self._drip(delivery.response, delivery.delay)
+            return
         self._send(delivery.response, truncate=delivery.action == "truncate")
 
     def _reset(self) -> None:
@@ -119,7 +122,21 @@ class _Handler(BaseHTTPRequestHandler):
             chunks.append(self.rfile.read(size))
             self.rfile.readline()
 
-    def _send(self, response: SandboxResponse, *, truncate: bool = False) -> None:
+    def _drip(self, response: SandboxResponse, interval: float) -> None:
+        """The head at once, then the body one byte every ``interval`` seconds, until done,
+        the client hangs up or the sandbox stops."""
+        self.close_connection = True
+        self.wfile.write(self._head(response))
+        for i in range(len(response.body)):
+            if self.server.stopping.wait(interval):
+                self._reset()
+                return
+            try:
+                self.wfile.write(response.body[i : i + 1])
+            except OSError:
+                return
+
+    def _head(self, response: SandboxResponse) -> bytes:
         reason = _REASONS.get(response.status, "Status")
         lines = [f"HTTP/1.1 {response.status} {reason}"]
         names = {k.lower() for k, _ in response.headers}
@@ -128,7 +145,10 @@ class _Handler(BaseHTTPRequestHandler):
             lines.append(f"Content-Length: {len(response.body)}")
         if self.close_connection:
             lines.append("Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _send(self, response: SandboxResponse, *, truncate: bool = False) -> None:
+        head = self._head(response)
         if truncate:  # announce the whole body, send half of it, hang up
             self.close_connection = True
             self.wfile.write(head + response.body[: len(response.body) // 2])
