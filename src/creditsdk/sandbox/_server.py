@@ -67,7 +67,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         length_header = self.headers.get("Content-Length")
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            body = self._read_chunked()
+            chunked = self._read_chunked()
+            if chunked is None:
+                return  # refused (413 or 400) and the connection closed
+            body = chunked
         elif length_header is not None:
             try:
                 length = int(length_header)
@@ -111,16 +114,33 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             self.connection.close()
 
-    def _read_chunked(self) -> bytes:
+    def _read_chunked(self) -> bytes | None:
+        """The body of a chunked request, capped like a Content-Length one: a chunk that would
+        take it past ``_MAX_BODY`` is refused (413) before it is read, and the connection is
+        closed, so nothing beyond the cap is ever buffered. None when refused."""
         chunks: list[bytes] = []
+        total = 0
         while True:
-            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+            except ValueError:
+                size = -1
+            if size < 0:
+                self.close_connection = True
+                self._send(SandboxResponse.text("bad chunk size", 400))
+                return None
             if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                     pass
                 return b"".join(chunks)
+            total += size
+            if total > _MAX_BODY:
+                self.close_connection = True
+                self._send(SandboxResponse.text("body too large", 413))
+                return None
             chunks.append(self.rfile.read(size))
-            self.rfile.readline()
+            self.rfile.readline(1024)
 
     def _drip(self, response: SandboxResponse, interval: float) -> None:
         """The head at once, then the body one byte every ``interval`` seconds, until done,
