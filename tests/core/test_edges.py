@@ -238,3 +238,20 @@ def test_closed_transport_and_bad_audit_are_configuration_errors() -> None:
             await at.run(make_op())
 
     asyncio.run(go())
+
+
+def test_every_provider_client_closed_or_misconfigured_says_so() -> None:
+    """Issue 11 item 10 through the real clients, sync and async, all providers."""
+    from creditsdk.sandbox import Sandbox
+
+    sb = Sandbox(seed=1)
+    for provider in ("tianyuan", "fireeye", "sesame"):
+        with pytest.raises(ConfigurationError, match="audit= takes"):
+            getattr(sb, f"{provider}_client")(audit=123)
+        with pytest.raises(ConfigurationError, match="audit= takes"):
+            getattr(sb, f"async_{provider}_client")(audit=123)
+        client = getattr(sb, f"{provider}_client")(max_response_bytes=1000)
+        assert client.max_response_bytes == 1000
+        client.close()
+        with pytest.raises(ConfigurationError, match="closed"):
+            client._run(make_op())

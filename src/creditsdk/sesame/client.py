@@ -13,7 +13,7 @@ from .._core.consent import Consent, check_consent
 from .._core.identity import Applicant
 from .._core.operation import Operation
 from .._core.retry import RetryPolicy
-from .._core.transport import AsyncClientBase, SyncClientBase
+from .._core.transport import DEFAULT_MAX_RESPONSE_BYTES, AsyncClientBase, SyncClientBase
 from ..errors import InvalidInputError
 from . import _protocol as p
 from .models import Admittance, AuthorizationStatus, Grant, SesameScore
@@ -240,6 +240,7 @@ class SesameClient(_SesameBase, SyncClientBase):
         http_client: httpx.Client | None = None,
         audit: object = None,
         verify: Any = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         clock: Callable[[], _dt.datetime] | None = None,
     ) -> None:
         self._setup(
@@ -259,6 +260,7 @@ class SesameClient(_SesameBase, SyncClientBase):
             http_client=http_client,
             audit=audit,
             verify=verify,
+            max_response_bytes=max_response_bytes,
         )
 
     def exchange_code(
@@ -340,6 +342,7 @@ class AsyncSesameClient(_SesameBase, AsyncClientBase):
         http_client: httpx.AsyncClient | None = None,
         audit: object = None,
         verify: Any = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         clock: Callable[[], _dt.datetime] | None = None,
     ) -> None:
         self._setup(
@@ -359,6 +362,7 @@ class AsyncSesameClient(_SesameBase, AsyncClientBase):
             http_client=http_client,
             audit=audit,
             verify=verify,
+            max_response_bytes=max_response_bytes,
         )
 
     async def exchange_code(
