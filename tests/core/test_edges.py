@@ -255,3 +255,38 @@ def test_every_provider_client_closed_or_misconfigured_says_so() -> None:
         client.close()
         with pytest.raises(ConfigurationError, match="closed"):
             client._run(make_op())
+
+
+@pytest.mark.parametrize("status", [400, 500])
+@pytest.mark.parametrize("provider", ["tianyuan", "fireeye"])  # sesame: see report
+def test_nested_json_on_error_statuses_for_every_provider(provider: str, status: int) -> None:
+    """Issue 11 item 4: a raw RecursionError escaped all three providers' clients."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from creditsdk import Applicant, Consent
+    from creditsdk.errors import CreditSDKError
+    from creditsdk.sandbox import Sandbox
+
+    applicant = Applicant(name="张三", id_card="11010519491231002X", mobile="13800138000")
+    consent = Consent(
+        reference="AUTH1", purpose="credit_underwriting", granted_at=dt.datetime(2026, 11, 1)
+    )
+    mock = httpx.MockTransport(lambda r: httpx.Response(status, content=NESTED))
+    audit = MemoryAuditSink()
+    sb = Sandbox(seed=1)
+    client = getattr(sb, f"{provider}_client")(
+        http_client=httpx.Client(transport=mock), audit=audit, retry=ONE
+    )
+
+    def call() -> Any:
+        if provider == "tianyuan":
+            return client.multi_lending(applicant, consent=consent)
+        return client.verify_transaction(
+            "6222020000000000000", dt.date(2025, 3, 14), Decimal("1.00"), consent
+        )
+
+    with client, pytest.raises(CreditSDKError) as caught:
+        call()
+    assert type(caught.value) is ResponseIntegrityError
+    assert len(audit.events) == 1
