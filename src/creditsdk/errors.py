@@ -18,12 +18,14 @@ __all__ = [
     "ConfigurationError",
     "CreditSDKError",
     "CreditSDKWarning",
+    "DeadlineExceededError",
     "InsufficientBalanceError",
     "InvalidInputError",
     "ProductNotEnabledError",
     "ProviderError",
     "RateLimitedError",
     "ResponseIntegrityError",
+    "ResponseTooLargeError",
     "TransportError",
     "UnknownRegionWarning",
     "UnverifiedCardWarning",
@@ -132,6 +134,28 @@ class TransportError(CreditSDKError):
     def __str__(self) -> str:
         base = super().__str__()
         return f"{base} [maybe billed]" if self.maybe_billed else base
+
+
+class ResponseTooLargeError(TransportError):
+    """The answer was larger than the client's ``max_response_bytes`` (counted decoded, so a
+    small compressed "bomb" counts at its real size). It was not read further: for the caller
+    it is a lost answer, ``maybe_billed`` as for any answer lost after the request was sent.
+    ``limit`` is the cap in bytes."""
+
+    def __init__(self, message: str, *, limit: int | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.limit = limit
+
+
+class DeadlineExceededError(TransportError):
+    """No complete answer within the call's ``timeout``, taken as a deadline for the whole
+    attempt (connect, send, wait and read together), however slowly the bytes trickled in.
+    ``maybe_billed`` as for any answer lost after the request was sent. ``deadline`` is the
+    limit in seconds."""
+
+    def __init__(self, message: str, *, deadline: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.deadline = deadline
 
 
 class ProviderError(CreditSDKError):

@@ -136,11 +136,45 @@ async def test_connect_failures_exhaust_attempts(sleeps: list[float]) -> None:
     assert sleeps == [0.1, 0.2] * 2  # exponential: 0.1, 0.2 per run
 
 
-async def test_gateway_error_pages_are_retried(sleeps: list[float]) -> None:
-    page = httpx.Response(502, text="<html>Bad Gateway</html>")
+async def test_503_gateway_pages_are_retried(sleeps: list[float]) -> None:
+    page = httpx.Response(503, text="<html>Service Unavailable</html>")
     s, a, sc, ac = await run_both(sleeps, {"billed": True}, [page, page, OK])
     assert s["code"] == a["code"] == 0
     assert (sc, ac) == (3, 3)
+
+
+@pytest.mark.parametrize("status", [502, 504])
+async def test_502_504_after_sending_are_maybe_billed_not_retried(
+    sleeps: list[float], status: int
+) -> None:
+    """RFC 9110 §15.6.3/§15.6.5: the gateway forwarded the request and gave up on the answer.
+    The provider may have billed it: a billed non-idempotent call is not sent again."""
+    page = httpx.Response(status, text=f"<html><h1>{status}</h1>nginx</html>")
+    s, a, sc, ac = await run_both(sleeps, {"billed": True}, [page, OK])
+    for err in (s, a):
+        assert type(err) is TransportError
+        assert err.maybe_billed is True
+        assert err.http_status == status
+        assert err.attempts == 1
+    assert (sc, ac) == (1, 1)
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("status", [502, 504])
+async def test_502_504_idempotent_call_is_retried(sleeps: list[float], status: int) -> None:
+    page = httpx.Response(status, text="<html>gateway</html>")
+    s, a, sc, ac = await run_both(sleeps, {"idempotent": True}, [page, OK])
+    assert s["code"] == a["code"] == 0
+    assert (sc, ac) == (2, 2)
+
+
+@pytest.mark.parametrize("status", [502, 504])
+async def test_502_504_unbilled_call_is_not_maybe_billed(sleeps: list[float], status: int) -> None:
+    page = httpx.Response(status, text="gateway")
+    s, a, _, _ = await run_both(sleeps, {"billed": False}, [page, OK])
+    for err in (s, a):
+        assert isinstance(err, TransportError)
+        assert err.maybe_billed is False
 
 
 async def test_gateway_exhausted_is_transport_error_not_billed(sleeps: list[float]) -> None:

@@ -11,14 +11,23 @@ process (bill) the request, and can the client tell? — and the operation's dec
   kind of case: the connection dropped after the request was sent but before the provider
   processed it — indistinguishable, from the client, from a drop after processing.)
 
+* every billed call emits exactly one audit event, whose ``maybe_billed`` is the error's.
+
 The retry policy has no waits (``initial_backoff=0``, ``Retry-After: 0``) and two attempts;
-``slow`` faults use a 0.3 s read timeout on that call only, so nothing sleeps long.
+``slow`` faults use a 0.3 s read timeout on that call only, and ``drip`` faults (each byte in
+time, the whole answer never) a 0.3 s timeout, i.e. a 0.3 s whole-attempt deadline.
+
+The cancellation cases (:func:`test_cancelled_call_matrix`) cancel a call once the provider has
+its request (``FaultPlan.wait_injected``, no sleeps): ``task.cancel()`` for async,
+a real SIGINT (Ctrl-C) for sync.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import signal
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -27,11 +36,13 @@ import attrs
 import httpx
 import pytest
 
-from creditsdk import Applicant, Consent, RetryPolicy
+from creditsdk import Applicant, Consent, MemoryAuditSink, RetryPolicy
 from creditsdk.errors import (
     CreditSDKError,
+    DeadlineExceededError,
     RateLimitedError,
     ResponseIntegrityError,
+    ResponseTooLargeError,
     TransportError,
 )
 from creditsdk.sandbox import FAULT_KINDS, Fault, LedgerEntry, Sandbox
@@ -46,11 +57,22 @@ CARD = "6222020000000000000"  # passes Luhn
 TRANS_DATE = dt.date(2025, 3, 14)
 POLICY = RetryPolicy(max_attempts=2, initial_backoff=0, jitter=0)
 SLOW_TIMEOUT = httpx.Timeout(5.0, read=0.3)
+DRIP_TIMEOUT = httpx.Timeout(0.3)  # each byte comes within it: only the deadline ends the call
 
 #: Faults after which the client cannot know whether the provider processed the request.
-LOST = frozenset({"reset_before", "reset_after", "slow", "truncated", "http_500"})
+#: 502/504: a proxy forwarded the request (the provider billed it) and gave up on the answer.
+LOST = frozenset(
+    {"reset_before", "reset_after", "slow", "truncated", "http_500", "http_502", "http_504"}
+    | {"oversized", "gzip_bomb", "drip"}
+)
 #: Faults a gateway answers instead of the provider: never processed.
-REFUSED = frozenset({"http_429", "http_502", "http_503", "http_504"})
+REFUSED = frozenset({"http_429", "http_503"})
+#: The TransportError subclass a LOST fault raises (TransportError itself otherwise).
+LOST_ERROR: dict[str, type[CreditSDKError]] = {
+    "oversized": ResponseTooLargeError,
+    "gzip_bomb": ResponseTooLargeError,
+    "drip": DeadlineExceededError,
+}
 #: Faults that deliver an answer the client must not trust.
 BAD_ANSWER = frozenset({"garbled", "flip_byte", "invalid_json", "html_page"})
 assert set(FAULT_KINDS) == LOST | REFUSED | BAD_ANSWER
@@ -140,7 +162,10 @@ def expect(op: Op, kind: str, mode: str) -> Expect:
             return Expect(None, ledger=1 if op.billed else 0)
         # Idempotent ops retried into the same fault: the provider deduplicates, still ≤ 1.
         return Expect(
-            TransportError, maybe_billed=op.billed, ledger=billed_if_processed, http_status=status
+            LOST_ERROR.get(kind, TransportError),
+            maybe_billed=op.billed,
+            ledger=billed_if_processed,
+            http_status=status,
         )
     return Expect(ResponseIntegrityError, maybe_billed=op.billed, ledger=1 if op.billed else 0)
 
@@ -186,13 +211,14 @@ def _setup_kwargs(sb: Sandbox, op: Op, flavour: str) -> dict[str, Any]:
     return {"grant": grant, "code": code} if op.name.endswith("exchange_code") else {"grant": grant}
 
 
-def _run(sb: Sandbox, op: Op, flavour: str, kwargs: dict[str, Any]) -> Any:
+def _run(sb: Sandbox, op: Op, flavour: str, kwargs: dict[str, Any], audit: MemoryAuditSink) -> Any:
     if flavour == "sync":
-        with getattr(sb, f"{op.provider}_client")(retry=POLICY) as client:
+        with getattr(sb, f"{op.provider}_client")(retry=POLICY, audit=audit) as client:
             return op.call(client, kwargs)
 
     async def go() -> Any:
-        async with getattr(sb, f"async_{op.provider}_client")(retry=POLICY) as client:
+        factory = getattr(sb, f"async_{op.provider}_client")
+        async with factory(retry=POLICY, audit=audit) as client:
             result = op.call(client, kwargs)
             assert isinstance(result, Awaitable)
             return await result
@@ -211,6 +237,9 @@ def test_fault_matrix(sandbox: Sandbox, op: Op, kind: str, mode: str, flavour: s
     kwargs = _setup_kwargs(sb, op, flavour)
     if kind == "slow":
         kwargs["timeout"] = SLOW_TIMEOUT
+    if kind == "drip":
+        kwargs["timeout"] = DRIP_TIMEOUT
+    audit = MemoryAuditSink()
     before = len(sb.ledger(op.provider))
     next_call = sb.faults.calls(op.provider) + 1
     if mode == "once":
@@ -221,7 +250,7 @@ def test_fault_matrix(sandbox: Sandbox, op: Op, kind: str, mode: str, flavour: s
     result: Any = None
     error: BaseException | None = None
     try:
-        result = _run(sb, op, flavour, kwargs)
+        result = _run(sb, op, flavour, kwargs, audit)
     except BaseException as exc:
         error = exc
 
@@ -260,3 +289,76 @@ def test_fault_matrix(sandbox: Sandbox, op: Op, kind: str, mode: str, flavour: s
             assert entries == []
         if error.maybe_billed and not entries:
             assert kind == "reset_before" or not Fault(kind).processed or not op.billed
+
+    # One audit event per billed call, saying what the error says.
+    events = audit.events
+    assert len(events) == (1 if op.billed else 0), events
+    if events and error is not None:
+        assert events[0].maybe_billed is getattr(error, "maybe_billed", False)
+        assert events[0].error_type == type(error).__name__
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+@pytest.mark.parametrize("op", OPS, ids=[op.name for op in OPS])
+def test_cancelled_call_matrix(sandbox: Sandbox, op: Op, flavour: str) -> None:
+    """Cancelled once the provider has the request (it bills): the cancellation propagates
+    unchanged and a billed call leaves exactly one audit event, ``cancelled``, maybe billed."""
+    sb = sandbox
+    kwargs = _setup_kwargs(sb, op, flavour)
+    kwargs["timeout"] = httpx.Timeout(60.0)  # the answer is held 30 s: cancelled long before
+    audit = MemoryAuditSink()
+    before = len(sb.ledger(op.provider))
+    played = sb.faults.played_count
+    sb.faults.add(op.provider, Fault("slow", delay=30.0), on_call=sb.faults.calls(op.provider) + 1)
+
+    if flavour == "sync":
+        if threading.current_thread() is not threading.main_thread():
+            pytest.skip("SIGINT is delivered to the main thread only")
+        main = threading.main_thread().ident
+        assert main is not None
+
+        def ctrl_c() -> None:
+            if sb.faults.wait_injected(played + 1, timeout=30):
+                signal.pthread_kill(main, signal.SIGINT)
+
+        interrupter = threading.Thread(target=ctrl_c)
+        interrupter.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                _run(sb, op, flavour, kwargs, audit)
+        finally:
+            interrupter.join()
+        expected_type = "KeyboardInterrupt"
+    else:
+
+        async def go() -> None:
+            async def call() -> Any:
+                factory = getattr(sb, f"async_{op.provider}_client")
+                async with factory(retry=POLICY, audit=audit) as client:
+                    return await op.call(client, kwargs)
+
+            task = asyncio.ensure_future(call())
+            loop = asyncio.get_running_loop()
+            got = await loop.run_in_executor(None, sb.faults.wait_injected, played + 1, 30)
+            assert got, "the request never reached the provider"
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        asyncio.run(go())
+        expected_type = "CancelledError"
+
+    assert sb.faults.injected[-1].kind == "slow"
+    entries = _new_entries(sb, op.provider, before)
+    assert len(entries) == (1 if op.billed else 0), entries
+    events = audit.events
+    if not op.billed:
+        assert events == []
+        return
+    assert len(events) == 1, events
+    (event,) = events
+    assert event.outcome == "cancelled"
+    assert event.maybe_billed is True
+    assert event.attempts == 1
+    assert event.error_type == expected_type
+    assert event.consent_reference == CONSENT.reference

@@ -60,7 +60,8 @@ def test_unknown_fault_names_the_choices() -> None:
 
 def test_billing_semantics_are_declared_for_every_kind() -> None:
     not_processed = {k for k in FAULT_KINDS if not Fault(k).processed}
-    assert not_processed == {"reset_before", "http_429", "http_502", "http_503", "http_504"}
+    # 502/504: a proxy forwarded the request (the provider billed it) and gave up.
+    assert not_processed == {"reset_before", "http_429", "http_503"}
     assert Fault("http_429", retry_after="7").refusal() is not None
     refusal = Fault("http_429", retry_after="7").refusal()
     assert refusal is not None
@@ -123,3 +124,31 @@ def test_stop_does_not_wait_for_a_slow_answer() -> None:
     with httpx.Client(base_url=sb.base_url) as http, pytest.raises(httpx.ReadTimeout):
         http.get("/fireeye/creditScore/UnionPayModelScore", timeout=httpx.Timeout(5, read=0.1))
     sb.stop()  # would hang for an hour if the delayed handler ignored the stop
+
+
+def test_provider_bills_then_a_proxy_answers_504_billed_once_maybe_billed() -> None:
+    """Issue 11 item 1: behind a proxy that answered 504 after the provider billed, the old
+    client re-sent the call (3 ledger entries for one call)."""
+    import datetime as dt
+
+    from creditsdk import Applicant, Consent, MemoryAuditSink, RetryPolicy
+    from creditsdk.errors import TransportError
+    from creditsdk.sandbox import Sandbox
+
+    applicant = Applicant(name="张三", id_card="11010519491231002X", mobile="13800138000")
+    consent = Consent(
+        reference="AUTH1", purpose="credit_underwriting", granted_at=dt.datetime(2026, 11, 1)
+    )
+    sb = Sandbox(seed=3)
+    sb.tianyuan.balance = None
+    sb.faults.add("tianyuan", "http_504", probability=1.0)
+    audit = MemoryAuditSink()
+    policy = RetryPolicy(max_attempts=3, initial_backoff=0, jitter=0)
+    client = sb.tianyuan_client(retry=policy, audit=audit)
+    with client, pytest.raises(TransportError) as caught:
+        client.multi_lending(applicant, consent=consent)
+    assert caught.value.maybe_billed is True
+    assert caught.value.attempts == 1
+    assert caught.value.http_status == 504
+    assert len(sb.ledger("tianyuan")) == 1
+    assert [(e.outcome, e.maybe_billed) for e in audit.events] == [("transport_error", True)]

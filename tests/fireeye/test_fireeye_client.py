@@ -351,13 +351,24 @@ def test_luhn_failure_is_a_warning_pointing_at_the_caller(consent: Consent) -> N
 
 
 @respx.mock
-def test_gateway_502_is_retried(consent: Consent, no_wait: RetryPolicy) -> None:
+def test_gateway_503_is_retried(consent: Consent, no_wait: RetryPolicy) -> None:
     route = respx.post(TX_URL).mock(
-        side_effect=[httpx.Response(502, text="<html>bad gateway</html>"), _answer("0000", 1)]
+        side_effect=[httpx.Response(503, text="<html>unavailable</html>"), _answer("0000", 1)]
     )
     with _client(retry=no_wait) as fe:
         assert fe.verify_transaction(CARD, DAY, AMOUNT, consent=consent).matched is True
     assert route.call_count == 2
+
+
+@respx.mock
+def test_gateway_502_is_maybe_billed_not_retried(consent: Consent, no_wait: RetryPolicy) -> None:
+    route = respx.post(TX_URL).mock(
+        side_effect=[httpx.Response(502, text="<html>bad gateway</html>"), _answer("0000", 1)]
+    )
+    with _client(retry=no_wait) as fe, pytest.raises(TransportError) as caught:
+        fe.verify_transaction(CARD, DAY, AMOUNT, consent=consent)
+    assert caught.value.maybe_billed is True
+    assert route.call_count == 1
 
 
 @respx.mock

@@ -13,6 +13,7 @@ import logging
 import random
 import time
 import urllib.request
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from types import TracebackType
 from typing import Any, TypeVar
@@ -23,9 +24,11 @@ import httpx
 from ..errors import (
     ConfigurationError,
     CreditSDKError,
+    DeadlineExceededError,
     ProviderError,
     RateLimitedError,
     ResponseIntegrityError,
+    ResponseTooLargeError,
     TransportError,
 )
 from .config import DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, TimeoutArg, resolve_timeout
@@ -35,6 +38,7 @@ from .redact import mask_name
 from .retry import RetryEvent, RetryPolicy, parse_retry_after
 
 __all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "AsyncClientBase",
     "AsyncTransport",
     "ShardedAsyncTransport",
@@ -45,7 +49,13 @@ __all__ = [
 T = TypeVar("T")
 log = logging.getLogger("creditsdk")
 
-_GATEWAY_STATUSES = frozenset({502, 503, 504})
+#: The largest answer a client reads, in decoded bytes (the largest real answer is ~10 KB).
+DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+#: Statuses that say "not processed": 429 (slow down) and 503 (not accepting work). A 502 or
+#: 504 means a gateway forwarded the request and got no (valid) answer back (RFC 9110 §15.6.3,
+#: §15.6.5): the provider may have processed it, like any other 5xx page.
+_NOT_PROCESSED_STATUSES = frozenset({429, 503})
+_GATEWAY_STATUSES = frozenset({502, 504})
 
 
 class _Processed(enum.Enum):
@@ -56,11 +66,178 @@ class _Processed(enum.Enum):
 @attrs.frozen
 class _Send:
     request: httpx.Request
+    deadline: float | None  # seconds for the whole attempt, None for none
+    max_bytes: int
 
 
 @attrs.frozen
 class _Sleep:
     seconds: float
+
+
+class _TooLarge(Exception):
+    """Raised by a reader once the decoded answer passes the cap."""
+
+
+class _DeadlineHit(Exception):
+    """Raised by an executor when the attempt's deadline passes."""
+
+
+@attrs.frozen
+class _Lost:
+    """An attempt the executor ended without an answer: what happened and was it sent."""
+
+    kind: str  # "deadline" | "too_large" | "foreign"
+    sent: bool
+    status: int | None = None
+    cause: BaseException | None = None
+
+
+@attrs.frozen
+class _Cancelled:
+    """The call was cancelled (CancelledError, KeyboardInterrupt …) while running a command."""
+
+    error_type: str
+    sent: bool  # had the attempt under way started sending?
+
+
+class _Progress:
+    """How far one attempt got, from httpcore's ``trace`` events.
+
+    httpcore reports each step of an exchange; until it reports that it began sending the
+    request headers, nothing reached the network (waiting for a connection, connecting, TLS).
+    A transport that reports nothing (respx, ``httpx.MockTransport``, the Sandbox's in-process
+    transport, a caller's own) is taken to have received the request once it was handed over.
+    """
+
+    __slots__ = ("handed", "sent", "traced")
+
+    def __init__(self) -> None:
+        self.handed = False
+        self.traced = False
+        self.sent = False
+
+    def note(self, name: str) -> None:
+        self.traced = True
+        if name.endswith("send_request_headers.started"):
+            self.sent = True
+
+    def trace(self, name: str, info: object) -> None:
+        self.note(name)
+
+    async def atrace(self, name: str, info: object) -> None:
+        self.note(name)
+
+    def started_sending(self, client: httpx.Client | httpx.AsyncClient, url: httpx.URL) -> bool:
+        if self.sent:
+            return True
+        if not self.handed:
+            return False
+        return not (self.traced or _reports_progress(client, url))
+
+
+def _reports_progress(client: httpx.Client | httpx.AsyncClient, url: httpx.URL) -> bool:
+    """Does the transport for ``url`` emit httpcore trace events (so silence means unsent)?"""
+    try:
+        transport = client._transport_for_url(url)
+    except Exception:  # a private httpx method: if it changes, assume the worst (sent)
+        return False
+    return isinstance(
+        transport, (httpx.HTTPTransport, httpx.AsyncHTTPTransport, ShardedAsyncTransport)
+    )
+
+
+class _Reader:
+    """Collects an answer's body as it arrives, decoding gzip/deflate itself so that the cap
+    counts *decoded* bytes and is enforced while inflating (a 1 MB gzip bomb is refused after
+    ``limit`` bytes of output, not after inflating it all)."""
+
+    def __init__(self, content_encoding: str | None, limit: int) -> None:
+        self._limit = limit
+        self._size = 0
+        self._parts: list[bytes] = []
+        self._raw_deflate_fallback = False
+        encoding = (content_encoding or "").strip().lower()
+        self._z: Any = None
+        self._gzip = encoding in ("gzip", "x-gzip")
+        if self._gzip:
+            self._z = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        elif encoding == "deflate":
+            self._z = zlib.decompressobj()
+            self._raw_deflate_fallback = True  # some servers send raw deflate, as httpx allows
+        elif encoding not in ("", "identity"):
+            raise httpx.DecodingError(f"unsupported Content-Encoding {encoding[:20]!r}")
+
+    def _add(self, data: bytes) -> None:
+        if not data:
+            return
+        self._size += len(data)
+        if self._size > self._limit:
+            raise _TooLarge
+        self._parts.append(data)
+
+    def feed(self, raw: bytes) -> None:
+        if self._z is None:
+            self._add(raw)
+            return
+        data = raw
+        while data:
+            try:
+                out = self._z.decompress(data, self._limit - self._size + 1)
+            except zlib.error as exc:
+                if self._raw_deflate_fallback and self._size == 0:
+                    self._raw_deflate_fallback = False
+                    self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+                    continue
+                raise httpx.DecodingError(f"answer could not be inflated ({exc})") from exc
+            self._raw_deflate_fallback = False
+            self._add(out)
+            data = self._z.unconsumed_tail
+            if not data and self._z.eof and self._gzip and self._z.unused_data:
+                # Another gzip member follows (RFC 1952 §2.2): readers concatenate them.
+                data = self._z.unused_data
+                self._z = zlib.decompressobj(zlib.MAX_WBITS | 16)
+
+    def finish(self) -> bytes:
+        if self._z is not None:
+            try:
+                self._add(self._z.flush())
+            except zlib.error as exc:
+                raise httpx.DecodingError(f"answer could not be inflated ({exc})") from exc
+        return b"".join(self._parts)
+
+
+def _preread_body(response: httpx.Response, limit: int) -> bytes | None:
+    """The body of a response that was already read in memory (mocks do that), else None."""
+    if not response.is_stream_consumed:
+        return None
+    try:
+        content = response.content
+    except httpx.ResponseNotRead:
+        return None
+    if len(content) > limit:
+        raise _TooLarge
+    return content
+
+
+def _complete(response: httpx.Response, body: bytes) -> httpx.Response:
+    """A read response holding ``body`` (decoded), for the Operation's parser."""
+    headers = [
+        (k, v)
+        for k, v in response.headers.multi_items()
+        if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    return httpx.Response(
+        response.status_code, headers=headers, content=body, request=response.request
+    )
+
+
+def attempt_deadline(timeout: httpx.Timeout) -> float | None:
+    """The whole-attempt deadline for ``timeout``: the largest of its parts (None: none)."""
+    parts = [
+        t for t in (timeout.connect, timeout.read, timeout.write, timeout.pool) if t is not None
+    ]
+    return max(parts) if parts else None
 
 
 @attrs.frozen
@@ -128,8 +305,8 @@ def _classify_status(op: Operation[Any], response: httpx.Response) -> _Failure |
             ),
             retry_after=retry_after,
         )
-    if status in _GATEWAY_STATUSES:
-        # A gateway or load balancer answered with its own page: the provider did not process.
+    if status in _NOT_PROCESSED_STATUSES:
+        # 503 from a gateway or load balancer: it did not take the request on.
         return _Failure(
             _Processed.NO,
             f"HTTP {status}",
@@ -137,6 +314,18 @@ def _classify_status(op: Operation[Any], response: httpx.Response) -> _Failure |
                 f"HTTP {status} from a gateway", provider=op.provider, http_status=status
             ),
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        )
+    if status in _GATEWAY_STATUSES:
+        # 502/504: a gateway forwarded the request and gave up on the answer. The provider
+        # may have processed (and billed) it.
+        return _Failure(
+            _Processed.MAYBE,
+            f"HTTP {status}",
+            TransportError(
+                f"HTTP {status} from a gateway after the request went upstream",
+                provider=op.provider,
+                http_status=status,
+            ),
         )
     if status >= 500:
         return _Failure(
@@ -234,17 +423,70 @@ def _outcome_name(err: BaseException) -> str:
     return "error"
 
 
+def _classify_lost(lost: _Lost, op: Operation[Any], deadline: float | None, limit: int) -> _Failure:
+    processed = _Processed.MAYBE if lost.sent else _Processed.NO
+    err: CreditSDKError
+    if lost.kind == "too_large":
+        err = ResponseTooLargeError(
+            f"answer larger than {limit} bytes (max_response_bytes); not read further",
+            provider=op.provider,
+            http_status=lost.status,
+            limit=limit,
+        )
+        return _Failure(_Processed.MAYBE, "answer too large", err)
+    if lost.kind == "deadline":
+        err = DeadlineExceededError(
+            f"no complete answer within the {deadline:g} s deadline of the attempt",
+            provider=op.provider,
+            http_status=lost.status,
+            deadline=deadline,
+        )
+        return _Failure(processed, "deadline exceeded", err)
+    name = type(lost.cause).__name__
+    err = TransportError(f"the HTTP client failed unexpectedly ({name})", provider=op.provider)
+    err.__cause__ = lost.cause
+    return _Failure(processed, name, err)
+
+
+def _handle_answer(op: Operation[T], response: httpx.Response) -> tuple[_Failure | None, T | None]:
+    """The typed result of an answer, or the failure it is. Raises only CreditSDKError."""
+    try:
+        failure = _classify_status(op, response)
+        if failure is not None:
+            return failure, None
+        return None, op.parse_response(response)
+    except RateLimitedError as exc:
+        # The provider refused to process: safe to retry after its wait.
+        return _Failure(_Processed.NO, "rate limited", exc, exc.retry_after), None
+    except CreditSDKError:
+        raise
+    except Exception as exc:  # a parser must not leak foreign exception types
+        # Chained and named, so a bug stays visible; a garbled answer is still an answer.
+        raised = ResponseIntegrityError(
+            f"answer could not be parsed ({type(exc).__name__})", provider=op.provider
+        )
+        raise raised from exc
+
+
 def _drive(
     op: Operation[T],
     policy: RetryPolicy,
     timeout: httpx.Timeout,
     sinks: tuple[AuditSink, ...],
     rng: random.Random,
+    max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
 ) -> Generator[_Send | _Sleep, Any, T]:
-    """The whole life of one logical call. Yields commands; returns the result or raises."""
+    """The whole life of one logical call. Yields commands; returns the result or raises.
+
+    An executor answers ``_Send`` with a read ``httpx.Response``, an ``httpx.HTTPError``, a
+    `_Lost` or a `_Cancelled` (after which it re-raises the cancellation);
+    ``_Sleep`` with None or a `_Cancelled`.
+    """
     maybe_processed = False  # did any attempt possibly reach the provider without an answer?
+    sent_any = False  # did any attempt start sending? (then a cancellation is audited)
     attempt = 0
     last_status: int | None = None
+    deadline = attempt_deadline(timeout)
     while True:
         attempt += 1
         request = op.build_request(attempt)
@@ -260,12 +502,20 @@ def _drive(
                 _safe_url(request),
                 attempt,
             )
-        outcome = yield _Send(request)
-        failure: _Failure | None
+        outcome = yield _Send(request, deadline, max_bytes)
+        if isinstance(outcome, _Cancelled):
+            _audit_cancelled(op, sinks, outcome, attempt, sent_any, maybe_processed, last_status)
+            return None  # type: ignore[return-value]  # the executor re-raises
+        failure: _Failure | None = None
         result: T | None = None
         raised: CreditSDKError | None = None
-        if isinstance(outcome, httpx.HTTPError):
+        if isinstance(outcome, _Lost):
+            sent_any = sent_any or outcome.sent
+            last_status = outcome.status or last_status
+            failure = _classify_lost(outcome, op, deadline, max_bytes)
+        elif isinstance(outcome, httpx.HTTPError):
             failure = _classify_exception(outcome, op.provider)
+            sent_any = sent_any or failure.processed is _Processed.MAYBE
             log.debug(
                 "%s %s ✗ %s after %.0f ms",
                 op.provider,
@@ -275,6 +525,7 @@ def _drive(
             )
         else:
             response: httpx.Response = outcome
+            sent_any = True
             last_status = response.status_code
             log.debug(
                 "%s %s ← HTTP %d in %.0f ms",
@@ -283,35 +534,35 @@ def _drive(
                 response.status_code,
                 (time.perf_counter() - started) * 1000,
             )
-            failure = _classify_status(op, response)
-            if failure is None:
-                try:
-                    result = op.parse_response(response)
-                except RateLimitedError as exc:
-                    # The provider refused to process: safe to retry after its wait.
-                    failure = _Failure(_Processed.NO, "rate limited", exc, exc.retry_after)
-                except CreditSDKError as exc:
-                    raised = exc
-                except Exception as exc:  # a parser must not leak foreign exception types
-                    raised = ResponseIntegrityError(
-                        f"answer could not be parsed ({type(exc).__name__})",
-                        provider=op.provider,
-                    )
-                    raised.__cause__ = exc
-                    # A garbled answer is still an answer: the call was processed and billed.
-                if raised is not None and isinstance(raised, ResponseIntegrityError):
+            try:
+                answer = _handle_answer(op, response)
+            except CreditSDKError as exc:
+                raised = exc
+                if isinstance(raised, ResponseIntegrityError):
                     maybe_processed = True
+            else:
+                failure, result = answer
         if failure is None and raised is None:
-            _audit(
-                op,
-                sinks,
-                outcome=op.outcome_of(result),  # type: ignore[arg-type]
-                attempts=attempt,
-                maybe_billed=False,
-                transaction_id=op.transaction_id_of(result),  # type: ignore[arg-type]
-                http_status=last_status,
-            )
-            return result  # type: ignore[return-value]
+            try:
+                outcome_name = op.outcome_of(result)  # type: ignore[arg-type]
+                transaction_id = op.transaction_id_of(result)  # type: ignore[arg-type]
+            except Exception as exc:  # pragma: no cover - an Operation bug, kept visible
+                raised = ResponseIntegrityError(
+                    f"answer could not be parsed ({type(exc).__name__})", provider=op.provider
+                )
+                raised.__cause__ = exc
+                maybe_processed = True
+            else:
+                _audit(
+                    op,
+                    sinks,
+                    outcome=outcome_name,
+                    attempts=attempt,
+                    maybe_billed=False,
+                    transaction_id=transaction_id,
+                    http_status=last_status,
+                )
+                return result  # type: ignore[return-value]
         if failure is not None:
             if failure.processed is _Processed.MAYBE:
                 maybe_processed = True
@@ -329,7 +580,12 @@ def _drive(
                     policy.on_retry(
                         RetryEvent(op.provider, op.name, attempt, delay, failure.reason)
                     )
-                yield _Sleep(delay)
+                slept = yield _Sleep(delay)
+                if isinstance(slept, _Cancelled):
+                    _audit_cancelled(
+                        op, sinks, slept, attempt, sent_any, maybe_processed, last_status
+                    )
+                    return None  # type: ignore[return-value]  # the executor re-raises
                 continue
             raised = failure.error
         assert raised is not None
@@ -352,6 +608,37 @@ def _drive(
         )
         log.info("%s %s failed: %s", op.provider, op.name, err)
         raise err
+
+
+def _audit_cancelled(
+    op: Operation[Any],
+    sinks: tuple[AuditSink, ...],
+    cancelled: _Cancelled,
+    attempts: int,
+    sent_any: bool,
+    maybe_processed: bool,
+    last_status: int | None,
+) -> None:
+    """One event for a call cancelled after it started sending; none if nothing was sent."""
+    if not (sent_any or cancelled.sent):
+        return
+    _audit(
+        op,
+        sinks,
+        outcome="cancelled",
+        attempts=attempts,
+        maybe_billed=op.billed and (maybe_processed or cancelled.sent),
+        transaction_id=None,
+        http_status=last_status,
+        error_type=cancelled.error_type,
+    )
+    log.info(
+        "%s %s cancelled (%s)%s",
+        op.provider,
+        op.name,
+        cancelled.error_type,
+        " after the request was sent: maybe billed" if cancelled.sent else "",
+    )
 
 
 def _retry_delay(
@@ -388,6 +675,7 @@ def _audit(
     transaction_id: str | None,
     http_status: int | None,
     error: CreditSDKError | None = None,
+    error_type: str | None = None,
 ) -> None:
     if not op.billed or not sinks:
         return
@@ -404,7 +692,7 @@ def _audit(
             consent_purpose=op.consent.purpose if op.consent else None,
             transaction_id=transaction_id,
             error_code=error.code if error else None,
-            error_type=type(error).__name__ if error else None,
+            error_type=type(error).__name__ if error else error_type,
             http_status=http_status,
         ),
     )
@@ -421,6 +709,8 @@ class _TransportBase:
         http_client: object,
         client_type: type[httpx.Client] | type[httpx.AsyncClient],
         rng: random.Random | None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if http_client is not None and not isinstance(http_client, client_type):
             twin, kind = (
@@ -438,8 +728,21 @@ class _TransportBase:
         self.timeout = resolve_timeout(timeout, fallback)
         self._owns_client = http_client is None
         self.retry = retry or RetryPolicy()
-        self.sinks = normalize_sinks(audit)
+        self.sinks = _sinks(audit)
         self._rng = rng or random.Random()
+        self.max_response_bytes = _check_max_bytes(max_response_bytes)
+        self._clock = clock
+        self._closed = False
+        self._with = "with" if client_type is httpx.Client else "async with"
+
+    def _check_open(self, http_client: httpx.Client | httpx.AsyncClient) -> None:
+        if self._closed or http_client.is_closed:
+            whose = "client" if self._closed or self._owns_client else "http_client you passed"
+            raise ConfigurationError(
+                f"the {self.provider} {whose} is closed; create a new client "
+                f"(or keep using it inside one `{self._with}` block)",
+                provider=self.provider,
+            )
 
     def _start(
         self,
@@ -450,7 +753,71 @@ class _TransportBase:
         policy = self.retry if isinstance(retry, NotGiven) else retry
         if not isinstance(policy, RetryPolicy):
             raise ConfigurationError(f"retry must be a creditsdk.RetryPolicy, not {retry!r}")
-        return _drive(op, policy, resolve_timeout(timeout, self.timeout), self.sinks, self._rng)
+        return _drive(
+            op,
+            policy,
+            resolve_timeout(timeout, self.timeout),
+            self.sinks,
+            self._rng,
+            self.max_response_bytes,
+        )
+
+
+def _sinks(audit: object) -> tuple[AuditSink, ...]:
+    try:
+        return normalize_sinks(audit)
+    except TypeError:
+        raise ConfigurationError(
+            "audit= takes an AuditSink (e.g. creditsdk.MemoryAuditSink() or "
+            "creditsdk.JsonlAuditSink(path)), a callable taking an AuditEvent, a list of "
+            f"those, or None for the default log; not a {type(audit).__name__}"
+        ) from None
+
+
+def _check_max_bytes(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(
+            f"max_response_bytes must be a whole number of bytes >= 1, not {value!r}"
+        )
+    return value
+
+
+def _cancel(gen: Generator[Any, Any, Any], exc: BaseException, sent: bool) -> None:
+    """Tell the call generator it was cancelled (it audits); the caller then re-raises."""
+    try:
+        gen.send(_Cancelled(type(exc).__name__, sent))
+    except StopIteration:
+        pass
+    except Exception:  # pragma: no cover - auditing must not replace the cancellation
+        log.exception("creditsdk: recording a cancelled call failed")
+
+
+def _read_sync(
+    response: httpx.Response, limit: int, deadline_at: float | None, clock: Callable[[], float]
+) -> bytes:
+    body = _preread_body(response, limit)
+    if body is not None:
+        return body
+    reader = _Reader(response.headers.get("Content-Encoding"), limit)
+    for chunk in response.iter_raw():
+        reader.feed(chunk)
+        if deadline_at is not None and clock() > deadline_at:
+            raise _DeadlineHit
+    return reader.finish()
+
+
+async def _read_async(
+    response: httpx.Response, limit: int, deadline_at: float | None, clock: Callable[[], float]
+) -> bytes:
+    body = _preread_body(response, limit)
+    if body is not None:
+        return body
+    reader = _Reader(response.headers.get("Content-Encoding"), limit)
+    async for chunk in response.aiter_raw():
+        reader.feed(chunk)
+        if deadline_at is not None and clock() > deadline_at:
+            raise _DeadlineHit
+    return reader.finish()
 
 
 class SyncTransport(_TransportBase):
@@ -467,6 +834,8 @@ class SyncTransport(_TransportBase):
         verify: Any = True,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(
             provider=provider,
@@ -476,6 +845,8 @@ class SyncTransport(_TransportBase):
             http_client=http_client,
             client_type=httpx.Client,
             rng=rng,
+            max_response_bytes=max_response_bytes,
+            clock=clock,
         )
         self.http_client = http_client or httpx.Client(timeout=self.timeout, verify=verify)
         self._sleep = sleep
@@ -487,23 +858,57 @@ class SyncTransport(_TransportBase):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
     ) -> T:
+        self._check_open(self.http_client)
         gen = self._start(op, timeout, retry)
         command = next(gen)
         while True:
             outcome: Any = None
             if isinstance(command, _Send):
-                try:
-                    outcome = self.http_client.send(command.request)
-                except httpx.HTTPError as exc:
-                    outcome = exc
+                outcome = self._exchange(gen, command)
             else:
-                self._sleep(command.seconds)
+                try:
+                    self._sleep(command.seconds)
+                except BaseException as exc:  # KeyboardInterrupt and the like
+                    _cancel(gen, exc, sent=False)
+                    raise
             try:
                 command = gen.send(outcome)
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
 
+    def _exchange(self, gen: Generator[Any, Any, Any], command: _Send) -> Any:
+        """One attempt: send, read the answer within the cap and the deadline."""
+        request, clock = command.request, self._clock
+        progress = _Progress()
+        request.extensions = {**request.extensions, "trace": progress.trace}
+        deadline_at = None if command.deadline is None else clock() + command.deadline
+        status: int | None = None
+        try:
+            progress.handed = True
+            response = self.http_client.send(request, stream=True)
+            status = response.status_code
+            try:
+                if deadline_at is not None and clock() > deadline_at:
+                    raise _DeadlineHit
+                body = _read_sync(response, command.max_bytes, deadline_at, clock)
+            finally:
+                response.close()
+            return _complete(response, body)
+        except httpx.HTTPError as exc:
+            return exc
+        except _TooLarge:
+            return _Lost("too_large", True, status)
+        except _DeadlineHit:
+            return _Lost("deadline", True, status)
+        except Exception as exc:
+            sent = progress.started_sending(self.http_client, request.url)
+            return _Lost("foreign", sent, status, exc)
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit: audit, then propagate
+            _cancel(gen, exc, progress.started_sending(self.http_client, request.url))
+            raise
+
     def close(self) -> None:
+        self._closed = True
         if self._owns_client:
             self.http_client.close()
 
@@ -607,6 +1012,8 @@ class AsyncTransport(_TransportBase):
         verify: Any = True,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(
             provider=provider,
@@ -616,6 +1023,8 @@ class AsyncTransport(_TransportBase):
             http_client=http_client,
             client_type=httpx.AsyncClient,
             rng=rng,
+            max_response_bytes=max_response_bytes,
+            clock=clock,
         )
         self.http_client = http_client or _default_async_client(self.timeout, verify)
         self._sleep = sleep
@@ -627,25 +1036,89 @@ class AsyncTransport(_TransportBase):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
     ) -> T:
+        self._check_open(self.http_client)
         gen = self._start(op, timeout, retry)
         command = next(gen)
         while True:
             outcome: Any = None
             if isinstance(command, _Send):
-                try:
-                    outcome = await self.http_client.send(command.request)
-                except httpx.HTTPError as exc:
-                    outcome = exc
+                outcome = await self._exchange(gen, command)
             else:
-                await self._sleep(command.seconds)
+                try:
+                    await self._sleep(command.seconds)
+                except BaseException as exc:  # CancelledError and the like
+                    _cancel(gen, exc, sent=False)
+                    raise
             try:
                 command = gen.send(outcome)
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
 
+    async def _exchange(self, gen: Generator[Any, Any, Any], command: _Send) -> Any:
+        """One attempt: send, read the answer within the cap, all within the deadline.
+
+        The deadline is a timer that cancels this task (as ``asyncio.timeout`` does), so a
+        server trickling bytes, or holding its headers, cannot stretch the attempt.
+        """
+        request, clock = command.request, self._clock
+        progress = _Progress()
+        request.extensions = {**request.extensions, "trace": progress.atrace}
+        deadline_at = None if command.deadline is None else clock() + command.deadline
+        status: int | None = None
+        task = asyncio.current_task()
+        expired = False
+        timer: asyncio.TimerHandle | None = None
+        if command.deadline is not None and task is not None:
+
+            def expire() -> None:
+                nonlocal expired
+                expired = True
+                task.cancel()
+
+            timer = asyncio.get_running_loop().call_later(command.deadline, expire)
+        try:
+            progress.handed = True
+            response = await self.http_client.send(request, stream=True)
+            status = response.status_code
+            try:
+                if deadline_at is not None and clock() > deadline_at:
+                    raise _DeadlineHit
+                body = await _read_async(response, command.max_bytes, deadline_at, clock)
+            finally:
+                await response.aclose()
+            return _complete(response, body)
+        except httpx.HTTPError as exc:
+            return exc
+        except _TooLarge:
+            return _Lost("too_large", True, status)
+        except _DeadlineHit:
+            return _Lost("deadline", True, status)
+        except asyncio.CancelledError as exc:
+            sent = progress.started_sending(self.http_client, request.url)
+            if expired and (task is None or _uncancel(task) == 0):
+                return _Lost("deadline", sent, status)  # our timer, not the caller's cancel
+            _cancel(gen, exc, sent)
+            raise
+        except Exception as exc:
+            sent = progress.started_sending(self.http_client, request.url)
+            return _Lost("foreign", sent, status, exc)
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit: audit, then propagate
+            _cancel(gen, exc, progress.started_sending(self.http_client, request.url))
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+
     async def aclose(self) -> None:
+        self._closed = True
         if self._owns_client:
             await self.http_client.aclose()
+
+
+def _uncancel(task: asyncio.Task[Any]) -> int:
+    """Withdraw our own cancel request; the number still pending (the caller's) is returned."""
+    uncancel = getattr(task, "uncancel", None)  # Python 3.11+
+    return int(uncancel()) if uncancel is not None else 0
 
 
 _ClientT = TypeVar("_ClientT", bound="SyncClientBase")
@@ -666,6 +1139,7 @@ class SyncClientBase:
         http_client: httpx.Client | None,
         audit: object,
         verify: Any = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._transport = SyncTransport(
             provider=provider,
@@ -674,6 +1148,7 @@ class SyncClientBase:
             http_client=http_client,
             audit=audit,
             verify=verify,
+            max_response_bytes=max_response_bytes,
         )
 
     def _run(
@@ -691,6 +1166,16 @@ class SyncClientBase:
     @property
     def retry(self) -> RetryPolicy:
         return self._transport.retry
+
+    @property
+    def max_response_bytes(self) -> int:
+        """The largest answer this client reads, in decoded bytes; larger ones raise
+        `creditsdk.errors.ResponseTooLargeError`. Settable."""
+        return self._transport.max_response_bytes
+
+    @max_response_bytes.setter
+    def max_response_bytes(self, value: int) -> None:
+        self._transport.max_response_bytes = _check_max_bytes(value)
 
     def close(self) -> None:
         """Close the HTTP connections this client opened (not a caller-owned ``http_client``)."""
@@ -722,6 +1207,7 @@ class AsyncClientBase:
         http_client: httpx.AsyncClient | None,
         audit: object,
         verify: Any = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._transport = AsyncTransport(
             provider=provider,
@@ -730,6 +1216,7 @@ class AsyncClientBase:
             http_client=http_client,
             audit=audit,
             verify=verify,
+            max_response_bytes=max_response_bytes,
         )
 
     async def _run(
@@ -747,6 +1234,16 @@ class AsyncClientBase:
     @property
     def retry(self) -> RetryPolicy:
         return self._transport.retry
+
+    @property
+    def max_response_bytes(self) -> int:
+        """The largest answer this client reads, in decoded bytes; larger ones raise
+        `creditsdk.errors.ResponseTooLargeError`. Settable."""
+        return self._transport.max_response_bytes
+
+    @max_response_bytes.setter
+    def max_response_bytes(self, value: int) -> None:
+        self._transport.max_response_bytes = _check_max_bytes(value)
 
     async def aclose(self) -> None:
         """Close the HTTP connections this client opened (not a caller-owned ``http_client``)."""

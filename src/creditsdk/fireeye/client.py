@@ -14,7 +14,7 @@ from .._core.identity import normalize_card_no, normalize_id_card, normalize_mob
 from .._core.operation import Operation
 from .._core.redact import mask_secret
 from .._core.retry import RetryPolicy
-from .._core.transport import AsyncClientBase, SyncClientBase
+from .._core.transport import DEFAULT_MAX_RESPONSE_BYTES, AsyncClientBase, SyncClientBase
 from ..errors import (
     AuthenticationError,
     ConfigurationError,
@@ -171,6 +171,7 @@ class FireEyeClient(_FireEyeCommon, SyncClientBase):
         http_client: httpx.Client | None = None,
         audit: Any = None,
         verify: Any = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._configure(institution_id, app_key, base_url, method, amount_unit, card_guard)
         self._init_transport(
@@ -180,6 +181,7 @@ class FireEyeClient(_FireEyeCommon, SyncClientBase):
             http_client=http_client,
             audit=audit,
             verify=verify,
+            max_response_bytes=max_response_bytes,
         )
 
     def verify_transaction(
@@ -243,6 +245,7 @@ class AsyncFireEyeClient(_FireEyeCommon, AsyncClientBase):
         http_client: httpx.AsyncClient | None = None,
         audit: Any = None,
         verify: Any = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._configure(institution_id, app_key, base_url, method, amount_unit, card_guard)
         self._init_transport(
@@ -252,6 +255,7 @@ class AsyncFireEyeClient(_FireEyeCommon, AsyncClientBase):
             http_client=http_client,
             audit=audit,
             verify=verify,
+            max_response_bytes=max_response_bytes,
         )
 
     async def verify_transaction(

@@ -11,24 +11,41 @@ fault               what the client sees                          provider proce
 ``reset_after``     connection reset instead of the answer        yes
 ``slow``            no answer before the client's read timeout    yes
 ``http_429``        429 + ``Retry-After`` from a gateway          no
-``http_502/3/4``    a gateway's HTML error page                   no
+``http_503``        a gateway's 503 page (it took nothing on)     no
+``http_502``        a gateway's 502 page: it forwarded the        yes
+                    request, the provider's answer was lost
+``http_504``        a gateway's 504 page: it forwarded the        yes
+                    request and gave up waiting
 ``http_500``        a 500 HTML error page                         yes
 ``truncated``       body shorter than its ``Content-Length``      yes
 ``garbled``         the encrypted payload is corrupted            yes
 ``flip_byte``       one byte of the signed content changed        yes
 ``invalid_json``    a body that is not JSON                       yes
 ``html_page``       HTTP 200 with an HTML error page              yes
+``oversized``       the answer padded to 9 MiB (still valid JSON) yes
+``gzip_bomb``       the same, gzip-compressed to ~9 KB on the     yes
+                    wire (it inflates to 9 MiB)
+``drip``            the answer sent one byte every ``delay``      yes
+                    seconds (each read is quick: only a
+                    whole-attempt deadline ends it)
 ==================  ===========================================  ==========================
 
-Connection-level faults (``reset_*``, ``slow``, ``truncated``) are played on the socket by the
-loopback server; the in-process [`SandboxTransport`][] raises the httpx
-exception a real socket would have produced.
+A 502 or 504 is modelled as a proxy in front of a provider that took the request on, billed it
+and then failed to answer in time (RFC 9110 §15.6.3, §15.6.5): the client sees a gateway page
+and cannot know whether it was billed. 429 and 503 are answered *instead of* the provider.
+
+Connection-level faults (``reset_*``, ``slow``, ``truncated``, ``drip``) are played on the
+socket by the loopback server; the in-process
+[`SandboxTransport`][creditsdk.sandbox.SandboxTransport] raises the httpx exception a real
+socket would have produced (or drips, for ``drip``).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import gzip
 import json
 import random
 import re
@@ -50,17 +67,22 @@ _PROCESSED: dict[str, bool] = {
     "slow": True,
     "http_429": False,
     "http_500": True,
-    "http_502": False,
+    "http_502": True,
     "http_503": False,
-    "http_504": False,
+    "http_504": True,
     "truncated": True,
     "garbled": True,
     "flip_byte": True,
     "invalid_json": True,
     "html_page": True,
+    "oversized": True,
+    "gzip_bomb": True,
+    "drip": True,
 }
 FAULT_KINDS: tuple[str, ...] = tuple(_PROCESSED)
-_CONNECTION_KINDS = frozenset({"reset_before", "reset_after", "slow", "truncated"})
+_CONNECTION_KINDS = frozenset({"reset_before", "reset_after", "slow", "truncated", "drip"})
+#: How big ``oversized`` and ``gzip_bomb`` answers are: above any client's default cap.
+OVERSIZED_BYTES = 9 * 1024 * 1024
 _STATUS_OF = {"http_429": 429, "http_500": 500, "http_502": 502, "http_503": 503, "http_504": 504}
 
 _HTML = (
@@ -96,13 +118,18 @@ class Fault:
     """One way for a call to go wrong. ``kind`` is one of `creditsdk.sandbox.FAULT_KINDS`.
 
     ``delay`` (seconds) is how long a ``slow`` answer takes (make it longer than the client's
-    read timeout); ``retry_after`` is the ``Retry-After`` header of ``http_429`` (``None`` to
+    read timeout), or for ``drip`` the wait between two bytes (default 0.05 s for ``drip``);
+    ``retry_after`` is the ``Retry-After`` header of ``http_429`` (``None`` to
     omit it).
     """
 
     kind: str = attrs.field(converter=_kind_of)
-    delay: float = 5.0
+    delay: float = attrs.field()
     retry_after: str | None = "0"
+
+    @delay.default
+    def _default_delay(self) -> float:
+        return 0.05 if self.kind == "drip" else 5.0
 
     @property
     def processed(self) -> bool:
@@ -119,14 +146,19 @@ class Fault:
             headers = (("Retry-After", self.retry_after),) if self.retry_after is not None else ()
             page = _html(429)
             return SandboxResponse(429, page.body, (*page.headers, *headers))
-        if self.kind in ("http_502", "http_503", "http_504"):
-            return _html(_STATUS_OF[self.kind])
+        if self.kind == "http_503":
+            return _html(503)
         return None
 
     def corrupt(self, response: SandboxResponse, rng: random.Random) -> SandboxResponse:
         """The provider's answer as this (body-level) fault delivers it."""
-        if self.kind == "http_500":
-            return _html(500)
+        if self.kind in ("http_500", "http_502", "http_504"):
+            return _html(_STATUS_OF[self.kind])  # processed (billed), then the page
+        if self.kind == "oversized":
+            return attrs.evolve(response, body=_padded(response.body))
+        if self.kind == "gzip_bomb":
+            headers = (*response.headers, ("Content-Encoding", "gzip"))
+            return attrs.evolve(response, body=_bomb(response.body), headers=headers)
         if self.kind == "html_page":
             return _html(200, reported_status=200)
         if self.kind == "invalid_json":
@@ -137,6 +169,22 @@ class Fault:
         if self.kind == "flip_byte":
             return attrs.evolve(response, body=_flip_byte(response.body, rng))
         return response
+
+
+def _padded(body: bytes) -> bytes:
+    """``body`` followed by whitespace up to `OVERSIZED_BYTES`: still the same JSON."""
+    return body + b" " * max(0, OVERSIZED_BYTES - len(body))
+
+
+@functools.lru_cache(maxsize=1)
+def _compressed_padding() -> bytes:
+    return gzip.compress(b" " * OVERSIZED_BYTES, compresslevel=9, mtime=0)
+
+
+def _bomb(body: bytes) -> bytes:
+    """A gzip stream that inflates to ``body`` plus 9 MiB of whitespace (two members, which
+    gzip readers, httpx's among them, concatenate)."""
+    return gzip.compress(body, mtime=0) + _compressed_padding()
 
 
 def _garble(body: bytes, rng: random.Random) -> bytes:
@@ -201,7 +249,7 @@ class Delivery:
     """What the server does with a request: send ``response``, and how (``action``)."""
 
     response: SandboxResponse | None
-    action: str = "send"  # send | reset | truncate | delay
+    action: str = "send"  # send | reset | truncate | delay | drip
     delay: float = 0.0
 
 
@@ -229,9 +277,11 @@ class FaultPlan:
         self.seed = seed
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+        self._played = threading.Condition(self._lock)
         self._rules: list[_Rule] = []
         self._calls: dict[str, int] = {}
         self._injected: list[InjectedFault] = []
+        self._played_count = 0
 
     def add(
         self,
@@ -273,6 +323,26 @@ class FaultPlan:
         with self._lock:
             return list(self._injected)
 
+    def wait_injected(self, count: int, timeout: float | None = None) -> bool:
+        """Block until at least ``count`` faults were played in all — the provider has
+        processed (and billed) the request if the fault lets it, and the faulty answer is on
+        its way; False if ``timeout`` passed first. For tests that act on a call in flight
+        (cancel it, interrupt it) without sleeping."""
+        with self._played:
+            return self._played.wait_for(lambda: self._played_count >= count, timeout)
+
+    @property
+    def played_count(self) -> int:
+        """How many picked faults were played so far (see `wait_injected`)."""
+        with self._lock:
+            return self._played_count
+
+    def played(self) -> None:
+        """Called by the Sandbox once a picked fault's request was dispatched (or refused)."""
+        with self._played:
+            self._played_count += 1
+            self._played.notify_all()
+
     @property
     def rng(self) -> random.Random:
         return self._rng
@@ -310,4 +380,6 @@ def delivery_for(fault: Fault | None, answer: Any, rng: random.Random) -> Delive
         return Delivery(answer, "delay", fault.delay)
     if fault.kind == "truncated":
         return Delivery(answer, "truncate")
+    if fault.kind == "drip":
+        return Delivery(answer, "drip", fault.delay)
     return Delivery(fault.corrupt(answer, rng))

@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -184,8 +184,12 @@ class Sandbox:
         fault = self.faults.pick(provider)
         if fault is not None and not fault.processed:
             refusal = fault.refusal()  # a gateway answering instead of the provider
-            return Delivery(refusal) if refusal is not None else Delivery(None, "reset")
-        return delivery_for(fault, self._dispatch(route, request), self.faults.rng)
+            delivery = Delivery(refusal) if refusal is not None else Delivery(None, "reset")
+        else:
+            delivery = delivery_for(fault, self._dispatch(route, request), self.faults.rng)
+        if fault is not None:
+            self.faults.played()
+        return delivery
 
     def latency(self) -> float:
         return float(self._latency())
@@ -349,6 +353,40 @@ class Sandbox:
         return f"Sandbox({where}, providers={sorted(self._providers)})"
 
 
+def _sleep_interruptibly(seconds: float) -> None:
+    """``time.sleep`` in short slices: a Ctrl-C (SIGINT) that lands just before a long sleep
+    would otherwise wait for the whole sleep to be noticed."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        time.sleep(min(left, 0.05))
+
+
+class _BodyStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """An in-process answer body: in 64 KiB pieces, or one byte every ``drip`` seconds."""
+
+    def __init__(self, body: bytes, drip: float | None) -> None:
+        self._body = body
+        self._drip = drip
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._drip is None:
+            for i in range(0, len(self._body), 65536):
+                yield self._body[i : i + 65536]
+            return
+        for i in range(len(self._body)):
+            time.sleep(self._drip)
+            yield self._body[i : i + 1]
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._drip is None:
+            for i in range(0, len(self._body), 65536):
+                yield self._body[i : i + 65536]
+            return
+        for i in range(len(self._body)):
+            await asyncio.sleep(self._drip)
+            yield self._body[i : i + 1]
+
+
 class SandboxTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     """Answers httpx requests by calling the Sandbox directly: no socket, no port."""
 
@@ -365,9 +403,19 @@ class SandboxTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         )
 
     @staticmethod
-    def _to_httpx(answer: SandboxResponse, request: httpx.Request) -> httpx.Response:
+    def _to_httpx(
+        answer: SandboxResponse, request: httpx.Request, *, drip: float | None = None
+    ) -> httpx.Response:
         headers = list(answer.headers)
-        return httpx.Response(answer.status, headers=headers, content=answer.body, request=request)
+        if drip is None and not any(k.lower() == "content-encoding" for k, _ in headers):
+            return httpx.Response(
+                answer.status, headers=headers, content=answer.body, request=request
+            )
+        # Streamed, as a socket would deliver it: a compressed body is inflated by the reader
+        # (not here, all at once), a dripped one arrives a byte at a time.
+        headers.append(("Content-Length", str(len(answer.body))))
+        stream = _BodyStream(answer.body, drip)
+        return httpx.Response(answer.status, headers=headers, stream=stream, request=request)
 
     @staticmethod
     def _read_timeout(request: httpx.Request) -> float | None:
@@ -388,6 +436,8 @@ class SandboxTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             if read_timeout is not None and delivery.delay >= read_timeout:
                 raise httpx.ReadTimeout("timed out", request=request)  # no need to wait it out
             return delivery.delay
+        if delivery.action == "drip":
+            return self._to_httpx(delivery.response, request, drip=delivery.delay)
         return self._to_httpx(delivery.response, request)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -398,7 +448,7 @@ class SandboxTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         delivery = self._sandbox.serve(self._to_sandbox(request, body))
         played = self._play(delivery, request)
         if isinstance(played, float):
-            time.sleep(played)
+            _sleep_interruptibly(played)
             assert delivery.response is not None
             return self._to_httpx(delivery.response, request)
         return played

@@ -88,7 +88,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         length_header = self.headers.get("Content-Length")
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            body = self._read_chunked()
+            chunked = self._read_chunked()
+            if chunked is None:
+                return  # refused (413 or 400) and the connection closed
+            body = chunked
         elif length_header is not None:
             try:
                 length = int(length_header)
@@ -126,6 +129,9 @@ class _Handler(BaseHTTPRequestHandler):
         if delivery.action == "delay" and self.server.stopping.wait(delivery.delay):
             self._reset()  # the sandbox is stopping: do not keep the client (or stop()) waiting
             return
+        if delivery.action == "drip":
+            self._drip(delivery.response, delivery.delay)
+            return
         self._send(delivery.response, truncate=delivery.action == "truncate")
 
     def _reset(self) -> None:
@@ -137,18 +143,49 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             self.connection.close()
 
-    def _read_chunked(self) -> bytes:
+    def _read_chunked(self) -> bytes | None:
+        """The body of a chunked request, capped like a Content-Length one: a chunk that would
+        take it past ``_MAX_BODY`` is refused (413) before it is read, and the connection is
+        closed, so nothing beyond the cap is ever buffered. None when refused."""
         chunks: list[bytes] = []
+        total = 0
         while True:
-            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+            except ValueError:
+                size = -1
+            if size < 0:
+                self.close_connection = True
+                self._send(SandboxResponse.text("bad chunk size", 400))
+                return None
             if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                     pass
                 return b"".join(chunks)
+            total += size
+            if total > _MAX_BODY:
+                self.close_connection = True
+                self._send(SandboxResponse.text("body too large", 413))
+                return None
             chunks.append(self.rfile.read(size))
-            self.rfile.readline()
+            self.rfile.readline(1024)
 
-    def _send(self, response: SandboxResponse, *, truncate: bool = False) -> None:
+    def _drip(self, response: SandboxResponse, interval: float) -> None:
+        """The head at once, then the body one byte every ``interval`` seconds, until done,
+        the client hangs up or the sandbox stops."""
+        self.close_connection = True
+        self.wfile.write(self._head(response))
+        for i in range(len(response.body)):
+            if self.server.stopping.wait(interval):
+                self._reset()
+                return
+            try:
+                self.wfile.write(response.body[i : i + 1])
+            except OSError:
+                return
+
+    def _head(self, response: SandboxResponse) -> bytes:
         reason = _REASONS.get(response.status, "Status")
         lines = [f"HTTP/1.1 {response.status} {reason}"]
         names = {k.lower() for k, _ in response.headers}
@@ -157,7 +194,10 @@ class _Handler(BaseHTTPRequestHandler):
             lines.append(f"Content-Length: {len(response.body)}")
         if self.close_connection:
             lines.append("Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _send(self, response: SandboxResponse, *, truncate: bool = False) -> None:
+        head = self._head(response)
         if truncate:  # announce the whole body, send half of it, hang up
             self.close_connection = True
             self.wfile.write(head + response.body[: len(response.body) // 2])

@@ -15,7 +15,7 @@ from .._core.identity import Applicant
 from .._core.operation import Operation
 from .._core.redact import register_secret
 from .._core.retry import RetryPolicy
-from .._core.transport import AsyncClientBase, SyncClientBase
+from .._core.transport import DEFAULT_MAX_RESPONSE_BYTES, AsyncClientBase, SyncClientBase
 from ..errors import InvalidInputError
 from . import _protocol as p
 from ._cert import CertBundle
@@ -286,6 +286,7 @@ class SesameClient(_SesameBase, SyncClientBase):
         http_client: httpx.Client | None = None,
         audit: object = None,
         verify: Any = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         clock: Callable[[], _dt.datetime] | None = None,
         app_cert: CertArg = None,
         app_cert_path: str | os.PathLike[str] | None = None,
@@ -319,6 +320,7 @@ class SesameClient(_SesameBase, SyncClientBase):
             http_client=http_client,
             audit=audit,
             verify=verify,
+            max_response_bytes=max_response_bytes,
         )
 
     def exchange_code(
@@ -417,6 +419,7 @@ class AsyncSesameClient(_SesameBase, AsyncClientBase):
         http_client: httpx.AsyncClient | None = None,
         audit: object = None,
         verify: Any = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         clock: Callable[[], _dt.datetime] | None = None,
         app_cert: CertArg = None,
         app_cert_path: str | os.PathLike[str] | None = None,
@@ -450,6 +453,7 @@ class AsyncSesameClient(_SesameBase, AsyncClientBase):
             http_client=http_client,
             audit=audit,
             verify=verify,
+            max_response_bytes=max_response_bytes,
         )
 
     async def exchange_code(

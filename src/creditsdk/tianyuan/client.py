@@ -13,7 +13,7 @@ from .._core.consent import Consent, check_consent
 from .._core.identity import Applicant
 from .._core.operation import Operation
 from .._core.retry import RetryPolicy
-from .._core.transport import AsyncClientBase, SyncClientBase
+from .._core.transport import DEFAULT_MAX_RESPONSE_BYTES, AsyncClientBase, SyncClientBase
 from ..errors import ConfigurationError, InvalidInputError
 from . import _protocol as proto
 from .factors import BucketTables, load_bucket_tables
@@ -121,6 +121,7 @@ class TianyuanClient(_Common, SyncClientBase):
         http_client: httpx.Client | None = None,
         audit: object = None,
         verify: Any = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._config = _config(access_id, access_key, base_url, key_format, bucket_tables)
         self._init_transport(
@@ -130,6 +131,7 @@ class TianyuanClient(_Common, SyncClientBase):
             http_client=http_client,
             audit=audit,
             verify=verify,
+            max_response_bytes=max_response_bytes,
         )
 
     def call(
@@ -172,6 +174,7 @@ class AsyncTianyuanClient(_Common, AsyncClientBase):
         http_client: httpx.AsyncClient | None = None,
         audit: object = None,
         verify: Any = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._config = _config(access_id, access_key, base_url, key_format, bucket_tables)
         self._init_transport(
@@ -181,6 +184,7 @@ class AsyncTianyuanClient(_Common, AsyncClientBase):
             http_client=http_client,
             audit=audit,
             verify=verify,
+            max_response_bytes=max_response_bytes,
         )
 
     async def call(
