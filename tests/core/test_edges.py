@@ -290,3 +290,52 @@ def test_nested_json_on_error_statuses_for_every_provider(provider: str, status:
         call()
     assert type(caught.value) is ResponseIntegrityError
     assert len(audit.events) == 1
+
+
+@pytest.mark.parametrize("status", [400, 500])
+def test_nested_json_on_error_statuses_for_sesame(status: int) -> None:
+    """Issue 11 item 4, the third provider: nested JSON on a 400/500 from Alipay's gateway is
+    a ResponseIntegrityError with one audit event, never a RecursionError."""
+    import datetime as dt
+
+    from creditsdk import Applicant, Consent
+    from creditsdk.errors import CreditSDKError
+    from creditsdk.sandbox import Sandbox
+
+    applicant = Applicant(name="张三", id_card="11010519491231002X", mobile="13800138000")
+    consent = Consent(
+        reference="AUTH1", purpose="credit_underwriting", granted_at=dt.datetime(2026, 11, 1)
+    )
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(status, content=NESTED)
+
+    audit = MemoryAuditSink()
+    sb = Sandbox(seed=1)
+    client = sb.sesame_client(
+        http_client=httpx.Client(transport=httpx.MockTransport(answer)), audit=audit, retry=ONE
+    )
+    with client, pytest.raises(CreditSDKError) as caught:
+        client.admittance(applicant, 600, consent)
+    assert type(caught.value) is ResponseIntegrityError
+    assert len(seen) == 1  # the caller's http_client carried the call
+    assert len(audit.events) == 1
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_sandbox_client_factories_let_the_caller_override_wiring(asynchronous: bool) -> None:
+    """``sb.sesame_client(http_client=...)`` raised TypeError (a keyword given twice): the
+    caller's keywords win over the Sandbox's wiring, for every provider, sync and async."""
+    from creditsdk.sandbox import Sandbox
+
+    sb = Sandbox(seed=1)
+    for provider in ("tianyuan", "fireeye", "sesame"):
+        if asynchronous:
+            http: Any = httpx.AsyncClient(transport=sb.async_transport())
+            client = getattr(sb, f"async_{provider}_client")(http_client=http, retry=ONE)
+        else:
+            http = httpx.Client(transport=sb.transport())
+            client = getattr(sb, f"{provider}_client")(http_client=http, retry=ONE)
+        assert client._transport.http_client is http, provider

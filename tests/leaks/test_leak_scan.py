@@ -31,7 +31,7 @@ import pytest
 
 from creditsdk import Applicant, Consent, MemoryAuditSink, RetryPolicy
 from creditsdk.errors import CreditSDKError
-from creditsdk.sandbox import FAULT_KINDS, Sandbox
+from creditsdk.sandbox import FAULT_KINDS, Fault, Sandbox
 from creditsdk.sesame import SesameClient
 
 NAME = "张三丰"
@@ -47,6 +47,7 @@ CONSENT = Consent(
 TRANS_DATE = dt.date(2025, 3, 14)
 FAST = RetryPolicy(max_attempts=2, initial_backoff=0, jitter=0)
 SLOW_TIMEOUT = httpx.Timeout(5.0, read=0.2)
+DRIP_TIMEOUT = httpx.Timeout(0.3)
 
 
 class Evidence:
@@ -58,6 +59,9 @@ class Evidence:
         self.secrets: dict[str, str] = {}
         self.audit = MemoryAuditSink()
         self.errors: list[BaseException] = []
+        self.harvesting = True
+        self.played: list[str] = []  # "provider kind" of every fault played
+        self.cancelled: list[str] = []  # providers whose cancelled call was scanned
 
     def secret(self, label: str, value: str | None) -> None:
         if value and len(value) >= 6:
@@ -115,6 +119,8 @@ def _harvest(evidence: Evidence) -> dict[str, list[Callable[..., Any]]]:
         evidence.secret("request body", None)
 
     def on_response(response: httpx.Response) -> None:
+        if not evidence.harvesting:  # a dripped answer: reading it here would beat the deadline
+            return
         response.read()
         text = response.text
         for name in ("sign", "access_token", "refresh_token"):
@@ -179,6 +185,9 @@ def _all_flows(sb: Sandbox, ev: Evidence) -> None:
     _tianyuan_flows(sb, ev, hooks)
     _fireeye_flows(sb, ev, hooks)
     _sesame_flows(sb, ev, hooks)
+    _cancelled(sb, ev, "tianyuan", lambda c: c.multi_lending(APPLICANT, consent=CONSENT))
+    _cancelled(sb, ev, "fireeye", lambda c: c.model_score(CARD, ID_CARD, MOBILE, CONSENT))
+    _cancelled(sb, ev, "sesame", lambda c: c.admittance(APPLICANT, 600, CONSENT))
     _hostile_flows(ev)
 
 
@@ -275,8 +284,40 @@ def _faults(
         kw: dict[str, Any] = {"retry": FAST}
         if kind == "slow":
             kw["timeout"] = SLOW_TIMEOUT
+        if kind == "drip":  # each byte is quick: only the whole-attempt deadline ends it
+            kw["timeout"] = DRIP_TIMEOUT
+        played = len(sb.faults.injected)
+        ev.harvesting = kind != "drip"
         ev.run(f"{provider} fault {kind}", lambda kw=kw: call(kw))
+        ev.harvesting = True
+        ev.played.extend(f"{provider} {f.kind}" for f in sb.faults.injected[played:])
         sb.faults.clear()
+
+
+def _cancelled(sb: Sandbox, ev: Evidence, provider: str, call: Callable[[Any], Any]) -> None:
+    """A call cancelled while its answer is awaited (the provider processed and billed it):
+    its audit event, log lines and the cancellation are scanned like everything else."""
+    import asyncio
+
+    async def main() -> None:
+        client = getattr(sb, f"async_{provider}_client")(audit=ev.audit)
+        try:
+            sb.faults.add(provider, Fault("slow", delay=30.0), probability=1.0)
+            seen = sb.faults.played_count
+            task = asyncio.ensure_future(call(client))
+            # Cancel once the provider has taken the request on (no sleeping).
+            assert await asyncio.to_thread(sb.faults.wait_injected, seen + 1, 30.0)
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError as exc:
+                ev.cancelled.append(provider)
+                ev.error(f"{provider} cancelled", exc)
+        finally:
+            sb.faults.clear()
+            await client.aclose()
+
+    asyncio.run(main())
 
 
 def _tianyuan_flows(sb: Sandbox, ev: Evidence, hooks: dict[str, Any]) -> None:
@@ -423,6 +464,28 @@ def test_the_flows_ran_and_were_captured(evidence: Evidence) -> None:
         "auth code",
         "fireeye app_key",
     } <= labels
+
+
+NEW_FAULTS = ("oversized", "gzip_bomb", "drip", "http_502", "http_504")
+
+
+@pytest.mark.parametrize("provider", ["tianyuan", "fireeye", "sesame"])
+def test_the_new_faults_and_a_cancelled_call_were_scanned(
+    evidence: Evidence, provider: str
+) -> None:
+    """Issue 11: the scan covers the faults added for items 1 and 3 and a cancelled call
+    (item 2) — each played, each ending in a creditsdk error the scan read, each audited."""
+    for kind in NEW_FAULTS:
+        assert f"{provider} {kind}" in evidence.played, kind
+        errors = [t for w, t in evidence.texts if w.startswith(f"{provider} fault {kind} ")]
+        assert errors, f"{provider} {kind}: no error text was scanned"
+    assert provider in evidence.cancelled
+    cancelled = [
+        e for e in evidence.audit.events if e.provider == provider and e.outcome == "cancelled"
+    ]
+    assert len(cancelled) == 1
+    assert cancelled[0].maybe_billed
+    assert cancelled[0].applicant  # masked personal data is there, and scanned
 
 
 PERSONAL = {"name": NAME, "ID number": ID_CARD, "mobile": MOBILE, "card number": CARD}

@@ -153,8 +153,10 @@ class AuditEvent:
     """One record per billed call, whatever its outcome. Holds masked personal data only.
 
     ``outcome`` is ``"success"``, ``"no_data"``, ``"provider_error"``, ``"transport_error"``,
-    ``"integrity_error"`` or ``"error"``. ``maybe_billed`` is True when the provider may have
-    billed the call but no usable answer was delivered.
+    ``"integrity_error"``, ``"cancelled"`` (the call was cancelled — ``asyncio`` cancellation,
+    ``KeyboardInterrupt`` — after its request started going out; the cancellation still
+    propagates) or ``"error"``. ``maybe_billed`` is True when the provider may have billed the
+    call but no usable answer was delivered (for a billed operation: always, when ``"cancelled"``).
     """
 
     provider: str

@@ -368,14 +368,16 @@ class SesameSandbox:
     def client(self, **kwargs: Any) -> Any:
         from .client import SesameClient
 
-        return SesameClient(**self._client_kwargs(False), **kwargs)
+        return SesameClient(**self._client_kwargs(False, kwargs))
 
     def async_client(self, **kwargs: Any) -> Any:
         from .client import AsyncSesameClient
 
-        return AsyncSesameClient(**self._client_kwargs(True), **kwargs)
+        return AsyncSesameClient(**self._client_kwargs(True, kwargs))
 
-    def _client_kwargs(self, asynchronous: bool) -> dict[str, Any]:
+    def _client_kwargs(self, asynchronous: bool, extra: Mapping[str, Any]) -> dict[str, Any]:
+        """The Sandbox's credentials and wiring, overridden by the caller's ``extra`` (e.g. an
+        ``http_client=`` of their own): a keyword given twice is the caller's, not a TypeError."""
         keys: dict[str, Any] = (
             {"app_cert": self.app_cert, "alipay_cert": self.alipay_cert,
              "alipay_root_cert": self.alipay_root_cert}
@@ -389,6 +391,7 @@ class SesameSandbox:
             "gateway_url": self.gateway_url,
             "authorize_url": self.authorize_url,
             **self._ctx.client_options(asynchronous=asynchronous),
+            **extra,
         }
 
     def __repr__(self) -> str:
