@@ -1125,7 +1125,31 @@ _ClientT = TypeVar("_ClientT", bound="SyncClientBase")
 _AClientT = TypeVar("_AClientT", bound="AsyncClientBase")
 
 
-class SyncClientBase:
+class _ClientSettings:
+    """The settings every provider client shows, sync or async: read from its transport."""
+
+    _transport: _TransportBase
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        return self._transport.timeout
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self._transport.retry
+
+    @property
+    def max_response_bytes(self) -> int:
+        """The largest answer this client reads, in decoded bytes; larger ones raise
+        `creditsdk.errors.ResponseTooLargeError`. Settable."""
+        return self._transport.max_response_bytes
+
+    @max_response_bytes.setter
+    def max_response_bytes(self, value: int) -> None:
+        self._transport.max_response_bytes = _check_max_bytes(value)
+
+
+class SyncClientBase(_ClientSettings):
     """What every sync provider client shares: the transport, context manager, ``close()``."""
 
     _transport: SyncTransport
@@ -1159,24 +1183,6 @@ class SyncClientBase:
     ) -> T:
         return self._transport.run(op, timeout=timeout, retry=retry)
 
-    @property
-    def timeout(self) -> httpx.Timeout:
-        return self._transport.timeout
-
-    @property
-    def retry(self) -> RetryPolicy:
-        return self._transport.retry
-
-    @property
-    def max_response_bytes(self) -> int:
-        """The largest answer this client reads, in decoded bytes; larger ones raise
-        `creditsdk.errors.ResponseTooLargeError`. Settable."""
-        return self._transport.max_response_bytes
-
-    @max_response_bytes.setter
-    def max_response_bytes(self, value: int) -> None:
-        self._transport.max_response_bytes = _check_max_bytes(value)
-
     def close(self) -> None:
         """Close the HTTP connections this client opened (not a caller-owned ``http_client``)."""
         self._transport.close()
@@ -1193,7 +1199,7 @@ class SyncClientBase:
         self.close()
 
 
-class AsyncClientBase:
+class AsyncClientBase(_ClientSettings):
     """What every async provider client shares: the transport, ``async with``, ``aclose()``."""
 
     _transport: AsyncTransport
@@ -1226,24 +1232,6 @@ class AsyncClientBase:
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
     ) -> T:
         return await self._transport.run(op, timeout=timeout, retry=retry)
-
-    @property
-    def timeout(self) -> httpx.Timeout:
-        return self._transport.timeout
-
-    @property
-    def retry(self) -> RetryPolicy:
-        return self._transport.retry
-
-    @property
-    def max_response_bytes(self) -> int:
-        """The largest answer this client reads, in decoded bytes; larger ones raise
-        `creditsdk.errors.ResponseTooLargeError`. Settable."""
-        return self._transport.max_response_bytes
-
-    @max_response_bytes.setter
-    def max_response_bytes(self, value: int) -> None:
-        self._transport.max_response_bytes = _check_max_bytes(value)
 
     async def aclose(self) -> None:
         """Close the HTTP connections this client opened (not a caller-owned ``http_client``)."""
