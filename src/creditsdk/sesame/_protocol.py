@@ -18,7 +18,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import attrs
@@ -1052,6 +1052,29 @@ def _required_consent(consent: Consent | None) -> Consent:
     return checked
 
 
+class _PersonQuery(TypedDict):
+    name: str
+    id_card: str
+    applicant: Mapping[str, str]
+    consent: Consent
+    product_code: str
+    transaction_id: str
+
+
+def _person_query(
+    checked: AdmittanceInputs | WatchlistInputs, consent: Consent | None
+) -> _PersonQuery:
+    """What the billed person queries (brief.get, watchlist) send: a transaction id drawn now."""
+    return {
+        "name": checked.person.name,
+        "id_card": checked.person.id_card,
+        "applicant": checked.person.masked(),
+        "consent": _required_consent(consent),
+        "product_code": checked.product_code,
+        "transaction_id": checked.transaction_id or new_transaction_id(),
+    }
+
+
 def score(
     config: SesameConfig,
     *,
@@ -1113,16 +1136,7 @@ def admittance(
         product_code=product_code,
         transaction_id=transaction_id,
     )
-    return brief_operation(
-        config,
-        name=checked.person.name,
-        id_card=checked.person.id_card,
-        threshold=checked.threshold,
-        applicant=checked.person.masked(),
-        consent=_required_consent(consent),
-        product_code=checked.product_code,
-        transaction_id=checked.transaction_id or new_transaction_id(),
-    )
+    return brief_operation(config, threshold=checked.threshold, **_person_query(checked, consent))
 
 
 def watchlist(
@@ -1143,12 +1157,4 @@ def watchlist(
         product_code=product_code,
         transaction_id=transaction_id,
     )
-    return watchlist_operation(
-        config,
-        name=checked.person.name,
-        id_card=checked.person.id_card,
-        applicant=checked.person.masked(),
-        consent=_required_consent(consent),
-        product_code=checked.product_code,
-        transaction_id=checked.transaction_id or new_transaction_id(),
-    )
+    return watchlist_operation(config, **_person_query(checked, consent))
