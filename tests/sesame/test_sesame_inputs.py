@@ -381,6 +381,16 @@ def test_from_env_certificate_mode_from_variables(sb: Sandbox) -> None:
             p.SesameConfig.from_env(
                 environ={**env, "CREDITSDK_SESAME_ALIPAY_PUBLIC_KEY": sb.sesame.alipay_public_key}
             )
+        # certificate arguments win over a public key left in the environment
+        explicit = p.SesameConfig.from_env(
+            app_id=s.app_id,
+            app_private_key=s.app_private_key,
+            app_cert=s.app_cert,
+            alipay_cert=s.alipay_cert,
+            alipay_root_cert=s.alipay_root_cert,
+            environ={"CREDITSDK_SESAME_ALIPAY_PUBLIC_KEY": sb.sesame.alipay_public_key},
+        )
+        assert explicit.certs is not None
 
 
 def test_config_and_credential_arguments_together_is_an_error(sb: Sandbox) -> None:

@@ -284,7 +284,7 @@ class SesameConfig:
                     "give alipay_public_key (public-key mode) or the three certificates "
                     "(certificate mode), not both"
                 )
-            if _material(None, None, "ALIPAY_PUBLIC_KEY", env) is not None:
+            if not explicit_certs and _material(None, None, "ALIPAY_PUBLIC_KEY", env) is not None:
                 raise ConfigurationError(
                     f"{ENV_PREFIX}ALIPAY_PUBLIC_KEY and certificate variables are both set: "
                     "unset one (public-key mode or certificate mode)"
@@ -739,7 +739,7 @@ def authorization_url(
     return f"{config.authorize_url}{sep}{query}"
 
 
-def parse_redirect(url_or_params: str | Mapping[str, Any], expected_state: str) -> str:
+def parse_redirect(url_or_params: str | Mapping[str, object], expected_state: str) -> str:
     """The ``auth_code`` of the redirect back from Alipay, after checking ``state``."""
     if isinstance(url_or_params, str):
         query = urlsplit(url_or_params).query if "?" in url_or_params else url_or_params

@@ -193,7 +193,7 @@ class _SesameBase(Generic[_H]):
             self._config, redirect_uri=redirect_uri, state=state, scope=scope
         )
 
-    def parse_redirect(self, url_or_params: str | Mapping[str, Any], expected_state: str) -> str:
+    def parse_redirect(self, url_or_params: str | Mapping[str, object], expected_state: str) -> str:
         """The ``auth_code`` from the redirect back (full URL or its query params).
 
         Raises [`InvalidInputError`][] (``rule`` ``state_mismatch`` / ``missing_code``) or
