@@ -130,8 +130,8 @@ def test_cert_mode_end_to_end(sb: Sandbox, applicant: Applicant, consent: Consen
         back = sb.sesame.approve(zm.authorization_url("https://lender.example/cb", "s1"))
         grant = zm.exchange_code(zm.parse_redirect(back, "s1"))
         sb.sesame.set_score(grant.user_id, 688)
-        assert zm.score(grant, consent).score == 688
-        assert zm.admittance(applicant, 500, consent).admitted is not None
+        assert zm.score(grant, consent=consent).score == 688
+        assert zm.admittance(applicant, 500, consent=consent).admitted is not None
     query = dict(httpx.QueryParams(seen[-1].url.query.decode()))
     assert query["app_cert_sn"] == zm._config.certs.app_cert_sn  # type: ignore[union-attr]
     assert query["alipay_root_cert_sn"].count("_") == 1  # two RSA roots, the ECDSA one skipped

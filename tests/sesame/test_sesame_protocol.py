@@ -214,7 +214,9 @@ def test_spans_of_scalars_and_empty_object() -> None:
 
 
 def test_authorization_url(app_key: RSA.RsaKey, alipay_key: RSA.RsaKey) -> None:
-    url = p.authorization_url(_config(app_key, alipay_key), "https://l.example/cb?x=1", "order-42")
+    url = p.authorization_url(
+        _config(app_key, alipay_key), redirect_uri="https://l.example/cb?x=1", state="order-42"
+    )
     parts = urlsplit(url)
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == (
         "https://auth.example/oauth2/publicAppAuthorize.htm"
@@ -226,7 +228,7 @@ def test_authorization_url(app_key: RSA.RsaKey, alipay_key: RSA.RsaKey) -> None:
         "state": ["order-42"],
     }
     with pytest.raises(InvalidInputError) as info:
-        p.authorization_url(_config(app_key, alipay_key), "/relative", "s")
+        p.authorization_url(_config(app_key, alipay_key), redirect_uri="/relative", state="s")
     assert info.value.field == "redirect_uri"
 
 

@@ -81,7 +81,7 @@ def test_score_success_and_wire(
     route = respx.post(GW).respond(
         200, content=answer(alipay_key, "zhima_credit_score_get_response", score_value())
     )
-    result = client.score("authusrBTOKEN", consent)
+    result = client.score("authusrBTOKEN", consent=consent)
     assert result.score == 731
     assert result.biz_no == "ZM1"
     sent = _sent(route.calls.last.request)
@@ -101,7 +101,7 @@ def test_score_na_is_none(client: SesameClient, consent: Consent, alipay_key: RS
     respx.post(GW).respond(
         200, content=answer(alipay_key, "zhima_credit_score_get_response", score_value("N/A"))
     )
-    assert client.score("tok", consent, transaction_id="mine_1").score is None
+    assert client.score("tok", consent=consent, transaction_id="mine_1").score is None
 
 
 @pytest.mark.parametrize(
@@ -133,7 +133,7 @@ def test_every_code_maps_to_a_typed_error(
         200, content=answer(alipay_key, "zhima_credit_score_get_response", value)
     )
     with pytest.raises(expected) as info:
-        client.score("tok", consent, transaction_id="txn_code")
+        client.score("tok", consent=consent, transaction_id="txn_code")
     err = info.value
     assert isinstance(err, ProviderError)
     if not_expected is not None:
@@ -201,7 +201,7 @@ def test_one_changed_byte_anywhere_is_an_integrity_error(
             tampered[i] = ord("7") if tampered[i] != ord("7") else ord("8")
             route.respond(200, content=bytes(tampered))
             try:
-                client.score("tok", consent, transaction_id="txn_t")
+                client.score("tok", consent=consent, transaction_id="txn_t")
             except ResponseIntegrityError as exc:
                 errors.append(exc)
     assert len(errors) == len(value)
@@ -224,7 +224,7 @@ def test_unsigned_or_garbled_answers_are_refused(
 ) -> None:
     respx.post(GW).respond(200, content=body)
     with pytest.raises(ResponseIntegrityError):
-        client.score("tok", consent)
+        client.score("tok", consent=consent)
 
 
 @respx.mock
@@ -235,7 +235,7 @@ def test_answer_signed_by_another_key_is_refused(
         200, content=answer(app_key, "zhima_credit_score_get_response", score_value())
     )
     with pytest.raises(ResponseIntegrityError, match="signature"):
-        client.score("tok", consent)
+        client.score("tok", consent=consent)
 
 
 @respx.mock
@@ -245,7 +245,7 @@ def test_a_brace_and_fake_sign_inside_a_string_do_not_fool_the_scan(
     value = '{"code":"10000","msg":"ok }\\",\\"sign\\":\\"x","biz_no":"Z{1}","zm_score":"600"}'
     body = answer(alipay_key, "zhima_credit_score_get_response", value)
     respx.post(GW).respond(200, content=body.replace(b'":{', b'" : {', 1))
-    assert client.score("tok", consent).biz_no == "Z{1}"
+    assert client.score("tok", consent=consent).biz_no == "Z{1}"
 
 
 @respx.mock
@@ -260,7 +260,7 @@ def test_retries_reuse_the_transaction_id(
             200, content=answer(alipay_key, "zhima_credit_score_get_response", score_value())
         ),
     ]
-    result = client.score("tok", consent)
+    result = client.score("tok", consent=consent)
     ids = {json.loads(_sent(c.request)["biz_content"])["transaction_id"] for c in route.calls}
     assert route.call_count == 3
     assert ids == {result.transaction_id}
@@ -285,13 +285,13 @@ def test_inputs_are_checked_before_any_io(client: SesameClient, consent: Consent
         expires_at=dt.datetime(2020, 2, 1, tzinfo=dt.timezone.utc),
     )
     with pytest.raises(InvalidInputError):
-        client.score("tok", expired)
+        client.score("tok", consent=expired)
     with pytest.raises(InvalidInputError):
-        client.score("tok", None)  # type: ignore[arg-type]
+        client.score("tok", consent=None)
     with pytest.raises(InvalidInputError):
-        client.score("", consent)
+        client.score("", consent=consent)
     with pytest.raises(InvalidInputError):
-        client.score("tok", consent, transaction_id="bad-id!")
+        client.score("tok", consent=consent, transaction_id="bad-id!")
     with pytest.raises(InvalidInputError):
         client.exchange_code("")
     assert route.call_count == 0
@@ -313,9 +313,9 @@ def test_admittance_and_audit(
     with SesameClient(
         "1", app_key.export_key(), alipay_key.public_key().export_key(), GW, audit=sink
     ) as c:
-        result = c.admittance(applicant, 600, consent)
+        result = c.admittance(applicant, 600, consent=consent)
         with pytest.raises(InvalidInputError):
-            c.admittance(applicant, 1000, consent)
+            c.admittance(applicant, 1000, consent=consent)
     assert (result.admitted, result.threshold, result.biz_no) == (True, 600, "ZMB")
     biz = json.loads(_sent(route.calls.last.request)["biz_content"])
     assert biz["cert_no"] == "11010519491231002X"
@@ -367,6 +367,6 @@ async def test_async_client_score_and_code_map(
     async with AsyncSesameClient(
         "1", app_key.export_key().decode(), alipay_key.public_key().export_key().decode(), GW
     ) as c:
-        assert (await c.score("tok", consent)).score == 612
+        assert (await c.score("tok", consent=consent)).score == 612
         with pytest.raises(AuthenticationError):
-            await c.score("tok", consent)
+            await c.score("tok", consent=consent)

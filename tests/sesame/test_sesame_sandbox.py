@@ -66,7 +66,7 @@ def test_keys_can_be_given(consent: Consent) -> None:
     assert RSA.import_key(sb.sesame.alipay_public_key).n == alipay.n
     assert RSA.import_key(sb.sesame.app_public_key).n == app.n
     with sb.sesame_client() as zm:
-        assert zm.score(_grant(sb, zm), consent).score is not None
+        assert zm.score(_grant(sb, zm), consent=consent).score is not None
 
 
 def test_codes_are_single_use_and_expire(sb: Sandbox, zm: SesameClient) -> None:
@@ -87,11 +87,11 @@ def test_token_expiry_refresh_and_rotation(sb: Sandbox, zm: SesameClient, consen
     assert grant.user_id == sb.sesame.default_user_id
     sb.sesame.advance(sb.sesame.token_ttl + 1)
     with pytest.raises(AuthenticationError) as info:
-        zm.score(grant, consent)
+        zm.score(grant, consent=consent)
     assert info.value.code == "20001"
     fresh = zm.refresh(grant)
     assert fresh.access_token != grant.access_token
-    assert zm.score(fresh, consent).score is not None
+    assert zm.score(fresh, consent=consent).score is not None
     with pytest.raises(AuthenticationError) as again:
         zm.refresh(grant)  # the old refresh token was rotated out
     assert getattr(again.value, "sub_code", None) == "isv.refresh-token-invalid"
@@ -102,9 +102,9 @@ def test_repeat_transaction_id_is_answered_once_and_billed_once(
 ) -> None:
     grant = _grant(sb, zm)
     sb.sesame.set_score(grant.user_id, 702)
-    first = zm.score(grant, consent, transaction_id="txn_once")
+    first = zm.score(grant, consent=consent, transaction_id="txn_once")
     sb.sesame.set_score(grant.user_id, 500)
-    again = zm.score(grant, consent, transaction_id="txn_once")
+    again = zm.score(grant, consent=consent, transaction_id="txn_once")
     assert first == again
     assert first.score == 702
     [entry] = sb.ledger("sesame")
@@ -113,18 +113,18 @@ def test_repeat_transaction_id_is_answered_once_and_billed_once(
     assert entry.details["result"] == "scored"
     sb.sesame.advance(24 * 3600 + 1)
     grant = zm.refresh(grant)  # the access token has expired by now too
-    assert zm.score(grant, consent, transaction_id="txn_once").score == 500
+    assert zm.score(grant, consent=consent, transaction_id="txn_once").score == 500
     assert len(sb.ledger("sesame")) == 2
 
 
 def test_na_score_and_revocation(sb: Sandbox, zm: SesameClient, consent: Consent) -> None:
     grant = _grant(sb, zm)
     sb.sesame.set_score(grant.user_id, None)
-    assert zm.score(grant, consent).score is None
+    assert zm.score(grant, consent=consent).score is None
     assert sb.ledger("sesame")[-1].details["result"] == "N/A"
     sb.sesame.revoke(grant.user_id)
     with pytest.raises(AuthorizationRevokedError) as info:
-        zm.score(grant, consent)
+        zm.score(grant, consent=consent)
     assert "revoked" in str(info.value)
     assert len(sb.ledger("sesame")) == 1
     assert zm.authorization_status(grant).authorized is False
@@ -152,13 +152,13 @@ def test_admittance_threshold_and_ledger(
     sb: Sandbox, zm: SesameClient, consent: Consent, applicant: Applicant
 ) -> None:
     sb.sesame.add_user("2088000000000007", score=640, id_card=applicant.id_card)
-    assert zm.admittance(applicant, 640, consent).admitted is True
-    assert zm.admittance(applicant, 641, consent).admitted is False
+    assert zm.admittance(applicant, 640, consent=consent).admitted is True
+    assert zm.admittance(applicant, 641, consent=consent).admitted is False
     details = [e.details for e in sb.ledger("sesame")]
     assert [d["result"] for d in details] == ["Y", "N"]
     assert all(d["cert_no"] == "110105********002X" for d in details)
     sb.sesame.set_score("2088000000000007", None)
-    assert zm.admittance(applicant, 600, consent).admitted is None
+    assert zm.admittance(applicant, 600, consent=consent).admitted is None
 
 
 def test_wrong_app_key_app_id_and_timestamp_are_refused(sb: Sandbox, consent: Consent) -> None:
@@ -201,7 +201,7 @@ def test_encrypted_biz_content_round_trip(sb: Sandbox, consent: Consent) -> None
     with sb.sesame_client(encrypt_key=sb.sesame.encrypt_key) as zm:
         grant = _grant(sb, zm)
         sb.sesame.set_score(grant.user_id, 777)
-        assert zm.score(grant, consent, transaction_id="txn_aes").score == 777
+        assert zm.score(grant, consent=consent, transaction_id="txn_aes").score == 777
     assert sb.ledger("sesame")[-1].transaction_id == "txn_aes"
 
 
@@ -215,7 +215,7 @@ def test_sandbox_knobs_refuse_unknown_things(sb: Sandbox) -> None:
 def test_rsa_sha1_sign_type_round_trip(sb: Sandbox, consent: Consent) -> None:
     with sb.sesame_client(sign_type="RSA") as zm:
         grant = _grant(sb, zm)
-        assert zm.score(grant, consent).score is not None
+        assert zm.score(grant, consent=consent).score is not None
 
 
 def test_logs_and_audit_carry_no_tokens_or_signatures(
@@ -226,7 +226,7 @@ def test_logs_and_audit_carry_no_tokens_or_signatures(
     sink = MemoryAuditSink()
     with caplog.at_level("DEBUG", logger="creditsdk"), sb.sesame_client(audit=sink) as zm:
         grant = _grant(sb, zm)
-        score = zm.score(grant, consent)
+        score = zm.score(grant, consent=consent)
     assert caplog.text  # the transport did log the calls
     for secret in (grant.access_token, grant.refresh_token or "?", "sign="):
         assert secret not in caplog.text

@@ -136,7 +136,7 @@ def test_rate_limits_are_retried_after_a_backoff(
         httpx.Response(200, content=_signed(alipay_key, member, _failure(sub_code, "40002"))),
         httpx.Response(200, content=_signed(alipay_key, member, ok)),
     ])  # fmt: skip
-    assert client.score("tok", consent).score == 700
+    assert client.score("tok", consent=consent).score == 700
     assert route.call_count == 2
     txns = {json.loads(_params(c.request)["biz_content"])["transaction_id"] for c in route.calls}
     assert len(txns) == 1  # the retry reuses the transaction id: no second bill
@@ -150,7 +150,7 @@ def test_rate_limit_that_persists_is_a_rate_limited_error(
         alipay_key, "zhima_credit_score_get_response", _failure("isv.app-call-limited", "40002")
     ))  # fmt: skip
     with pytest.raises(RateLimitedError):
-        client.score("tok", consent)
+        client.score("tok", consent=consent)
 
 
 @respx.mock
@@ -161,7 +161,7 @@ def test_frozen_contract_is_product_not_enabled(
         alipay_key, "zhima_credit_score_get_response", _failure("ZMCREDIT.no_valid_arrangement")
     ))  # fmt: skip
     with pytest.raises(ProductNotEnabledError, match="contract"):
-        client.score("tok", consent)
+        client.score("tok", consent=consent)
 
 
 # -- the Sandbox: layout, GBK, admittance_score, watchlist -------------------------------------
@@ -229,17 +229,21 @@ def test_sandbox_rate_limit_is_retried_end_to_end(
 ) -> None:
     sb.sesame.fail_next("isv.app-call-limited", code="40002")
     with sb.sesame_client(retry=NO_WAIT) as zm:
-        assert zm.admittance(applicant, 400, consent).admitted is not None
+        assert zm.admittance(applicant, 400, consent=consent).admitted is not None
     assert len(sb.ledger("sesame")) == 1
 
 
 def test_watchlist_through_the_sandbox(sb: Sandbox, applicant: Applicant, consent: Consent) -> None:
     sb.sesame.set_watchlist(applicant.id_card, 2)
     with sb.sesame_client() as zm:
-        first = zm.watchlist(applicant, consent, WATCH_CODE, transaction_id="watch_1")
-        again = zm.watchlist(applicant, consent, WATCH_CODE, transaction_id="watch_1")
+        first = zm.watchlist(
+            applicant, consent=consent, product_code=WATCH_CODE, transaction_id="watch_1"
+        )
+        again = zm.watchlist(
+            applicant, consent=consent, product_code=WATCH_CODE, transaction_id="watch_1"
+        )
         sb.sesame.set_watchlist(applicant.id_card, None)
-        na = zm.watchlist(applicant, consent, WATCH_CODE)
+        na = zm.watchlist(applicant, consent=consent, product_code=WATCH_CODE)
     assert isinstance(first, WatchlistResult)
     assert (first.level, first.listed) == (2, True)
     assert again == first
@@ -252,7 +256,7 @@ def test_watchlist_through_the_sandbox(sb: Sandbox, applicant: Applicant, consen
 async def test_watchlist_async(sb: Sandbox, applicant: Applicant, consent: Consent) -> None:
     sb.sesame.set_watchlist(applicant.id_card, 0)
     async with sb.async_sesame_client() as zm:
-        result = await zm.watchlist(applicant, consent, WATCH_CODE)
+        result = await zm.watchlist(applicant, consent=consent, product_code=WATCH_CODE)
     assert (result.level, result.listed) == (0, False)
     assert isinstance(zm, AsyncSesameClient)
 
@@ -266,7 +270,7 @@ def test_watchlist_refuses_an_unknown_level(
         200, content=_signed(alipay_key, "zhima_credit_watchlist_brief_get_response", value)
     )
     with pytest.raises(ResponseIntegrityError, match="level"):
-        client.watchlist(applicant, consent, WATCH_CODE)
+        client.watchlist(applicant, consent=consent, product_code=WATCH_CODE)
 
 
 def test_query_with_auth_token_and_sign_stays_out_of_httpx_logs(
@@ -278,7 +282,7 @@ def test_query_with_auth_token_and_sign_stays_out_of_httpx_logs(
     with sb.sesame_client() as zm:
         back = sb.sesame.approve(zm.authorization_url("https://l.example/cb", "q"))
         grant = zm.exchange_code(zm.parse_redirect(back, "q"))
-        zm.score(grant, consent)
+        zm.score(grant, consent=consent)
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "gateway.do" in text  # httpx did log the requests…
     assert grant.access_token not in text  # …without the query (auth_token, sign)

@@ -17,7 +17,12 @@ from ._errors import (
     SesameProviderError,
     SesameRateLimitedError,
 )
-from ._protocol import DEFAULT_AUTHORIZE_URL, DEFAULT_GATEWAY_URL, SCORE_PRODUCT_CODE
+from ._protocol import (
+    DEFAULT_AUTHORIZE_URL,
+    DEFAULT_GATEWAY_URL,
+    SCORE_PRODUCT_CODE,
+    SesameConfig,
+)
 from .client import AsyncSesameClient, SesameClient
 from .models import Admittance, AuthorizationStatus, Grant, SesameScore, WatchlistResult
 
@@ -33,6 +38,7 @@ __all__ = [
     "Grant",
     "SesameAuthenticationError",
     "SesameClient",
+    "SesameConfig",
     "SesameProductNotEnabledError",
     "SesameProviderError",
     "SesameRateLimitedError",

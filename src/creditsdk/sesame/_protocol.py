@@ -14,17 +14,18 @@ import base64
 import datetime as _dt
 import hmac
 import json
+import os
 import re
-import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, TypedDict
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import attrs
 import httpx
 from Crypto.PublicKey import RSA
 
-from .._core.consent import Consent
+from .._core.consent import Consent, check_consent
 from .._core.crypto import (
     aes_cbc_decrypt,
     aes_cbc_encrypt,
@@ -34,8 +35,9 @@ from .._core.crypto import (
     rsa_sign,
     rsa_verify,
 )
+from .._core.identity import Applicant
 from .._core.operation import Operation
-from .._core.redact import redact_text
+from .._core.redact import redact_text, register_secret
 from ..errors import (
     ConfigurationError,
     CreditSDKError,
@@ -52,21 +54,63 @@ from ._errors import (
     SesameProviderError,
     SesameRateLimitedError,
 )
+from ._inputs import (
+    BRIEF_PRODUCT_CODE,
+    SCORE_PRODUCT_CODE,
+    AdmittanceInputs,
+    AuthorizationStatusInputs,
+    AuthorizationUrlInputs,
+    ExchangeCodeInputs,
+    RefreshInputs,
+    ScoreInputs,
+    WatchlistInputs,
+    check_transaction_id,
+    inputs_admittance,
+    inputs_authorization_status,
+    inputs_authorization_url,
+    inputs_exchange_code,
+    inputs_refresh,
+    inputs_score,
+    inputs_watchlist,
+    new_transaction_id,
+)
 from .models import Admittance, AuthorizationStatus, Grant, SesameScore, WatchlistResult
 
 __all__ = [
     "BEIJING",
+    "BRIEF_PRODUCT_CODE",
     "DEFAULT_AUTHORIZE_URL",
     "DEFAULT_GATEWAY_URL",
     "SCORE_PRODUCT_CODE",
+    "AdmittanceInputs",
+    "AuthorizationStatusInputs",
+    "AuthorizationUrlInputs",
+    "ExchangeCodeInputs",
+    "RefreshInputs",
+    "ScoreInputs",
     "SesameConfig",
+    "WatchlistInputs",
+    "admittance",
+    "authorization_status",
     "authorization_url",
+    "check_transaction_id",
     "error_for",
+    "exchange_code",
     "extract_signed",
+    "inputs_admittance",
+    "inputs_authorization_status",
+    "inputs_authorization_url",
+    "inputs_exchange_code",
+    "inputs_refresh",
+    "inputs_score",
+    "inputs_watchlist",
     "new_transaction_id",
     "parse_redirect",
+    "refresh",
+    "score",
     "sign_content",
     "top_level_spans",
+    "watchlist",
 ]
 
 PROVIDER = "sesame"
@@ -74,8 +118,6 @@ PROVIDER = "sesame"
 BEIJING = _dt.timezone(_dt.timedelta(hours=8), "Asia/Shanghai")
 DEFAULT_GATEWAY_URL = "https://openapi.alipay.com/gateway.do"
 DEFAULT_AUTHORIZE_URL = "https://openauth.alipay.com/oauth2/publicAppAuthorize.htm"
-SCORE_PRODUCT_CODE = "w1010100100000000001"
-BRIEF_PRODUCT_CODE = "w1010100000000002733"
 
 M_TOKEN = "alipay.system.oauth.token"
 M_SCORE = "zhima.credit.score.get"
@@ -91,8 +133,6 @@ QUERY_PARAMS = frozenset(
      "app_auth_token", "notify_url", "return_url", "encrypt_type", "app_cert_sn",
      "alipay_root_cert_sn", "sign"}
 )  # fmt: skip
-
-_TXN_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
 
 SignType = Literal["RSA2", "RSA"]
 
@@ -184,8 +224,160 @@ class SesameConfig:
             certs=certs,
         )
 
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        app_id: str | None = None,
+        app_private_key: KeyArg = None,
+        app_private_key_path: PathArg = None,
+        alipay_public_key: KeyArg = None,
+        alipay_public_key_path: PathArg = None,
+        gateway_url: str | None = None,
+        authorize_url: str | None = None,
+        sign_type: str | None = None,
+        encrypt_key: str | None = None,
+        clock: Callable[[], _dt.datetime] | None = None,
+        app_cert: KeyArg = None,
+        app_cert_path: PathArg = None,
+        alipay_cert: KeyArg = None,
+        alipay_cert_path: PathArg = None,
+        alipay_root_cert: KeyArg = None,
+        alipay_root_cert_path: PathArg = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> SesameConfig:
+        """The configuration from the arguments given, the rest from ``CREDITSDK_SESAME_*``.
+
+        Each key or certificate comes from its argument, its ``*_path`` argument, or the
+        environment variable of the same name (``CREDITSDK_SESAME_APP_PRIVATE_KEY``) or of
+        its path (``CREDITSDK_SESAME_APP_PRIVATE_KEY_PATH``); giving both forms is an error.
+        Certificate mode is chosen by certificate arguments, else by certificate variables
+        when no ``alipay_public_key`` argument is given. Every variable: docs/sesame.md.
+        """
+        env = os.environ if environ is None else environ
+        resolved_app_id = _env_text(app_id, "APP_ID", env, required=True) or ""
+        private = _material(app_private_key, app_private_key_path, "APP_PRIVATE_KEY", env)
+        if private is None:
+            raise ConfigurationError(
+                "app_private_key is missing: pass it (or app_private_key_path) or set "
+                f"{ENV_PREFIX}APP_PRIVATE_KEY (or {ENV_PREFIX}APP_PRIVATE_KEY_PATH)"
+            )
+        # Masked by value wherever an echo of them shows up (errors, logs, audit events).
+        register_secret(private, encrypt_key)
+        explicit_public = alipay_public_key is not None or alipay_public_key_path is not None
+        cert_args = {
+            "APP_CERT": (app_cert, app_cert_path),
+            "ALIPAY_CERT": (alipay_cert, alipay_cert_path),
+            "ALIPAY_ROOT_CERT": (alipay_root_cert, alipay_root_cert_path),
+        }
+        explicit_certs = any(v is not None for pair in cert_args.values() for v in pair)
+        env_certs = any(
+            env.get(ENV_PREFIX + name + suffix, "").strip()
+            for name in cert_args
+            for suffix in ("", "_PATH")
+        )
+        public: str | bytes | None = None
+        bundle: CertBundle | None = None
+        if explicit_certs or (env_certs and not explicit_public):
+            if explicit_public:
+                raise ConfigurationError(
+                    "give alipay_public_key (public-key mode) or the three certificates "
+                    "(certificate mode), not both"
+                )
+            if not explicit_certs and _material(None, None, "ALIPAY_PUBLIC_KEY", env) is not None:
+                raise ConfigurationError(
+                    f"{ENV_PREFIX}ALIPAY_PUBLIC_KEY and certificate variables are both set: "
+                    "unset one (public-key mode or certificate mode)"
+                )
+            bundle = CertBundle.load(
+                app_cert=_material(app_cert, app_cert_path, "APP_CERT", env),
+                alipay_cert=_material(alipay_cert, alipay_cert_path, "ALIPAY_CERT", env),
+                alipay_root_cert=_material(
+                    alipay_root_cert, alipay_root_cert_path, "ALIPAY_ROOT_CERT", env
+                ),
+            )
+        else:
+            public = _material(alipay_public_key, alipay_public_key_path, "ALIPAY_PUBLIC_KEY", env)
+            if public is None:
+                raise ConfigurationError(
+                    "alipay_public_key is missing: pass it (or alipay_public_key_path) or set "
+                    f"{ENV_PREFIX}ALIPAY_PUBLIC_KEY (or {ENV_PREFIX}ALIPAY_PUBLIC_KEY_PATH); "
+                    "or give app_cert, alipay_cert and alipay_root_cert for certificate mode"
+                )
+        return cls.load(
+            app_id=resolved_app_id,
+            app_private_key=private,
+            alipay_public_key=public,
+            gateway_url=_env_text(gateway_url, "GATEWAY_URL", env) or DEFAULT_GATEWAY_URL,
+            authorize_url=_env_text(authorize_url, "AUTHORIZE_URL", env) or DEFAULT_AUTHORIZE_URL,
+            sign_type=_env_text(sign_type, "SIGN_TYPE", env) or "RSA2",
+            encrypt_key=_env_text(encrypt_key, "ENCRYPT_KEY", env),
+            clock=clock,
+            certs=bundle,
+        )
+
     def __repr__(self) -> str:
         return f"SesameConfig(app_id={self.app_id!r}, gateway_url={self.gateway_url!r})"
+
+
+#: Every setting of `SesameConfig.from_env` has a variable ``CREDITSDK_SESAME_<SETTING>``.
+ENV_PREFIX = "CREDITSDK_SESAME_"
+
+KeyArg = str | bytes | os.PathLike[str] | None
+PathArg = str | os.PathLike[str] | None
+
+
+def _env_text(
+    value: str | None, name: str, env: Mapping[str, str], *, required: bool = False
+) -> str | None:
+    """``value`` if given (not blank), else ``$CREDITSDK_SESAME_<name>``."""
+    var = ENV_PREFIX + name
+    if value is not None:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigurationError(f"{name.lower()} is empty (pass it or set {var})")
+        return value.strip()
+    found = env.get(var, "").strip()
+    if found:
+        return found
+    if required:
+        raise ConfigurationError(f"{name.lower()} is missing: pass it as an argument or set {var}")
+    return None
+
+
+def _material(
+    value: KeyArg, path: PathArg, name: str, env: Mapping[str, str]
+) -> str | bytes | None:
+    """A key or certificate: the value, the file at ``path``, or the ``name`` / ``name_PATH``
+    variables. Errors name the setting or the variable, never the content."""
+    what = name.lower()
+    if value is not None and path is not None:
+        raise ConfigurationError(f"give either {what} or {what}_path, not both")
+    if isinstance(value, os.PathLike):
+        value, path = None, value
+    if path is not None:
+        return _read_file(path, f"{what}_path")
+    if value is not None:
+        if isinstance(value, str) and not value.strip():
+            raise ConfigurationError(f"{what} is empty (pass it or set {ENV_PREFIX}{name})")
+        return value
+    text = env.get(ENV_PREFIX + name, "").strip()
+    file = env.get(ENV_PREFIX + name + "_PATH", "").strip()
+    if text and file:
+        raise ConfigurationError(
+            f"{ENV_PREFIX}{name} and {ENV_PREFIX}{name}_PATH are both set: unset one"
+        )
+    if file:
+        return _read_file(file, f"{ENV_PREFIX}{name}_PATH")
+    return text or None
+
+
+def _read_file(path: str | os.PathLike[str], what: str) -> bytes:
+    try:
+        return Path(path).expanduser().read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"{what} cannot be read ({type(exc).__name__}: {exc.strerror})"
+        ) from None
 
 
 # -- request signing ---------------------------------------------------------------------------
@@ -530,41 +722,24 @@ def check_success(content: Mapping[str, Any], *, transaction_id: str | None = No
 # -- transaction ids, authorization URL and redirect ----------------------------------------------
 
 
-def new_transaction_id() -> str:
-    """32 hex chars from a UUID4 plus a prefix: unique, ``[A-Za-z0-9_]``, well under 64."""
-    return f"csdk_{uuid.uuid4().hex}"
-
-
-def check_transaction_id(value: object) -> str:
-    if not isinstance(value, str) or not _TXN_RE.fullmatch(value):
-        raise InvalidInputError(
-            "must be 1-64 characters of A-Z, a-z, 0-9 and _", field="transaction_id", rule="format"
-        )
-    return value
-
-
 def authorization_url(
-    config: SesameConfig, redirect_uri: str, state: str, scope: str = "auth_zhima"
+    config: SesameConfig, *, redirect_uri: str, state: str, scope: str = "auth_zhima"
 ) -> str:
-    parts = urlsplit(redirect_uri) if isinstance(redirect_uri, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidInputError(
-            "must be an absolute http(s) URL", field="redirect_uri", rule="format"
-        )
-    if not isinstance(state, str) or not state or len(state) > 256:
-        raise InvalidInputError("must be 1-256 characters", field="state", rule="format")
-    if not isinstance(scope, str) or not re.fullmatch(r"[a-z_]+(,[a-z_]+)*", scope):
-        raise InvalidInputError(
-            "must be scope names like 'auth_zhima'", field="scope", rule="format"
-        )
+    """The Alipay page where the user authorizes the app (no I/O: not an Operation)."""
+    checked = inputs_authorization_url(redirect_uri=redirect_uri, state=state, scope=scope)
     query = urlencode(
-        {"app_id": config.app_id, "scope": scope, "redirect_uri": redirect_uri, "state": state}
+        {
+            "app_id": config.app_id,
+            "scope": checked.scope,
+            "redirect_uri": checked.redirect_uri,
+            "state": checked.state,
+        }
     )
     sep = "&" if "?" in config.authorize_url else "?"
     return f"{config.authorize_url}{sep}{query}"
 
 
-def parse_redirect(url_or_params: str | Mapping[str, Any], expected_state: str) -> str:
+def parse_redirect(url_or_params: str | Mapping[str, object], expected_state: str) -> str:
     """The ``auth_code`` of the redirect back from Alipay, after checking ``state``."""
     if isinstance(url_or_params, str):
         query = urlsplit(url_or_params).query if "?" in url_or_params else url_or_params
@@ -844,3 +1019,142 @@ def watchlist_operation(
         consent=consent,
         outcome_of=lambda r: "no_data" if r.level is None else "success",
     )
+
+
+# -- one function per operation: validate the raw inputs, build the Operation ----------------------
+# Clients, batch and CLI all come through here; `inputs_<operation>` holds the input rules.
+
+
+def _token_call(op: Operation[Grant], consent: Consent | None) -> Operation[Grant]:
+    checked = check_consent(consent, required=False)
+    return op if checked is None else attrs.evolve(op, consent=checked)
+
+
+def exchange_code(
+    config: SesameConfig, *, consent: Consent | None = None, code: str
+) -> Operation[Grant]:
+    """``alipay.system.oauth.token`` with the redirect's ``auth_code``: a Grant. Not billed."""
+    checked = inputs_exchange_code(code=code)
+    return _token_call(token_operation(config, code=checked.code), consent)
+
+
+def refresh(
+    config: SesameConfig, *, consent: Consent | None = None, grant: Grant | str
+) -> Operation[Grant]:
+    """A new Grant from a grant's refresh token (or the refresh token itself). Not billed."""
+    checked = inputs_refresh(grant=grant)
+    return _token_call(token_operation(config, refresh_token=checked.refresh_token), consent)
+
+
+def _required_consent(consent: Consent | None) -> Consent:
+    checked = check_consent(consent)
+    assert checked is not None  # check_consent raises on None when required
+    return checked
+
+
+class _PersonQuery(TypedDict):
+    name: str
+    id_card: str
+    applicant: Mapping[str, str]
+    consent: Consent
+    product_code: str
+    transaction_id: str
+
+
+def _person_query(
+    checked: AdmittanceInputs | WatchlistInputs, consent: Consent | None
+) -> _PersonQuery:
+    """What the billed person queries (brief.get, watchlist) send: a transaction id drawn now."""
+    return {
+        "name": checked.person.name,
+        "id_card": checked.person.id_card,
+        "applicant": checked.person.masked(),
+        "consent": _required_consent(consent),
+        "product_code": checked.product_code,
+        "transaction_id": checked.transaction_id or new_transaction_id(),
+    }
+
+
+def score(
+    config: SesameConfig,
+    *,
+    consent: Consent | None = None,
+    grant_or_token: Grant | str,
+    product_code: str = SCORE_PRODUCT_CODE,
+    transaction_id: str | None = None,
+) -> Operation[SesameScore]:
+    """``zhima.credit.score.get``. Billed; idempotent (one ``transaction_id`` for every attempt)."""
+    checked = inputs_score(
+        grant_or_token=grant_or_token, product_code=product_code, transaction_id=transaction_id
+    )
+    return score_operation(
+        config,
+        auth_token=checked.auth_token,
+        consent=_required_consent(consent),
+        product_code=checked.product_code,
+        transaction_id=checked.transaction_id or new_transaction_id(),
+    )
+
+
+def authorization_status(
+    config: SesameConfig,
+    *,
+    consent: Consent | None = None,
+    who: Applicant | Grant | str | None = None,
+    user_id: str | None = None,
+    name: str | None = None,
+    id_card: str | None = None,
+) -> Operation[AuthorizationStatus]:
+    """``zhima.auth.info.authquery``: has this person or Alipay user authorized the app?"""
+    checked = inputs_authorization_status(who=who, user_id=user_id, name=name, id_card=id_card)
+    return authquery_operation(
+        config,
+        identity_type=checked.identity_type,
+        identity_param=checked.identity_param,
+        applicant=checked.masked(),
+        consent=check_consent(consent, required=False),
+    )
+
+
+def admittance(
+    config: SesameConfig,
+    *,
+    consent: Consent | None = None,
+    applicant: Applicant | None = None,
+    name: str | None = None,
+    id_card: str | None = None,
+    threshold: int | str,
+    product_code: str = BRIEF_PRODUCT_CODE,
+    transaction_id: str | None = None,
+) -> Operation[Admittance]:
+    """``zhima.credit.score.brief.get``: is the score at least ``threshold``? Billed; idempotent."""
+    checked = inputs_admittance(
+        applicant=applicant,
+        name=name,
+        id_card=id_card,
+        threshold=threshold,
+        product_code=product_code,
+        transaction_id=transaction_id,
+    )
+    return brief_operation(config, threshold=checked.threshold, **_person_query(checked, consent))
+
+
+def watchlist(
+    config: SesameConfig,
+    *,
+    consent: Consent | None = None,
+    applicant: Applicant | None = None,
+    name: str | None = None,
+    id_card: str | None = None,
+    product_code: str | None = None,
+    transaction_id: str | None = None,
+) -> Operation[WatchlistResult]:
+    """``zhima.credit.watchlist.brief.get``: the industry watchlist level. Billed; idempotent."""
+    checked = inputs_watchlist(
+        applicant=applicant,
+        name=name,
+        id_card=id_card,
+        product_code=product_code,
+        transaction_id=transaction_id,
+    )
+    return watchlist_operation(config, **_person_query(checked, consent))

@@ -13,12 +13,19 @@ from .._core.redact import mask_secret, register_secret
 __all__ = ["Admittance", "AuthorizationStatus", "Grant", "SesameScore", "WatchlistResult"]
 
 
-def _mask_user_id(value: str | None) -> str | None:
-    if value is None:
-        return None
+def mask_user_id(value: str) -> str:
+    """An Alipay user id or open id for logs and reprs: ``2088********0001`` (first 4, last 4).
+
+    Eight characters or fewer become ``****`` whatever their length (nothing of a short id, not
+    even how long it is). The one masking rule for Sesame user ids: the demo uses it too.
+    """
     if len(value) <= 8:
-        return "*" * len(value)
+        return "****"
     return value[:4] + "*" * (len(value) - 8) + value[-4:]
+
+
+def _mask_optional(value: str | None) -> str | None:
+    return None if value is None else mask_user_id(value)
 
 
 def _iso(value: _dt.datetime | None) -> str | None:
@@ -86,7 +93,7 @@ class Grant:
 
     def __repr__(self) -> str:
         return (
-            f"Grant(user_id={_mask_user_id(self.user_id)!r}, access_token='<redacted>', "
+            f"Grant(user_id={mask_user_id(self.user_id)!r}, access_token='<redacted>', "
             f"refresh_token={mask_secret(self.refresh_token)!r}, "
             f"expires_at={_iso(self.expires_at)!r})"
         )
@@ -154,5 +161,5 @@ class AuthorizationStatus:
     def __repr__(self) -> str:
         return (
             f"AuthorizationStatus(authorized={self.authorized!r}, "
-            f"open_id={_mask_user_id(self.open_id)!r})"
+            f"open_id={_mask_optional(self.open_id)!r})"
         )
