@@ -12,11 +12,12 @@ from typing import Any
 import attrs
 import pytest
 
-from creditsdk.batch import Ledger, RowState, TokenBucket, flatten_value, get_operation
+from creditsdk.batch import RowState, RunLedger, TokenBucket, flatten_value, get_operation
 from creditsdk.batch._input import InputRows, consent_for_row, fingerprint, parse_consent
 from creditsdk.batch._ledger import LedgerWriter
-from creditsdk.batch.operations import TianyuanMultiLending, available_operations
+from creditsdk.batch.operations import available_operations
 from creditsdk.errors import ConfigurationError, InvalidInputError
+from creditsdk.tianyuan._batch import MultiLending as TianyuanMultiLending
 
 from .batchhelpers import CONSENT, applicants, write_csv
 
@@ -24,7 +25,7 @@ from .batchhelpers import CONSENT, applicants, write_csv
 
 
 def test_ledger_binds_to_one_operation(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "l.sqlite")
+    ledger = RunLedger(tmp_path / "l.sqlite")
     salt = ledger.bind("demo.score")
     assert ledger.bind("demo.score") == salt
     with pytest.raises(ConfigurationError, match=r"not 'fireeye\.model_score'"):
@@ -33,15 +34,15 @@ def test_ledger_binds_to_one_operation(tmp_path: Path) -> None:
 
 
 def test_a_second_run_on_the_same_folder_is_refused(tmp_path: Path) -> None:
-    first = Ledger(tmp_path / "l.sqlite")
+    first = RunLedger(tmp_path / "l.sqlite")
     with pytest.raises(ConfigurationError, match="another batch is running"):
-        Ledger(tmp_path / "l.sqlite")
+        RunLedger(tmp_path / "l.sqlite")
     first.close()
-    Ledger(tmp_path / "l.sqlite").close()  # free again once the first is closed
+    RunLedger(tmp_path / "l.sqlite").close()  # free again once the first is closed
 
 
 async def test_sending_rows_become_maybe_billed_on_recovery(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "l.sqlite")
+    ledger = RunLedger(tmp_path / "l.sqlite")
     ledger.bind("demo.score")
     writer = LedgerWriter(ledger)
     writer.start()
@@ -69,7 +70,7 @@ async def test_sending_rows_become_maybe_billed_on_recovery(tmp_path: Path) -> N
         1,
     )
     states = ledger.index()
-    assert [Ledger.state_of(states, n) for n in (1, 2, 3, 4, 99)] == [
+    assert [RunLedger.state_of(states, n) for n in (1, 2, 3, 4, 99)] == [
         RowState.MAYBE_BILLED,
         RowState.DONE,
         RowState.INVALID,
@@ -370,6 +371,12 @@ def test_registry_and_sesame_is_out_of_scope() -> None:
 def test_operation_without_its_provider_package_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    monkeypatch.setitem(sys.modules, "creditsdk.tianyuan", None)  # as if not installed
-    with pytest.raises(ConfigurationError, match=r"needs creditsdk\.tianyuan"):
-        TianyuanMultiLending().make_client()
+    from creditsdk.batch import ProviderOperation
+
+    class Orphan(ProviderOperation):
+        name = "gone.score"
+        client_class = "creditsdk.gone.client:AsyncGoneClient"
+
+    monkeypatch.setitem(sys.modules, "creditsdk.gone", None)  # as if not installed
+    with pytest.raises(ConfigurationError, match=r"needs creditsdk\.gone\.client"):
+        Orphan().make_client()

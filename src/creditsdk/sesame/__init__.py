@@ -18,6 +18,7 @@ from ._errors import (
     SesameRateLimitedError,
 )
 from ._protocol import DEFAULT_AUTHORIZE_URL, DEFAULT_GATEWAY_URL, SCORE_PRODUCT_CODE
+from ._spec import SPEC as SPEC  # what central code reads (creditsdk._spec)
 from .client import AsyncSesameClient, SesameClient
 from .models import Admittance, AuthorizationStatus, Grant, SesameScore, WatchlistResult
 
