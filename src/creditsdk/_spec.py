@@ -147,6 +147,8 @@ class ProviderSpec:
     matrix: Ref | None = None
     #: where the provider comes in listings and the demo (then by name)
     order: int = 100
+    #: other names the provider goes by (no module outside its folder may use them either)
+    aliases: tuple[str, ...] = ()
 
     # -- resolved on use ------------------------------------------------------------------
 

@@ -58,7 +58,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a provider client argument, e.g. bucket_tables=contract.toml (Tianyuan); repeatable",
+        help="a provider client argument, e.g. bucket_tables=contract.toml; repeatable",
     )
     parser.add_argument("--encoding", default="utf-8-sig", help="input encoding (e.g. gb18030)")
     parser.add_argument("--sandbox", action="store_true", help="run against an embedded Sandbox")
@@ -67,7 +67,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         type=_balance,
         default=None,
         metavar="N",
-        help="billable calls the Sandbox allows (Tianyuan default 1000; 'unlimited')",
+        help="billable calls the Sandbox allows (default: the provider sandbox's own; 'unlimited')",
     )
     parser.add_argument(
         "--prices", metavar="PRICES.TOML", help="contract prices: the summary shows the cost"

@@ -55,5 +55,6 @@ SPEC = ProviderSpec(
     sandbox_fields=("institution_id", "app_key"),
     sandbox_secrets=("app_key",),
     matrix="creditsdk.fireeye._spec:MATRIX",
+    aliases=("unionpay",),
     order=20,
 )

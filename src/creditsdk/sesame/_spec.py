@@ -61,5 +61,6 @@ SPEC = ProviderSpec(
     sandbox_key_files=("app_private_key", "app_public_key", "alipay_public_key"),
     sandbox_secrets=("app_private_key", "encrypt_key"),
     matrix="creditsdk.sesame._spec:MATRIX",
+    aliases=("zhima", "alipay"),
     order=30,
 )
