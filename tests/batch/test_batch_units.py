@@ -380,3 +380,36 @@ def test_operation_without_its_provider_package_says_so(monkeypatch: pytest.Monk
     monkeypatch.setitem(sys.modules, "creditsdk.gone", None)  # as if not installed
     with pytest.raises(ConfigurationError, match=r"needs creditsdk\.gone\.client"):
         Orphan().make_client()
+
+
+def test_the_old_ledger_name_warns_and_is_the_run_ledger() -> None:
+    import creditsdk.batch
+
+    with pytest.warns(DeprecationWarning, match="RunLedger"):
+        old = creditsdk.batch.Ledger
+    assert old is RunLedger
+    with pytest.raises(AttributeError):
+        _ = creditsdk.batch.NoSuchThing  # type: ignore[attr-defined]
+
+
+def test_operations_are_the_ones_the_specs_declare() -> None:
+    from creditsdk._spec import discover_specs
+
+    declared = {name for spec in discover_specs() for name in spec.batch_operations}
+    assert declared <= set(available_operations())
+    for name in declared:
+        assert get_operation(name).name == name
+
+
+def test_a_registered_operation_is_offered_and_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    from creditsdk.batch import operations, register_operation
+
+    monkeypatch.setattr(operations, "_REGISTERED", {})
+    mine = TianyuanMultiLending()
+    register_operation("mine.op", lambda: mine)
+    register_operation("tianyuan.multi_lending", lambda: mine)
+    assert "mine.op" in available_operations()
+    assert get_operation("mine.op") is mine
+    assert get_operation("tianyuan.multi_lending") is mine
+    with pytest.raises(ConfigurationError, match=r"unknown batch operation 'gone\.op'"):
+        get_operation("gone.op")
