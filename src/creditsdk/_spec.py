@@ -149,6 +149,9 @@ class ProviderSpec:
     order: int = 100
     #: other names the provider goes by (no module outside its folder may use them either)
     aliases: tuple[str, ...] = ()
+    #: the provider's own wire field names, which stay in its folder (``_protocol.py`` and
+    #: ``models.py``); one ending in ``_`` is a prefix (``xyp_``)
+    wire_names: tuple[str, ...] = ()
 
     # -- resolved on use ------------------------------------------------------------------
 

@@ -56,5 +56,6 @@ SPEC = ProviderSpec(
     sandbox_secrets=("app_key",),
     matrix="creditsdk.fireeye._spec:MATRIX",
     aliases=("unionpay",),
+    wire_names=("respCd",),
     order=20,
 )

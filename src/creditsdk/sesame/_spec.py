@@ -62,5 +62,6 @@ SPEC = ProviderSpec(
     sandbox_secrets=("app_private_key", "encrypt_key"),
     matrix="creditsdk.sesame._spec:MATRIX",
     aliases=("zhima", "alipay"),
+    wire_names=("sub_msg", "sub_code", "biz_content"),
     order=30,
 )

@@ -48,5 +48,6 @@ SPEC = ProviderSpec(
     sandbox_fields=("access_id", "access_key"),
     sandbox_secrets=("access_key",),
     matrix="creditsdk.tianyuan._spec:MATRIX",
+    wire_names=("xyp_",),
     order=10,
 )
