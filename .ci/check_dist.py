@@ -30,7 +30,7 @@ needed = {
 }
 missing = sorted(needed - names)
 assert not missing, f"wheel lacks {missing}"
-assert "creditsdk = creditsdk.cli:main" in scripts
+assert "creditsdk = creditsdk._cli:main" in scripts
 assert not [n for n in names if n.startswith("tests/")], "tests in the wheel"
 
 with tarfile.open(sdist) as tar:

@@ -53,7 +53,7 @@ def write_input(path: Path, rows: int) -> None:
 
 def sandbox_for(provider: str) -> tuple[Sandbox, str, dict[str, str]]:
     if provider == "demo":
-        from creditsdk.batch.demo import create_sandbox
+        from creditsdk.demobureau import create_sandbox
 
         sb = Sandbox(providers=[], extra_providers={"demo": create_sandbox}).start()
         env = {"CREDITSDK_DEMO_BASE_URL": sb.base_url, "CREDITSDK_DEMO_API_KEY": sb.demo.api_key}

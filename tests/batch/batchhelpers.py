@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import os
+import signal
+import threading
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from stdnum.cn import ric
 
 from creditsdk import Consent
-from creditsdk.batch.demo import applicant_ref, create_sandbox
+from creditsdk.demobureau import applicant_ref, create_sandbox
 from creditsdk.sandbox import Sandbox
 
 CONSENT = Consent(
@@ -67,3 +71,20 @@ def billed_per_applicant(sb: Sandbox) -> Counter[str]:
 
 def ref(row: dict[str, str]) -> str:
     return applicant_ref(row["id_card"])
+
+
+def kill_after(n: int, pid: int, sig: int = signal.SIGKILL) -> Callable[[int], None]:
+    """A demo bureau ``on_billed`` hook: send ``sig`` to ``pid`` right after the n-th billed
+    call, before it is answered (the worst moment for the batch), once."""
+    lock = threading.Lock()
+    fired = False
+
+    def hook(billed: int) -> None:
+        nonlocal fired
+        with lock:
+            if fired or billed < n:
+                return
+            fired = True
+        os.kill(pid, sig)
+
+    return hook

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from creditsdk.batch import cli
+from creditsdk._cli import batch as cli
 
 from .batchhelpers import CONSENT, applicants, read_csv, write_csv
 

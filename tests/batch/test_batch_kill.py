@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from .batchhelpers import CONSENT, applicants, billed_per_applicant, demo_sandbox, read_csv, ref
+from .batchhelpers import (
+    CONSENT,
+    applicants,
+    billed_per_applicant,
+    demo_sandbox,
+    kill_after,
+    read_csv,
+    ref,
+)
 from .batchhelpers import write_csv as write_input
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
@@ -51,7 +59,7 @@ def test_sigkill_midway_then_resume_bills_each_row_at_most_once(tmp_path: Path) 
         first = _batch(src, out, env)
         # The bureau itself kills the batch right after billing its 100th call, before
         # answering it: the worst moment, with that answer (and those in flight) lost.
-        sb.demo.kill_after = (100, first.pid)
+        sb.demo.on_billed = kill_after(100, first.pid)
         first.communicate(timeout=120)
         assert first.returncode == -signal.SIGKILL
         billed_before = len(sb.ledger("demo"))
@@ -99,8 +107,7 @@ def test_ctrl_c_finishes_calls_in_flight_and_leaves_nothing_maybe_billed(tmp_pat
             "CREDITSDK_DEMO_API_KEY": sb.demo.api_key,
         }
         first = _batch(src, out, env)
-        sb.demo.kill_signal = signal.SIGINT
-        sb.demo.kill_after = (50, first.pid)
+        sb.demo.on_billed = kill_after(50, first.pid, signal.SIGINT)
         stdout, stderr = first.communicate(timeout=120)
         assert first.returncode == 1, stdout + stderr
         assert "interrupted" in stdout

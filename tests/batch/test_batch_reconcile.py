@@ -11,10 +11,10 @@ import pytest
 from stdnum import luhn
 from stdnum.cn import ric
 
+from creditsdk._cli import main as cli_main
+from creditsdk._cli.batch import main as batch_main
 from creditsdk.batch import run_batch
-from creditsdk.batch.cli import main as batch_main
-from creditsdk.batch.demo import applicant_ref
-from creditsdk.cli import main as cli_main
+from creditsdk.demobureau import applicant_ref
 from creditsdk.errors import ConfigurationError
 from creditsdk.sandbox import Sandbox
 from creditsdk.sandbox._applicants import BAD_RATE_BY_SCENARIO, generate_applicants

@@ -14,7 +14,7 @@ import pytest
 from creditsdk import Consent
 from creditsdk.batch import arun_batch
 from creditsdk.batch import run_batch as _run_batch
-from creditsdk.batch.demo import DemoScore, applicant_ref
+from creditsdk.demobureau import DemoScore, applicant_ref
 from creditsdk.errors import ConfigurationError
 
 from .batchhelpers import (

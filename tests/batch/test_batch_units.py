@@ -12,11 +12,12 @@ from typing import Any
 import attrs
 import pytest
 
-from creditsdk.batch import Ledger, RowState, TokenBucket, flatten_value, get_operation
+from creditsdk.batch import RowState, RunLedger, TokenBucket, flatten_value, get_operation
 from creditsdk.batch._input import InputRows, consent_for_row, fingerprint, parse_consent
 from creditsdk.batch._ledger import LedgerWriter
-from creditsdk.batch.operations import TianyuanMultiLending, available_operations
+from creditsdk.batch.operations import available_operations
 from creditsdk.errors import ConfigurationError, InvalidInputError
+from creditsdk.tianyuan._batch import MultiLending as TianyuanMultiLending
 
 from .batchhelpers import CONSENT, applicants, write_csv
 
@@ -24,7 +25,7 @@ from .batchhelpers import CONSENT, applicants, write_csv
 
 
 def test_ledger_binds_to_one_operation(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "l.sqlite")
+    ledger = RunLedger(tmp_path / "l.sqlite")
     salt = ledger.bind("demo.score")
     assert ledger.bind("demo.score") == salt
     with pytest.raises(ConfigurationError, match=r"not 'fireeye\.model_score'"):
@@ -33,15 +34,15 @@ def test_ledger_binds_to_one_operation(tmp_path: Path) -> None:
 
 
 def test_a_second_run_on_the_same_folder_is_refused(tmp_path: Path) -> None:
-    first = Ledger(tmp_path / "l.sqlite")
+    first = RunLedger(tmp_path / "l.sqlite")
     with pytest.raises(ConfigurationError, match="another batch is running"):
-        Ledger(tmp_path / "l.sqlite")
+        RunLedger(tmp_path / "l.sqlite")
     first.close()
-    Ledger(tmp_path / "l.sqlite").close()  # free again once the first is closed
+    RunLedger(tmp_path / "l.sqlite").close()  # free again once the first is closed
 
 
 async def test_sending_rows_become_maybe_billed_on_recovery(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "l.sqlite")
+    ledger = RunLedger(tmp_path / "l.sqlite")
     ledger.bind("demo.score")
     writer = LedgerWriter(ledger)
     writer.start()
@@ -69,7 +70,7 @@ async def test_sending_rows_become_maybe_billed_on_recovery(tmp_path: Path) -> N
         1,
     )
     states = ledger.index()
-    assert [Ledger.state_of(states, n) for n in (1, 2, 3, 4, 99)] == [
+    assert [RunLedger.state_of(states, n) for n in (1, 2, 3, 4, 99)] == [
         RowState.MAYBE_BILLED,
         RowState.DONE,
         RowState.INVALID,
@@ -370,6 +371,45 @@ def test_registry_and_sesame_is_out_of_scope() -> None:
 def test_operation_without_its_provider_package_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    monkeypatch.setitem(sys.modules, "creditsdk.tianyuan", None)  # as if not installed
-    with pytest.raises(ConfigurationError, match=r"needs creditsdk\.tianyuan"):
-        TianyuanMultiLending().make_client()
+    from creditsdk.batch import ProviderOperation
+
+    class Orphan(ProviderOperation):
+        name = "gone.score"
+        client_class = "creditsdk.gone.client:AsyncGoneClient"
+
+    monkeypatch.setitem(sys.modules, "creditsdk.gone", None)  # as if not installed
+    with pytest.raises(ConfigurationError, match=r"needs creditsdk\.gone\.client"):
+        Orphan().make_client()
+
+
+def test_the_old_ledger_name_warns_and_is_the_run_ledger() -> None:
+    import creditsdk.batch
+
+    with pytest.warns(DeprecationWarning, match="RunLedger"):
+        old = creditsdk.batch.Ledger
+    assert old is RunLedger
+    with pytest.raises(AttributeError):
+        _ = creditsdk.batch.NoSuchThing  # type: ignore[attr-defined]
+
+
+def test_operations_are_the_ones_the_specs_declare() -> None:
+    from creditsdk._spec import discover_specs
+
+    declared = {name for spec in discover_specs() for name in spec.batch_operations}
+    assert declared <= set(available_operations())
+    for name in declared:
+        assert get_operation(name).name == name
+
+
+def test_a_registered_operation_is_offered_and_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    from creditsdk.batch import operations, register_operation
+
+    monkeypatch.setattr(operations, "_REGISTERED", {})
+    mine = TianyuanMultiLending()
+    register_operation("mine.op", lambda: mine)
+    register_operation("tianyuan.multi_lending", lambda: mine)
+    assert "mine.op" in available_operations()
+    assert get_operation("mine.op") is mine
+    assert get_operation("tianyuan.multi_lending") is mine
+    with pytest.raises(ConfigurationError, match=r"unknown batch operation 'gone\.op'"):
+        get_operation("gone.op")

@@ -8,8 +8,7 @@ import sys
 
 import pytest
 
-from creditsdk import demo
-from creditsdk.cli import main
+from creditsdk._cli import demo, main
 from creditsdk.sandbox import Sandbox
 
 from .conftest import SECRETS, clean_env, console_script, run_cli

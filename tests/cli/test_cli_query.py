@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from creditsdk.cli import build_parser, main
+from creditsdk._cli import build_parser, main
 from creditsdk.sandbox import Sandbox
 
 from .conftest import SECRETS, run_cli

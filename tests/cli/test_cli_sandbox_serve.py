@@ -168,7 +168,7 @@ def test_human_output_and_sigterm() -> None:
 
 
 def test_same_seed_same_credentials() -> None:
-    from creditsdk.cli import sandbox_description
+    from creditsdk._cli import sandbox_description
     from creditsdk.sandbox import Sandbox
 
     with Sandbox(seed=5) as a, Sandbox(seed=5) as b:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from creditsdk.cli import main
+from creditsdk._cli import main
 
 from . import _fixture as fx
 

@@ -28,8 +28,7 @@ import asyncio
 import datetime as dt
 import signal
 import threading
-from collections.abc import Awaitable, Callable, Iterator
-from decimal import Decimal
+from collections.abc import Awaitable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -37,6 +36,7 @@ import httpx
 import pytest
 
 from creditsdk import Applicant, Consent, MemoryAuditSink, RetryPolicy
+from creditsdk._spec import MatrixOperation, Sample, discover_specs
 from creditsdk.errors import (
     CreditSDKError,
     DeadlineExceededError,
@@ -78,65 +78,43 @@ BAD_ANSWER = frozenset({"garbled", "flip_byte", "invalid_json", "html_page"})
 assert set(FAULT_KINDS) == LOST | REFUSED | BAD_ANSWER
 
 
+SAMPLE = Sample(applicant=APPLICANT, consent=CONSENT, card_no=CARD, trans_date=TRANS_DATE)
+
+
 @attrs.frozen
 class Op:
-    name: str
+    """One operation a provider's spec declares for the matrices (``ProviderSpec.matrix``)."""
+
     provider: str
-    billed: bool
-    idempotent: bool
-    call: Callable[[Any, dict[str, Any]], Any]  # (client, kwargs) -> result | awaitable
-    faults: frozenset[str] = frozenset(FAULT_KINDS)
+    spec: MatrixOperation
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def billed(self) -> bool:
+        return self.spec.billed
+
+    @property
+    def idempotent(self) -> bool:
+        return self.spec.idempotent
+
+    @property
+    def faults(self) -> frozenset[str]:
+        return frozenset(FAULT_KINDS) - self.spec.skip_faults
+
+    def call(self, client: Any, state: Mapping[str, Any], **options: Any) -> Any:
+        return self.spec.call(client, SAMPLE, state, **options)
 
 
-def _ty_multi(c: Any, kw: dict[str, Any]) -> Any:
-    return c.multi_lending(APPLICANT, consent=CONSENT, **kw)
+#: Every operation of every installed provider: nothing here names one.
+OPS = [Op(spec.name, m) for spec in discover_specs() for m in spec.matrix_operations()]
 
 
-def _ty_call(c: Any, kw: dict[str, Any]) -> Any:
-    params = {"name": "张三", "id_card": APPLICANT.id_card, "mobile_no": APPLICANT.mobile}
-    return c.call("JRZQ8F7C", params, consent=CONSENT, **kw)
-
-
-def _fe_verify(c: Any, kw: dict[str, Any]) -> Any:
-    return c.verify_transaction(CARD, TRANS_DATE, Decimal("212.00"), CONSENT, **kw)
-
-
-def _fe_score(c: Any, kw: dict[str, Any]) -> Any:
-    return c.model_score(CARD, APPLICANT.id_card, APPLICANT.mobile, CONSENT, **kw)
-
-
-def _zm_score(c: Any, kw: dict[str, Any]) -> Any:
-    return c.score(kw.pop("grant"), CONSENT, **kw)
-
-
-def _zm_admittance(c: Any, kw: dict[str, Any]) -> Any:
-    kw.pop("grant")
-    return c.admittance(APPLICANT, 600, CONSENT, **kw)
-
-
-def _zm_exchange(c: Any, kw: dict[str, Any]) -> Any:
-    kw.pop("grant")
-    return c.exchange_code(kw.pop("code"), **kw)
-
-
-def _zm_authquery(c: Any, kw: dict[str, Any]) -> Any:
-    return c.authorization_status(kw.pop("grant"), **kw)
-
-
-_UNSIGNED = frozenset(FAULT_KINDS) - {"flip_byte"}  # no signature to break
-_PLAIN = _UNSIGNED - {"garbled"}  # no ciphertext to garble
-_SIGNED = frozenset(FAULT_KINDS) - {"garbled"}
-
-OPS = [
-    Op("tianyuan.multi_lending", "tianyuan", True, False, _ty_multi, _UNSIGNED),
-    Op("tianyuan.call", "tianyuan", True, False, _ty_call, _UNSIGNED),
-    Op("fireeye.verify_transaction", "fireeye", True, False, _fe_verify, _PLAIN),
-    Op("fireeye.model_score", "fireeye", True, False, _fe_score, _PLAIN),
-    Op("sesame.score", "sesame", True, True, _zm_score, _SIGNED),
-    Op("sesame.admittance", "sesame", True, True, _zm_admittance, _SIGNED),
-    Op("sesame.exchange_code", "sesame", False, False, _zm_exchange, _SIGNED),
-    Op("sesame.authorization_status", "sesame", False, True, _zm_authquery, _SIGNED),
-]
+def test_the_matrix_plays_every_provider() -> None:
+    assert {op.provider for op in OPS} == {spec.name for spec in discover_specs()}
+    assert len({op.name for op in OPS}) == len(OPS)
 
 
 @attrs.frozen
@@ -181,10 +159,12 @@ CASES = [
 
 @pytest.fixture(scope="module", params=["loopback", "in_process"])
 def sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
-    sb = Sandbox(seed=5)
-    sb.tianyuan.balance = None
-    sb.tianyuan.pin(APPLICANT.id_card, "light")  # an answer with ciphertext to garble
-    sb.fireeye.add_transaction(CARD, TRANS_DATE, Decimal("212.00"))
+    extra = {
+        spec.name: factory
+        for spec in discover_specs()
+        if not spec.in_default_sandbox and (factory := spec.sandbox_factory()) is not None
+    }
+    sb = Sandbox(seed=5, extra_providers=extra)
     if request.param == "loopback":
         sb.start()
     try:
@@ -200,26 +180,28 @@ def _clean_plan(sandbox: Sandbox) -> Iterator[None]:
     sandbox.faults.clear()
 
 
-def _setup_kwargs(sb: Sandbox, op: Op, flavour: str) -> dict[str, Any]:
-    """Whatever the op needs before the fault is armed (a grant, a fresh auth code)."""
-    if op.provider != "sesame":
-        return {}
-    with sb.sesame_client() as zm:
-        url = zm.authorization_url("https://lender.example/cb", state="s")
-        grant = zm.exchange_code(zm.parse_redirect(sb.sesame.approve(url), expected_state="s"))
-        code = zm.parse_redirect(sb.sesame.approve(url), expected_state="s")
-    return {"grant": grant, "code": code} if op.name.endswith("exchange_code") else {"grant": grant}
+def _setup(sb: Sandbox, op: Op) -> Mapping[str, Any]:
+    """Whatever the op needs before the fault is armed (a grant, a fresh auth code, a known
+    transaction): the op's own ``setup``."""
+    return op.spec.setup(sb, SAMPLE)
 
 
-def _run(sb: Sandbox, op: Op, flavour: str, kwargs: dict[str, Any], audit: MemoryAuditSink) -> Any:
+def _run(
+    sb: Sandbox,
+    op: Op,
+    flavour: str,
+    state: Mapping[str, Any],
+    kwargs: dict[str, Any],
+    audit: MemoryAuditSink,
+) -> Any:
     if flavour == "sync":
         with getattr(sb, f"{op.provider}_client")(retry=POLICY, audit=audit) as client:
-            return op.call(client, kwargs)
+            return op.call(client, state, **kwargs)
 
     async def go() -> Any:
         factory = getattr(sb, f"async_{op.provider}_client")
         async with factory(retry=POLICY, audit=audit) as client:
-            result = op.call(client, kwargs)
+            result = op.call(client, state, **kwargs)
             assert isinstance(result, Awaitable)
             return await result
 
@@ -234,7 +216,8 @@ def _new_entries(sb: Sandbox, provider: str, before: int) -> list[LedgerEntry]:
 @pytest.mark.parametrize(("op", "kind", "mode"), CASES)
 def test_fault_matrix(sandbox: Sandbox, op: Op, kind: str, mode: str, flavour: str) -> None:
     sb = sandbox
-    kwargs = _setup_kwargs(sb, op, flavour)
+    state = _setup(sb, op)
+    kwargs: dict[str, Any] = {}
     if kind == "slow":
         kwargs["timeout"] = SLOW_TIMEOUT
     if kind == "drip":
@@ -250,7 +233,7 @@ def test_fault_matrix(sandbox: Sandbox, op: Op, kind: str, mode: str, flavour: s
     result: Any = None
     error: BaseException | None = None
     try:
-        result = _run(sb, op, flavour, kwargs, audit)
+        result = _run(sb, op, flavour, state, kwargs, audit)
     except BaseException as exc:
         error = exc
 
@@ -304,8 +287,10 @@ def test_cancelled_call_matrix(sandbox: Sandbox, op: Op, flavour: str) -> None:
     """Cancelled once the provider has the request (it bills): the cancellation propagates
     unchanged and a billed call leaves exactly one audit event, ``cancelled``, maybe billed."""
     sb = sandbox
-    kwargs = _setup_kwargs(sb, op, flavour)
-    kwargs["timeout"] = httpx.Timeout(60.0)  # the answer is held 30 s: cancelled long before
+    state = _setup(sb, op)
+    kwargs: dict[str, Any] = {
+        "timeout": httpx.Timeout(60.0)
+    }  # the answer is held 30 s: cancelled long before
     audit = MemoryAuditSink()
     before = len(sb.ledger(op.provider))
     played = sb.faults.played_count
@@ -325,7 +310,7 @@ def test_cancelled_call_matrix(sandbox: Sandbox, op: Op, flavour: str) -> None:
         interrupter.start()
         try:
             with pytest.raises(KeyboardInterrupt):
-                _run(sb, op, flavour, kwargs, audit)
+                _run(sb, op, flavour, state, kwargs, audit)
         finally:
             interrupter.join()
         expected_type = "KeyboardInterrupt"
@@ -335,7 +320,7 @@ def test_cancelled_call_matrix(sandbox: Sandbox, op: Op, flavour: str) -> None:
             async def call() -> Any:
                 factory = getattr(sb, f"async_{op.provider}_client")
                 async with factory(retry=POLICY, audit=audit) as client:
-                    return await op.call(client, kwargs)
+                    return await op.call(client, state, **kwargs)
 
             task = asyncio.ensure_future(call())
             loop = asyncio.get_running_loop()

@@ -30,6 +30,7 @@ import httpx
 import pytest
 
 from creditsdk import Applicant, Consent, MemoryAuditSink, RetryPolicy
+from creditsdk._spec import MatrixOperation, ProviderSpec, Sample, discover_specs
 from creditsdk.errors import CreditSDKError
 from creditsdk.sandbox import FAULT_KINDS, Fault, Sandbox
 from creditsdk.sesame import SesameClient
@@ -48,6 +49,7 @@ TRANS_DATE = dt.date(2025, 3, 14)
 FAST = RetryPolicy(max_attempts=2, initial_backoff=0, jitter=0)
 SLOW_TIMEOUT = httpx.Timeout(5.0, read=0.2)
 DRIP_TIMEOUT = httpx.Timeout(0.3)
+SAMPLE = Sample(applicant=APPLICANT, consent=CONSENT, card_no=CARD, trans_date=TRANS_DATE)
 
 
 class Evidence:
@@ -158,7 +160,7 @@ def evidence() -> Iterator[Evidence]:
 
     configure_logging_from_env()
     try:
-        with Sandbox(seed=11) as sb:
+        with _leak_sandbox() as sb:
             _all_flows(sb, ev)
         yield ev
     finally:
@@ -172,22 +174,38 @@ def evidence() -> Iterator[Evidence]:
         mp.undo()
 
 
+def _leak_sandbox() -> Sandbox:
+    extra = {
+        spec.name: factory
+        for spec in discover_specs()
+        if not spec.in_default_sandbox and (factory := spec.sandbox_factory()) is not None
+    }
+    return Sandbox(seed=11, extra_providers=extra)
+
+
+def _spec_secrets(sb: Sandbox, ev: Evidence) -> None:
+    """Every secret each provider's spec names on its sandbox (a PEM: each line of its body)."""
+    for spec in discover_specs():
+        provider = sb.provider(spec.name)
+        for attr in spec.sandbox_secrets:
+            value = getattr(provider, attr)
+            for line in str(value).splitlines():
+                if not line.startswith("-----"):
+                    ev.secret(f"{spec.name} {attr}", line)
+
+
 def _all_flows(sb: Sandbox, ev: Evidence) -> None:
-    ev.secret("tianyuan access_key", sb.tianyuan.access_key)
-    ev.secret("fireeye app_key", sb.fireeye.app_key)
-    for line in sb.sesame.app_private_key.splitlines():
-        if "PRIVATE KEY" not in line:
-            ev.secret("sesame app_private_key", line)
-    ev.secret("sesame encrypt_key", sb.sesame.encrypt_key)
+    _spec_secrets(sb, ev)
     hooks = _harvest(ev)
     sb.tianyuan.balance = None
     sb.fireeye.add_transaction(CARD, TRANS_DATE, Decimal("212.00"))
     _tianyuan_flows(sb, ev, hooks)
     _fireeye_flows(sb, ev, hooks)
     _sesame_flows(sb, ev, hooks)
-    _cancelled(sb, ev, "tianyuan", lambda c: c.multi_lending(APPLICANT, consent=CONSENT))
-    _cancelled(sb, ev, "fireeye", lambda c: c.model_score(CARD, ID_CARD, MOBILE, CONSENT))
-    _cancelled(sb, ev, "sesame", lambda c: c.admittance(APPLICANT, 600, CONSENT))
+    for spec in discover_specs():
+        for op in spec.matrix_operations():
+            _faults(sb, ev, spec.name, op, hooks)
+            _cancelled(sb, ev, spec.name, op)
     _hostile_flows(ev)
 
 
@@ -277,42 +295,52 @@ def _hostile_flows(ev: Evidence) -> None:
 
 
 def _faults(
-    sb: Sandbox, ev: Evidence, provider: str, call: Callable[[dict[str, Any]], Any]
+    sb: Sandbox, ev: Evidence, provider: str, op: MatrixOperation, hooks: dict[str, Any]
 ) -> None:
-    for kind in FAULT_KINDS:
-        sb.faults.add(provider, kind, probability=1.0)
-        kw: dict[str, Any] = {"retry": FAST}
-        if kind == "slow":
-            kw["timeout"] = SLOW_TIMEOUT
-        if kind == "drip":  # each byte is quick: only the whole-attempt deadline ends it
-            kw["timeout"] = DRIP_TIMEOUT
-        played = len(sb.faults.injected)
-        ev.harvesting = kind != "drip"
-        ev.run(f"{provider} fault {kind}", lambda kw=kw: call(kw))
-        ev.harvesting = True
-        ev.played.extend(f"{provider} {f.kind}" for f in sb.faults.injected[played:])
-        sb.faults.clear()
+    """Every fault kind, played on one operation a provider's spec declares."""
+    state = op.setup(sb, SAMPLE)
+    with httpx.Client(event_hooks=hooks) as http:
+        client = getattr(sb, f"{provider}_client")(audit=ev.audit, http_client=http)
+        for kind in FAULT_KINDS:
+            sb.faults.add(provider, kind, probability=1.0)
+            kw: dict[str, Any] = {"retry": FAST}
+            if kind == "slow":
+                kw["timeout"] = SLOW_TIMEOUT
+            if kind == "drip":  # each byte is quick: only the whole-attempt deadline ends it
+                kw["timeout"] = DRIP_TIMEOUT
+            played = len(sb.faults.injected)
+            ev.harvesting = kind != "drip"
+            ev.run(
+                f"{provider} fault {kind} {op.name}",
+                lambda kw=kw: op.call(client, SAMPLE, state, **kw),
+            )
+            ev.harvesting = True
+            ev.played.extend(f"{provider} {f.kind}" for f in sb.faults.injected[played:])
+            sb.faults.clear()
+        client.close()
 
 
-def _cancelled(sb: Sandbox, ev: Evidence, provider: str, call: Callable[[Any], Any]) -> None:
+def _cancelled(sb: Sandbox, ev: Evidence, provider: str, op: MatrixOperation) -> None:
     """A call cancelled while its answer is awaited (the provider processed and billed it):
     its audit event, log lines and the cancellation are scanned like everything else."""
     import asyncio
+
+    state = op.setup(sb, SAMPLE)
 
     async def main() -> None:
         client = getattr(sb, f"async_{provider}_client")(audit=ev.audit)
         try:
             sb.faults.add(provider, Fault("slow", delay=30.0), probability=1.0)
             seen = sb.faults.played_count
-            task = asyncio.ensure_future(call(client))
+            task = asyncio.ensure_future(op.call(client, SAMPLE, state))
             # Cancel once the provider has taken the request on (no sleeping).
             assert await asyncio.to_thread(sb.faults.wait_injected, seen + 1, 30.0)
             task.cancel()
             try:
                 await task
             except asyncio.CancelledError as exc:
-                ev.cancelled.append(provider)
-                ev.error(f"{provider} cancelled", exc)
+                ev.cancelled.append(op.name)
+                ev.error(f"{provider} cancelled {op.name}", exc)
         finally:
             sb.faults.clear()
             await client.aclose()
@@ -352,7 +380,6 @@ def _tianyuan_flows(sb: Sandbox, ev: Evidence, hooks: dict[str, Any]) -> None:
             "tianyuan bad mobile",
             lambda: ty.call("JRZQ8F7C", {**params, "mobile_no": MOBILE + "1"}, consent=CONSENT),
         )
-        _faults(sb, ev, "tianyuan", lambda kw: ty.multi_lending(APPLICANT, consent=CONSENT, **kw))
         ty.close()
     with contextlib.suppress(CreditSDKError):
         wrong = sb.tianyuan_client(access_key="0" * 32, audit=ev.audit)
@@ -385,7 +412,6 @@ def _fireeye_calls(sb: Sandbox, ev: Evidence, fe: Any, method: str) -> None:
         sb.fireeye.fail_next(code)
         ev.run(f"fireeye {method} {code}", lambda: fe.model_score(CARD, ID_CARD, MOBILE, CONSENT))
     ev.run("fireeye bad id", lambda: fe.model_score(CARD, ID_CARD[:-1] + "9", MOBILE, CONSENT))
-    _faults(sb, ev, "fireeye", lambda kw: fe.model_score(CARD, ID_CARD, MOBILE, CONSENT, **kw))
 
 
 def _sesame_flows(sb: Sandbox, ev: Evidence, hooks: dict[str, Any]) -> None:
@@ -414,7 +440,6 @@ def _sesame_flows(sb: Sandbox, ev: Evidence, hooks: dict[str, Any]) -> None:
             lambda: zm.authorization_status(APPLICANT, consent=CONSENT),
         )
         ev.run("sesame authquery grant", lambda: zm.authorization_status(grant))
-        _faults(sb, ev, "sesame", lambda kw: zm.score(grant, CONSENT, **kw))
         fresh = ev.run("sesame refresh", lambda: zm.refresh(grant))
         if fresh is not None:
             ev.secret("access token", fresh.access_token)
@@ -469,23 +494,29 @@ def test_the_flows_ran_and_were_captured(evidence: Evidence) -> None:
 NEW_FAULTS = ("oversized", "gzip_bomb", "drip", "http_502", "http_504")
 
 
-@pytest.mark.parametrize("provider", ["tianyuan", "fireeye", "sesame"])
-def test_the_new_faults_and_a_cancelled_call_were_scanned(
-    evidence: Evidence, provider: str
+@pytest.mark.parametrize("spec", discover_specs(), ids=lambda s: s.name)
+def test_every_fault_and_a_cancelled_call_were_scanned_for_every_operation(
+    evidence: Evidence, spec: ProviderSpec
 ) -> None:
-    """Issue 11: the scan covers the faults added for items 1 and 3 and a cancelled call
-    (item 2) — each played, each ending in a creditsdk error the scan read, each audited."""
+    """Every operation a provider's spec declares is played into every fault kind and
+    cancelled once (issue 11, enumerated from the specs since issue 13) — each played, each
+    ending in a creditsdk error the scan read, each billed call audited."""
+    ops = spec.matrix_operations()
+    assert ops
+    for op in ops:
+        for kind in FAULT_KINDS:
+            errors = [t for w, t in evidence.texts if w.startswith(f"{spec.name} fault {kind} ")]
+            assert errors, f"{op.name} {kind}: no error text was scanned"
+        assert op.name in evidence.cancelled
     for kind in NEW_FAULTS:
-        assert f"{provider} {kind}" in evidence.played, kind
-        errors = [t for w, t in evidence.texts if w.startswith(f"{provider} fault {kind} ")]
-        assert errors, f"{provider} {kind}: no error text was scanned"
-    assert provider in evidence.cancelled
+        assert f"{spec.name} {kind}" in evidence.played, kind
     cancelled = [
-        e for e in evidence.audit.events if e.provider == provider and e.outcome == "cancelled"
+        e for e in evidence.audit.events if e.provider == spec.name and e.outcome == "cancelled"
     ]
-    assert len(cancelled) == 1
-    assert cancelled[0].maybe_billed
-    assert cancelled[0].applicant  # masked personal data is there, and scanned
+    assert len(cancelled) == sum(op.billed for op in ops)
+    for event in cancelled:
+        assert event.maybe_billed
+    assert any(event.applicant for event in cancelled)  # masked personal data, scanned
 
 
 PERSONAL = {"name": NAME, "ID number": ID_CARD, "mobile": MOBILE, "card number": CARD}

@@ -13,7 +13,9 @@ after it), so running the same thing again after a crash continues where it stop
 sends a row that may already have been billed. See docs/batch.md.
 """
 
-from ._ledger import Ledger, LedgerRow, RowState
+from typing import Any
+
+from ._ledger import LedgerRow, RowState, RunLedger
 from ._prices import Price, load_prices, parse_prices
 from ._ratelimit import TokenBucket
 from ._runner import BatchSummary, arun_batch, run_batch
@@ -25,17 +27,18 @@ from .operations import (
     flatten_value,
     get_operation,
     register_operation,
+    score_layout,
 )
 
 __all__ = [
     "BatchOperation",
     "BatchSummary",
-    "Ledger",
     "LedgerRow",
     "OutputSchema",
     "Price",
     "ProviderOperation",
     "RowState",
+    "RunLedger",
     "TokenBucket",
     "arun_batch",
     "available_operations",
@@ -46,4 +49,19 @@ __all__ = [
     "read_results",
     "register_operation",
     "run_batch",
+    "score_layout",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Ledger":  # renamed: it clashed with creditsdk.sandbox.Ledger
+        import warnings
+
+        warnings.warn(
+            "creditsdk.batch.Ledger is now creditsdk.batch.RunLedger "
+            "(creditsdk.sandbox.Ledger is the Sandbox's billing ledger)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return RunLedger
+    raise AttributeError(f"module 'creditsdk.batch' has no attribute {name!r}")

@@ -31,7 +31,7 @@ import attrs
 
 from ..errors import ConfigurationError
 
-__all__ = ["FINAL_STATES", "Ledger", "LedgerRow", "LedgerWriter", "RowState"]
+__all__ = ["FINAL_STATES", "LedgerRow", "LedgerWriter", "RowState", "RunLedger"]
 
 LEDGER_FILE = "ledger.sqlite"
 SCHEMA_VERSION = "1"
@@ -155,7 +155,7 @@ class _FolderLock:
         self._fh.close()  # closing the file releases the lock
 
 
-class Ledger:
+class RunLedger:
     """The SQLite ledger of one batch (``<output>/ledger.sqlite``).
 
     Opening it takes an exclusive lock (``ledger.sqlite.lock``) until `close()`.
@@ -435,7 +435,7 @@ class Ledger:
 class LedgerWriter:
     """Group commit from asyncio: ``await writer.write(...)`` returns once it is committed."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: RunLedger) -> None:
         self._ledger = ledger
         self._pending: list[tuple[_Write, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
@@ -490,3 +490,8 @@ class LedgerWriter:
         if self._task is not None:
             await self._task
         self._executor.shutdown(wait=True)
+
+
+#: The name inside the package before 0.x; ``creditsdk.batch.Ledger`` warns (it clashed with
+#: ``creditsdk.sandbox.Ledger``, the Sandbox's billing ledger).
+Ledger = RunLedger

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from ..errors import ConfigurationError
-from ._ledger import Ledger, LedgerRow
+from ._ledger import LedgerRow, RunLedger
 from ._pii import private_file
 from ._schema import (
     DTYPES,
@@ -78,7 +78,7 @@ def _value_kind(value: Any) -> str:
     return "str"
 
 
-def _fallback_layout(ledger: Ledger) -> FactorLayout:
+def _fallback_layout(ledger: RunLedger) -> FactorLayout:
     """Columns for an operation without a ``layout``: from the values (first-seen order)."""
     kinds: dict[str, set[str]] = {}
     for row in ledger.rows():
@@ -102,7 +102,7 @@ def _fallback_layout(ledger: Ledger) -> FactorLayout:
     return FactorLayout(columns=tuple(cols))
 
 
-def scan_inputs(ledger: Ledger) -> tuple[list[str], dict[str, set[str]]]:
+def scan_inputs(ledger: RunLedger) -> tuple[list[str], dict[str, set[str]]]:
     """The input columns kept in the ledger (first-seen order) and the kinds of their cells."""
     names: dict[str, set[str]] = {}
     for row in ledger.rows():
@@ -114,7 +114,7 @@ def scan_inputs(ledger: Ledger) -> tuple[list[str], dict[str, set[str]]]:
 
 
 def make_schema(
-    ledger: Ledger,
+    ledger: RunLedger,
     *,
     operation: str,
     provider: str,
@@ -207,7 +207,7 @@ def _csv_cell(value: Any, dtype: str) -> Any:
     return value
 
 
-def _write_csv(ledger: Ledger, path: str, schema: OutputSchema) -> None:
+def _write_csv(ledger: RunLedger, path: str, schema: OutputSchema) -> None:
     cols = [(c.name, c.dtype) for c in schema.columns]
     private_file(path)
     with open(path, "w", newline="", encoding="utf-8") as fh:
@@ -274,7 +274,7 @@ def _pandas_metadata(schema: OutputSchema) -> bytes:
     return json.dumps(doc).encode("utf-8")
 
 
-def _write_parquet(ledger: Ledger, path: str, schema: OutputSchema) -> None:
+def _write_parquet(ledger: RunLedger, path: str, schema: OutputSchema) -> None:
     try:
         pa: Any = importlib.import_module("pyarrow")
         pq: Any = importlib.import_module("pyarrow.parquet")
@@ -312,7 +312,7 @@ def write_schema(schema: OutputSchema, path: str) -> None:
     os.replace(tmp, path)
 
 
-def write_output(ledger: Ledger, path: str, fmt: str, schema: OutputSchema) -> int:
+def write_output(ledger: RunLedger, path: str, fmt: str, schema: OutputSchema) -> int:
     """(Re)write the output file from the ledger, atomically, with ``schema``'s columns; and
     ``schema.json`` beside it. Returns the number of rows."""
     tmp = f"{path}.tmp"

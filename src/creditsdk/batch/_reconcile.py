@@ -25,7 +25,7 @@ import attrs
 
 from .._core.redact import mask_id_card
 from ..errors import ConfigurationError
-from ._ledger import LEDGER_FILE, Ledger, RowState
+from ._ledger import LEDGER_FILE, RowState, RunLedger
 from ._pii import private_file
 
 __all__ = ["ReconcileReport", "reconcile"]
@@ -176,7 +176,7 @@ def reconcile(
             "the statement needs a transaction_id column, or billed_at and id_card columns "
             f"(it has {header})"
         )
-    ledger = Ledger(ledger_path)
+    ledger = RunLedger(ledger_path)
     try:
         by_txn: dict[str, list[int]] = {}
         billed_rows: list[int] = []
@@ -258,7 +258,7 @@ def reconcile(
     return report
 
 
-def _refresh_output(ledger: Ledger, folder: str) -> None:
+def _refresh_output(ledger: RunLedger, folder: str) -> None:
     """Rewrite the results with the run's own schema, so they show the decisions."""
     from ._output import write_output
     from ._schema import OutputSchema, columns_from_dicts, read_schema

@@ -23,6 +23,7 @@ from ._protocol import (
     SCORE_PRODUCT_CODE,
     SesameConfig,
 )
+from ._spec import SPEC as SPEC  # what central code reads (creditsdk._spec)
 from .client import AsyncSesameClient, SesameClient
 from .models import Admittance, AuthorizationStatus, Grant, SesameScore, WatchlistResult
 

@@ -1,4 +1,5 @@
-"""``creditsdk batch``: argparse wiring. The main CLI calls `add_parser` and `run`.
+"""``creditsdk batch``: argparse wiring. The main CLI calls `add_parser` and `run`; ``python -m
+creditsdk.batch`` calls `main`.
 
 Exit codes: 0 every row has a final answer (hit, no data, invalid or a provider error);
 1 the batch stopped short or left rows to look at (``not_sent`` rows to retry by running the
@@ -28,7 +29,7 @@ RUN_DIR/schema.json. Exit codes: 0 complete, 1 rows left to retry/review or abor
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    from .operations import available_operations
+    from ..batch.operations import available_operations
 
     parser.add_argument("input", help="CSV file with a header row (name, id_card, mobile, …)")
     parser.add_argument(
@@ -57,7 +58,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a provider client argument, e.g. bucket_tables=contract.toml (Tianyuan); repeatable",
+        help="a provider client argument, e.g. bucket_tables=contract.toml; repeatable",
     )
     parser.add_argument("--encoding", default="utf-8-sig", help="input encoding (e.g. gb18030)")
     parser.add_argument("--sandbox", action="store_true", help="run against an embedded Sandbox")
@@ -66,7 +67,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         type=_balance,
         default=None,
         metavar="N",
-        help="billable calls the Sandbox allows (Tianyuan default 1000; 'unlimited')",
+        help="billable calls the Sandbox allows (default: the provider sandbox's own; 'unlimited')",
     )
     parser.add_argument(
         "--prices", metavar="PRICES.TOML", help="contract prices: the summary shows the cost"
@@ -163,7 +164,7 @@ def _consent(args: argparse.Namespace) -> Any:
     given = [args.consent_reference, args.consent_granted_at, args.consent_purpose]
     if not any(given):
         return None
-    from ._input import parse_consent
+    from ..batch._input import parse_consent
 
     return parse_consent(
         args.consent_reference,
@@ -175,7 +176,7 @@ def _consent(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Run the batch the parsed arguments describe; returns the exit code."""
-    from . import run_batch
+    from ..batch import run_batch
 
     try:
         mapping = {}
@@ -290,7 +291,7 @@ def reconcile_parser() -> argparse.ArgumentParser:
 
 def reconcile_main(argv: Sequence[str]) -> int:
     """``creditsdk batch reconcile RUN_DIR statement.csv [--apply] [--mark ROW=billed]``."""
-    from ._reconcile import reconcile
+    from ..batch._reconcile import reconcile
 
     try:
         args = reconcile_parser().parse_args(list(argv))

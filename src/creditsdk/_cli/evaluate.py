@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if args.shuffles < 0:
         raise ConfigurationError("--shuffles must be >= 0")
     try:
-        from . import evaluate
+        from ..evaluate import evaluate
     except ImportError as exc:  # numpy / pandas / scikit-learn missing
         raise ConfigurationError(
             f"creditsdk evaluate needs its extra ({exc.name} is missing): "
