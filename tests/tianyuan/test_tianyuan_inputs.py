@@ -186,3 +186,15 @@ def test_from_env_names_what_is_missing_or_wrong(env: pytest.MonkeyPatch) -> Non
         proto.TianyuanConfig.from_env()
     env.delenv("CREDITSDK_TIANYUAN_BASE_URL")
     assert proto.TianyuanConfig.from_env().base_url == "https://api.tianyuanapi.com"
+
+
+def test_a_client_takes_a_ready_config(env: pytest.MonkeyPatch) -> None:
+    config = proto.TianyuanConfig.from_env(access_id="ty-cfg", access_key=KEY_HEX, base_url=BASE)
+    with TianyuanClient(config=config) as ty:
+        assert ty.base_url == BASE
+        op = proto.multi_lending(config, consent=CONSENT, applicant=APPLICANT)
+        assert op.build_request(1).headers["Access-Id"] == "ty-cfg"
+    with pytest.raises(ConfigurationError, match="not both"):
+        TianyuanClient("ty-other", config=config)
+    with pytest.raises(ConfigurationError, match="TianyuanConfig"):
+        TianyuanClient(config={"access_id": "x"})  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from .._core.consent import Consent
 from .._core.identity import Applicant
 from .._core.retry import RetryPolicy
 from .._core.transport import DEFAULT_MAX_RESPONSE_BYTES, AsyncClientBase, SyncClientBase
+from ..errors import ConfigurationError
 from . import _protocol as proto
 from .factors import BucketTables
 from .models import MultiLendingReport, TianyuanResult
@@ -25,6 +26,32 @@ ENV_BASE_URL = proto.ENV_BASE_URL
 
 TablesArg = proto.TablesArg
 ResultT = TypeVar("ResultT")
+
+
+def _config(
+    config: object,
+    access_id: str | None,
+    access_key: str | None,
+    base_url: str | None,
+    key_format: str | None,
+    bucket_tables: TablesArg,
+) -> proto.TianyuanConfig:
+    if config is None:
+        return proto.TianyuanConfig.from_env(
+            access_id=access_id,
+            access_key=access_key,
+            base_url=base_url,
+            key_format=key_format,
+            bucket_tables=bucket_tables,
+        )
+    if not isinstance(config, proto.TianyuanConfig):
+        raise ConfigurationError(f"config must be a TianyuanConfig, not {type(config).__name__}")
+    given = (access_id, access_key, base_url, key_format, bucket_tables)
+    if any(v is not None for v in given):
+        raise ConfigurationError(
+            "pass config= or access_id/access_key/base_url/key_format/bucket_tables, not both"
+        )
+    return config
 
 
 class _Common:
@@ -50,7 +77,8 @@ class TianyuanClient(_Common, SyncClientBase):
     like that) or as exactly 16 UTF-8 bytes (``key_format="utf8"``). ``bucket_tables`` (a
     [`BucketTables`][] or a path to a TOML/CSV file) decodes JRZQ9E2A bucket codes.
     Settings default to ``CREDITSDK_TIANYUAN_ACCESS_ID`` / ``_ACCESS_KEY`` / ``_BASE_URL`` /
-    ``_KEY_FORMAT`` / ``_BUCKET_TABLES`` (see `TianyuanConfig.from_env`).
+    ``_KEY_FORMAT`` / ``_BUCKET_TABLES`` (see `TianyuanConfig.from_env`); or pass a ready
+    ``config=TianyuanConfig.from_env(...)`` instead of them.
     """
 
     def __init__(
@@ -67,14 +95,9 @@ class TianyuanClient(_Common, SyncClientBase):
         audit: object = None,
         verify: Any = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        config: proto.TianyuanConfig | None = None,
     ) -> None:
-        self._config = proto.TianyuanConfig.from_env(
-            access_id=access_id,
-            access_key=access_key,
-            base_url=base_url,
-            key_format=key_format,
-            bucket_tables=bucket_tables,
-        )
+        self._config = _config(config, access_id, access_key, base_url, key_format, bucket_tables)
         self._init_transport(
             provider="tianyuan",
             timeout=timeout,
@@ -168,14 +191,9 @@ class AsyncTianyuanClient(_Common, AsyncClientBase):
         audit: object = None,
         verify: Any = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        config: proto.TianyuanConfig | None = None,
     ) -> None:
-        self._config = proto.TianyuanConfig.from_env(
-            access_id=access_id,
-            access_key=access_key,
-            base_url=base_url,
-            key_format=key_format,
-            bucket_tables=bucket_tables,
-        )
+        self._config = _config(config, access_id, access_key, base_url, key_format, bucket_tables)
         self._init_transport(
             provider="tianyuan",
             timeout=timeout,
@@ -245,6 +263,6 @@ class AsyncTianyuanClient(_Common, AsyncClientBase):
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
         **inputs: Any,
     ) -> Any:
-        """The async twin of [`TianyuanClient.query`][]."""
+        """The async twin of `TianyuanClient.query`."""
         op = proto.query(self._config, product, consent=consent, **inputs)
         return await self._run(op, timeout, retry)

@@ -119,7 +119,7 @@ class BucketTables:
     ``tables`` (read-only mappings), ``name`` and ``source`` never change once built, and no
     attribute can be set. Decoded factors are memoised per tables object (every value the
     tables and the catalog can name is decoded once, at load; other values are remembered up
-    to a bound) -- except for the shared [`empty`][creditsdk.tianyuan.BucketTables.empty]
+    to a bound) -- except for the shared `BucketTables.empty()`
     tables, which remember nothing after they are built, so a process-wide value never grows.
     """
 
