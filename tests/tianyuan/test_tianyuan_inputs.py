@@ -198,3 +198,21 @@ def test_a_client_takes_a_ready_config(env: pytest.MonkeyPatch) -> None:
         TianyuanClient("ty-other", config=config)
     with pytest.raises(ConfigurationError, match="TianyuanConfig"):
         TianyuanClient(config={"access_id": "x"})  # type: ignore[arg-type]
+
+
+def test_a_real_number_whose_county_was_created_later_is_accepted() -> None:
+    # docs/protocols.md §4 [C]: county 411524 was created in 1998, the holder born in 1988.
+    inputs = proto.inputs_multi_lending(
+        name="李四", id_card="411524198810280019", mobile="13900139000"
+    )
+    assert inputs.applicant.id_card == "411524198810280019"
+
+
+def test_inputs_and_answers_do_not_show_personal_data() -> None:
+    inputs = proto.inputs_call("JRZQ8F7C", {"name": "张三", "id_card": "11010519491231002X"})
+    answer = proto.ProductAnswer(
+        "JRZQ8F7C", "T1", "成功", {"echo": "11010519491231002X"}, CONFIG.tables
+    )
+    for text in (repr(inputs), repr(proto.inputs_multi_lending(APPLICANT)), repr(answer)):
+        assert "11010519491231002X" not in text
+        assert "张三" not in text

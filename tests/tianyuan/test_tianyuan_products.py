@@ -38,6 +38,10 @@ def probe() -> Iterator[proto.Product[Any, ProbeResult]]:
     assert PROBE not in proto.products()
 
 
+def proto_config() -> proto.TianyuanConfig:
+    return proto.TianyuanConfig.from_env(access_id=ACCESS_ID, access_key=KEY_HEX, base_url=BASE)
+
+
 def _answer(data: Any, tid: str = "TID-PROBE-1") -> httpx.Response:
     return httpx.Response(
         200, json={"code": 0, "message": "成功", "transaction_id": tid, "data": seal(KEY, data)}
@@ -50,6 +54,16 @@ def test_multi_lending_is_a_registered_declaration() -> None:
     assert proto.find_product("multi_lending") is proto.MULTI_LENDING
     assert proto.MULTI_LENDING.result is MultiLendingReport
     assert proto.MULTI_LENDING.columns == ("name", "id_card", "mobile")
+
+
+@pytest.mark.usefixtures("probe")
+def test_every_product_has_a_valid_example_of_its_columns() -> None:
+    for product in proto.products():
+        assert set(product.example) <= set(product.columns)
+        inputs = product.inputs(**product.example)
+        op = proto.query(proto_config(), product.code, consent=CONSENT, **product.example)
+        assert op.name == product.code
+        assert op.applicant == dict(inputs.masked())
 
 
 def test_the_client_calls_a_registered_product(probe: Any) -> None:

@@ -94,5 +94,6 @@ PROBE: Product[ProbeInputs, ProbeResult] = Product(
     parse=_parse,
     result=ProbeResult,
     columns=("name", "id_card", "mobile", "months"),
+    example={"name": "张三", "id_card": "11010519491231002X", "mobile": "13800138000", "months": 6},
     sandbox_data=lambda params, scenario: {"months": params["months"], "scenario": scenario},
 )

@@ -9,6 +9,7 @@ is the same envelope and is decrypted only when ``code == 0``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import json
 import os
@@ -518,7 +519,7 @@ InputsT = TypeVar("InputsT", bound=ProductInputs)
 ResultT = TypeVar("ResultT")
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, repr=False)
 class ProductAnswer:
     """A code-0 answer as a product's parser sees it: ``data`` is the decrypted JSON (``None``
     for the provider's "no data"), ``tables`` the bucket tables of the client."""
@@ -528,6 +529,17 @@ class ProductAnswer:
     message: str
     data: Any
     tables: BucketTables
+
+    def __repr__(self) -> str:
+        # data may hold personal data the provider echoes: its type only.
+        return (
+            f"ProductAnswer(product_code={self.product_code!r}, "
+            f"transaction_id={self.transaction_id!r}, data=<{type(self.data).__name__}>)"
+        )
+
+
+def _read_only(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value))
 
 
 def _outcome(result: object) -> str:
@@ -542,8 +554,9 @@ class Product(Generic[InputsT, ResultT]):
     the client method and the batch operation ``tianyuan.multi_lending``); ``inputs(**raw)``
     validates the raw inputs (`InvalidInputError` naming the field), ``params(inputs,
     consent)`` are the wire parameters, ``parse(answer)`` turns a code-0 answer into ``result``.
-    ``columns`` are the keyword names of ``inputs`` a CSV row or the CLI gives. ``sandbox_data``
-    (optional) is what the Sandbox answers: ``(params, scenario) -> data`` (``None``: no data).
+    ``columns`` are the keyword names of ``inputs`` a CSV row or the CLI gives, ``example`` the
+    raw inputs of one valid call. ``sandbox_data`` (optional) is what the Sandbox answers:
+    ``(params, scenario) -> data`` (``None``: no data).
     Register it with `register_product`; `products` lists every one.
     """
 
@@ -557,6 +570,8 @@ class Product(Generic[InputsT, ResultT]):
     columns: tuple[str, ...] = ("name", "id_card", "mobile")
     outcome_of: Callable[[ResultT], str] = _outcome
     sandbox_data: Callable[[Mapping[str, Any], str], Any] | None = None
+    #: Raw inputs of a valid call (synthetic), for the fault matrix, leak scan and demos.
+    example: Mapping[str, Any] = attrs.field(factory=dict, converter=_read_only)
 
     def operation(
         self, config: TianyuanConfig, *, consent: object = None, **raw: Any
@@ -626,11 +641,17 @@ def _consent(consent: object) -> Consent:
     return checked
 
 
+@functools.lru_cache(maxsize=256)
+def _signature(inputs: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(inputs)
+
+
 def _inputs_of(product: Product[InputsT, Any], raw: Mapping[str, Any]) -> InputsT:
+    signature = _signature(product.inputs)
     try:
-        inspect.signature(product.inputs).bind(**raw)
+        signature.bind(**raw)
     except TypeError as exc:
-        unknown = sorted(set(raw) - set(inspect.signature(product.inputs).parameters))
+        unknown = sorted(set(raw) - set(signature.parameters))
         raise InvalidInputError(
             f"{product.code} does not take this input ({exc})",
             field=unknown[0] if unknown else product.name,
@@ -712,6 +733,7 @@ MULTI_LENDING: Product[MultiLendingInputs, MultiLendingReport] = register_produc
         params=lambda inputs, consent: multi_lending_params(inputs.applicant, consent),
         parse=_parse_multi_lending,
         result=MultiLendingReport,
+        example={"name": "张三", "id_card": "11010519491231002X", "mobile": "13800138000"},
     )
 )
 
