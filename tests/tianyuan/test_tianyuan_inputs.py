@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ty_helpers import ACCESS_ID, BASE, KEY_HEX, unseal
+from ty_helpers import ACCESS_ID, BASE, KEY_HEX, unseal, wire
 
 from creditsdk import Applicant, Consent
 from creditsdk.errors import ConfigurationError, InvalidInputError
@@ -26,8 +26,8 @@ CONSENT = Consent(
 
 
 def sent(op: Any) -> dict[str, Any]:
-    request = op.build_request(1)
-    return unseal(KEY, json.loads(request.content)["data"])  # type: ignore[no-any-return]
+    _path, _headers, body = wire(op)
+    return unseal(KEY, json.loads(body)["data"])  # type: ignore[no-any-return]
 
 
 def test_csv_strings_and_an_applicant_give_the_same_inputs() -> None:
@@ -87,7 +87,7 @@ def test_multi_lending_sends_the_documented_parameters() -> None:
         CONFIG, consent=CONSENT, name="张三", id_card="11010519491231002x", mobile="13800138000"
     )
     assert op.name == "JRZQ9E2A"
-    assert op.build_request(1).url.path == "/api/v1/JRZQ9E2A"
+    assert wire(op)[0] == "/api/v1/JRZQ9E2A"
     assert sent(op) == {
         "name": "张三",
         "id_card": "11010519491231002X",
@@ -118,7 +118,7 @@ def test_call_params_from_a_mapping_or_json_text() -> None:
         inputs.params["idCard"] = "x"  # type: ignore[index]
     op = proto.call(CONFIG, consent=CONSENT, product_code="JRZQ8F7C", params=inputs.params)
     assert sent(op) == dict(inputs.params)
-    assert op.build_request(1).url.path == "/api/v1/JRZQ8F7C"
+    assert wire(op)[0] == "/api/v1/JRZQ8F7C"
 
 
 @pytest.mark.parametrize(
@@ -193,7 +193,7 @@ def test_a_client_takes_a_ready_config(env: pytest.MonkeyPatch) -> None:
     with TianyuanClient(config=config) as ty:
         assert ty.base_url == BASE
         op = proto.multi_lending(config, consent=CONSENT, applicant=APPLICANT)
-        assert op.build_request(1).headers["Access-Id"] == "ty-cfg"
+        assert wire(op)[1]["access-id"] == "ty-cfg"
     with pytest.raises(ConfigurationError, match="not both"):
         TianyuanClient("ty-other", config=config)
     with pytest.raises(ConfigurationError, match="TianyuanConfig"):
