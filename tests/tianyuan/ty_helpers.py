@@ -24,3 +24,17 @@ def unseal(key: bytes, data: str) -> Any:
     blob = base64.b64decode(data)
     plain = unpad(AES.new(key, AES.MODE_CBC, blob[:16]).decrypt(blob[16:]), 16)
     return json.loads(plain)
+
+
+def wire(op: Any) -> tuple[str, dict[str, str], bytes]:
+    """(URL path, headers lower-cased, body) of an Operation's request, whether it builds an
+    httpx.Request from an attempt number or a plain wire value with no argument."""
+    import inspect
+    from urllib.parse import urlsplit
+
+    build = op.build_request
+    request = build(1) if inspect.signature(build).parameters else build()
+    headers = request.headers
+    pairs = headers if isinstance(headers, tuple) else headers.items()
+    body = request.content if hasattr(request, "content") else request.body
+    return urlsplit(str(request.url)).path, {k.lower(): v for k, v in pairs}, body

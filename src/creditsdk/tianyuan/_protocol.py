@@ -9,16 +9,21 @@ is the same envelope and is decrypted only when ``code == 0``.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import json
+import os
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import attrs
 import httpx
 
-from .._core.consent import Consent
+from .._core.config import env_or
+from .._core.consent import Consent, check_consent
 from .._core.crypto import aes_cbc_decrypt, aes_cbc_encrypt, b64decode_strict, random_iv
 from .._core.identity import Applicant, normalize_id_card, normalize_mobile, normalize_name
 from .._core.operation import Operation
@@ -33,25 +38,54 @@ from ..errors import (
     ProviderError,
     ResponseIntegrityError,
 )
-from .factors import BucketTables
+from .factors import BucketTables, load_bucket_tables
 from .models import MultiLendingReport, SubResponse, TianyuanResult
 
 __all__ = [
+    "ANY_PRODUCT",
     "ERROR_CODES",
+    "MULTI_LENDING",
     "MULTI_LENDING_PRODUCT",
+    "ApplicantInputs",
+    "CallInputs",
     "KeyFormat",
+    "MultiLendingInputs",
+    "Product",
+    "ProductAnswer",
+    "ProductInputs",
     "TianyuanConfig",
     "build_call_operation",
     "build_multi_lending_operation",
+    "call",
     "decrypt_envelope",
     "encrypt_envelope",
     "error_for",
+    "find_product",
+    "inputs_applicant",
+    "inputs_call",
+    "inputs_multi_lending",
+    "multi_lending",
     "parse_access_key",
+    "product_operation",
+    "products",
+    "query",
+    "register_product",
+    "unregister_product",
 ]
 
 PROVIDER = "tianyuan"
 MULTI_LENDING_PRODUCT = "JRZQ9E2A"
 KeyFormat = Literal["hex", "utf8"]
+
+DEFAULT_BASE_URL = "https://api.tianyuanapi.com"
+#: The environment variables `TianyuanConfig.from_env` reads (an argument given wins).
+ENV_ACCESS_ID = "CREDITSDK_TIANYUAN_ACCESS_ID"
+ENV_ACCESS_KEY = "CREDITSDK_TIANYUAN_ACCESS_KEY"
+ENV_BASE_URL = "CREDITSDK_TIANYUAN_BASE_URL"
+ENV_KEY_FORMAT = "CREDITSDK_TIANYUAN_KEY_FORMAT"
+ENV_BUCKET_TABLES = "CREDITSDK_TIANYUAN_BUCKET_TABLES"
+
+TablesArg = BucketTables | str | os.PathLike[str] | None
 
 _HEX_KEY = re.compile(r"[0-9A-Fa-f]{32}")
 _PRODUCT_RE = re.compile(r"[A-Z][A-Z0-9]{3,31}")
@@ -144,6 +178,42 @@ class TianyuanConfig:
 
     def __repr__(self) -> str:
         return f"TianyuanConfig(base_url={self.base_url!r}, access_id=<set>, key=<redacted>)"
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        access_id: str | None = None,
+        access_key: str | None = None,
+        base_url: str | None = None,
+        key_format: str | None = None,
+        bucket_tables: TablesArg = None,
+    ) -> TianyuanConfig:
+        """The configuration from ``CREDITSDK_TIANYUAN_ACCESS_ID``, ``_ACCESS_KEY``,
+        ``_BASE_URL``, ``_KEY_FORMAT`` and ``_BUCKET_TABLES`` (a path); an argument given wins
+        over its variable. Missing credentials or a bad value are a ConfigurationError naming
+        the variable; nothing is sent."""
+        aid = env_or(access_id, ENV_ACCESS_ID, what="Tianyuan access_id")
+        key = env_or(access_key, ENV_ACCESS_KEY, what="Tianyuan access_key")
+        url = env_or(base_url, ENV_BASE_URL, what="Tianyuan base_url", required=False)
+        fmt = env_or(key_format, ENV_KEY_FORMAT, what="Tianyuan key_format", required=False)
+        assert aid is not None
+        assert key is not None
+        url = (url or DEFAULT_BASE_URL).rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise ConfigurationError("Tianyuan base_url must start with http:// or https://")
+        if bucket_tables is None:
+            bucket_tables = env_or(
+                None, ENV_BUCKET_TABLES, what="Tianyuan bucket_tables", required=False
+            )
+        if bucket_tables is None:
+            # Its own (bounded) decode memo; the shared BucketTables.empty() keeps none.
+            tables = BucketTables({})
+        elif isinstance(bucket_tables, BucketTables):
+            tables = bucket_tables
+        else:
+            tables = load_bucket_tables(bucket_tables)
+        return cls(access_id=aid, key=parse_access_key(key, fmt), base_url=url, tables=tables)
 
 
 def check_product_code(product_code: object) -> str:
@@ -312,50 +382,327 @@ def normalize_params(params: object) -> tuple[dict[str, Any], dict[str, str]]:
     return out, masked
 
 
-def build_call_operation(
-    config: TianyuanConfig,
-    product_code: object,
-    params: object,
-    consent: Consent,
-) -> Operation[TianyuanResult]:
+# -- inputs: validated before any I/O (pure; strings from a CSV or CLI and typed values) -----
+
+
+@attrs.frozen(slots=True, repr=False)
+class ApplicantInputs:
+    """The person a product is about (name, ID number, mobile), validated and normalised."""
+
+    applicant: Applicant
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Personal names sent: masked out of anything the provider echoes."""
+        return (self.applicant.name,)
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """ID number and mobile sent: masked out of anything the provider echoes."""
+        return (self.applicant.id_card, self.applicant.mobile)
+
+    def masked(self) -> dict[str, str]:
+        return self.applicant.masked()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(applicant={self.applicant!r})"
+
+
+#: The inputs of JRZQ9E2A.
+MultiLendingInputs = ApplicantInputs
+
+
+def inputs_applicant(
+    applicant: object = None,
+    *,
+    name: object = None,
+    id_card: object = None,
+    mobile: object = None,
+) -> ApplicantInputs:
+    """An [`Applicant`][creditsdk.Applicant], or its ``name``, ``id_card`` and ``mobile`` as
+    given (e.g. the strings of a CSV row: ID numbers and mobiles are normalised, a missing or
+    bad one is an `InvalidInputError` naming the field). Not both."""
+    if applicant is not None:
+        if not isinstance(applicant, Applicant):
+            raise InvalidInputError(
+                f"must be a creditsdk.Applicant, got {type(applicant).__name__}",
+                field="applicant",
+                rule="type",
+            )
+        given = [f for f, v in (("name", name), ("id_card", id_card), ("mobile", mobile)) if v]
+        if given:
+            raise InvalidInputError(
+                f"pass an applicant or {', '.join(given)}, not both",
+                field=given[0],
+                rule="conflict",
+            )
+        return ApplicantInputs(applicant)
+    for field, value in (("name", name), ("id_card", id_card), ("mobile", mobile)):
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise InvalidInputError("is required", field=field, rule="required")
+    return ApplicantInputs(Applicant(name=name, id_card=id_card, mobile=mobile))
+
+
+def inputs_multi_lending(
+    applicant: object = None,
+    *,
+    name: object = None,
+    id_card: object = None,
+    mobile: object = None,
+) -> MultiLendingInputs:
+    """The inputs of [`multi_lending`][]: see `inputs_applicant`."""
+    return inputs_applicant(applicant, name=name, id_card=id_card, mobile=mobile)
+
+
+@attrs.frozen(slots=True, repr=False)
+class CallInputs:
+    """A product code and free-form ``params`` whose personal fields are validated."""
+
+    product_code: str
+    params: Mapping[str, Any]
+    #: the personal fields of ``params``, masked (for audit events)
+    masked_fields: Mapping[str, str]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        name = self.params.get("name")
+        return (name,) if isinstance(name, str) else ()
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return tuple(
+            v
+            for k, v in self.params.items()
+            if k in _ID_FIELDS + _MOBILE_FIELDS and isinstance(v, str)
+        )
+
+    def masked(self) -> dict[str, str]:
+        return dict(self.masked_fields)
+
+    def __repr__(self) -> str:
+        return f"CallInputs(product_code={self.product_code!r}, params=<{len(self.params)} keys>)"
+
+
+def inputs_call(product_code: object = None, params: object = None) -> CallInputs:
+    """The inputs of [`call`][]: ``product_code`` (upper-case letters and digits, e.g.
+    ``"JRZQ8F7C"``, checked before anything is sent) and ``params``, a mapping or the text of a
+    JSON object (a CSV cell, a CLI argument). Well-known personal fields are validated."""
     product = check_product_code(product_code)
+    if isinstance(params, str):
+        try:
+            params = json.loads(params)
+        except ValueError:
+            raise InvalidInputError(
+                "is not the text of a JSON object", field="params", rule="format"
+            ) from None
     clean, masked = normalize_params(params)
-    plaintext = encode_params(clean)
-    names = (clean["name"],) if isinstance(clean.get("name"), str) else ()
-    values = tuple(
-        v for k, v in clean.items() if k in _ID_FIELDS + _MOBILE_FIELDS and isinstance(v, str)
+    return CallInputs(product, MappingProxyType(clean), MappingProxyType(masked))
+
+
+# -- products: one declaration each ---------------------------------------------------------
+
+
+class ProductInputs(Protocol):
+    """What a product's inputs tell the operation: the masked view (audit events) and the
+    personal values sent (masked out of anything the provider echoes)."""
+
+    @property
+    def names(self) -> tuple[str, ...]: ...
+
+    @property
+    def values(self) -> tuple[str, ...]: ...
+
+    def masked(self) -> Mapping[str, str]: ...
+
+
+InputsT = TypeVar("InputsT", bound=ProductInputs)
+ResultT = TypeVar("ResultT")
+
+
+@attrs.frozen(slots=True, repr=False)
+class ProductAnswer:
+    """A code-0 answer as a product's parser sees it: ``data`` is the decrypted JSON (``None``
+    for the provider's "no data"), ``tables`` the bucket tables of the client."""
+
+    product_code: str
+    transaction_id: str | None
+    message: str
+    data: Any
+    tables: BucketTables
+
+    def __repr__(self) -> str:
+        # data may hold personal data the provider echoes: its type only.
+        return (
+            f"ProductAnswer(product_code={self.product_code!r}, "
+            f"transaction_id={self.transaction_id!r}, data=<{type(self.data).__name__}>)"
+        )
+
+
+def _read_only(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value))
+
+
+def _outcome(result: object) -> str:
+    return "no_data" if getattr(result, "has_data", True) is False else "success"
+
+
+@attrs.frozen(slots=True, eq=False)
+class Product(Generic[InputsT, ResultT]):
+    """A typed Tianyuan product, declared once.
+
+    ``code`` is the product code of the URL, ``name`` the operation's name (``multi_lending``:
+    the client method and the batch operation ``tianyuan.multi_lending``); ``inputs(**raw)``
+    validates the raw inputs (`InvalidInputError` naming the field), ``params(inputs,
+    consent)`` are the wire parameters, ``parse(answer)`` turns a code-0 answer into ``result``.
+    ``columns`` are the keyword names of ``inputs`` a CSV row or the CLI gives, ``example`` the
+    raw inputs of one valid call. ``sandbox_data`` (optional) is what the Sandbox answers:
+    ``(params, scenario) -> data`` (``None``: no data).
+    Register it with `register_product`; `products` lists every one.
+    """
+
+    code: str
+    name: str
+    inputs: Callable[..., InputsT]
+    params: Callable[[InputsT, Consent], Mapping[str, Any]]
+    parse: Callable[[ProductAnswer], ResultT]
+    result: type[ResultT]
+    title: str = ""
+    columns: tuple[str, ...] = ("name", "id_card", "mobile")
+    outcome_of: Callable[[ResultT], str] = _outcome
+    sandbox_data: Callable[[Mapping[str, Any], str], Any] | None = None
+    #: Raw inputs of a valid call (synthetic), for the fault matrix, leak scan and demos.
+    example: Mapping[str, Any] = attrs.field(factory=dict, converter=_read_only)
+
+    def operation(
+        self, config: TianyuanConfig, *, consent: object = None, **raw: Any
+    ) -> Operation[ResultT]:
+        """Validate ``raw`` and ``consent`` and build the Operation (no I/O)."""
+        return product_operation(config, self, _inputs_of(self, raw), _consent(consent))
+
+
+_PRODUCTS: dict[str, Product[Any, Any]] = {}
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def register_product(product: Product[InputsT, ResultT]) -> Product[InputsT, ResultT]:
+    """Make ``product`` known to the client's `query`, the Sandbox and the provider's spec.
+    Registering the same declaration twice is a no-op; another product with its code or name
+    is a ConfigurationError."""
+    if not isinstance(product, Product):
+        raise ConfigurationError(f"not a Tianyuan Product: {type(product).__name__}")
+    if not _PRODUCT_RE.fullmatch(product.code) or not _IDENTIFIER.fullmatch(product.name):
+        raise ConfigurationError(
+            f"product code {product.code!r} / name {product.name!r}: a code is upper-case "
+            "letters and digits, a name a lower-case identifier"
+        )
+    for other in _PRODUCTS.values():
+        if other is not product and (other.code == product.code or other.name == product.name):
+            raise ConfigurationError(
+                f"Tianyuan product {product.code} ({product.name}) is already declared"
+            )
+    _PRODUCTS[product.code] = product
+    return product
+
+
+def unregister_product(product: Product[Any, Any]) -> None:
+    """Forget ``product`` (tests that declare their own)."""
+    if _PRODUCTS.get(product.code) is product:
+        del _PRODUCTS[product.code]
+
+
+def products() -> tuple[Product[Any, Any], ...]:
+    """Every registered product, in registration order."""
+    return tuple(_PRODUCTS.values())
+
+
+def find_product(product: object) -> Product[Any, Any]:
+    """A registered product by declaration, code (``"JRZQ9E2A"``) or name (``"multi_lending"``);
+    anything else is an InvalidInputError before any I/O."""
+    if isinstance(product, Product):
+        return product
+    if isinstance(product, str):
+        found = _PRODUCTS.get(product)
+        if found is not None:
+            return found
+        for candidate in _PRODUCTS.values():
+            if candidate.name == product:
+                return candidate
+    known = ", ".join(f"{p.code} ({p.name})" for p in _PRODUCTS.values())
+    raise InvalidInputError(
+        f"is not a typed Tianyuan product (known: {known}); use call() for any product code",
+        field="product",
+        rule="unknown",
     )
 
-    def parse(response: httpx.Response) -> TianyuanResult:
+
+def _consent(consent: object) -> Consent:
+    checked = check_consent(consent)
+    assert checked is not None
+    return checked
+
+
+@functools.lru_cache(maxsize=256)
+def _signature(inputs: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(inputs)
+
+
+def _inputs_of(product: Product[InputsT, Any], raw: Mapping[str, Any]) -> InputsT:
+    signature = _signature(product.inputs)
+    try:
+        signature.bind(**raw)
+    except TypeError as exc:
+        unknown = sorted(set(raw) - set(signature.parameters))
+        raise InvalidInputError(
+            f"{product.code} does not take this input ({exc})",
+            field=unknown[0] if unknown else product.name,
+            rule="unknown",
+        ) from None
+    return product.inputs(**raw)
+
+
+def product_operation(
+    config: TianyuanConfig,
+    product: Product[InputsT, ResultT],
+    inputs: InputsT,
+    consent: Consent,
+    *,
+    code: str | None = None,
+) -> Operation[ResultT]:
+    """The Operation of ``product`` for validated ``inputs`` (``code``: the product code sent,
+    by default the declaration's)."""
+    product_code = code or product.code
+    try:
+        plaintext = encode_params(product.params(inputs, consent))
+    except (TypeError, ValueError):
+        raise InvalidInputError("must be JSON-serialisable", field="params", rule="type") from None
+    names, values = inputs.names, inputs.values
+
+    def parse(response: httpx.Response) -> ResultT:
         envelope, data = _success_envelope(config, response, names, values)
-        responses: tuple[SubResponse, ...] = ()
-        if product.startswith("COMB") and data is not None:
-            try:
-                responses = _sub_responses(data)
-            except ResponseIntegrityError as exc:
-                exc.provider, exc.transaction_id = PROVIDER, envelope.transaction_id
-                raise
-        return TianyuanResult(
-            product_code=product,
-            code=envelope.code,
-            message=envelope.message,
-            transaction_id=envelope.transaction_id,
-            data=data,
-            responses=responses,
+        answer = ProductAnswer(
+            product_code, envelope.transaction_id, envelope.message, data, config.tables
         )
+        try:
+            return product.parse(answer)
+        except CreditSDKError as exc:
+            exc.provider, exc.transaction_id = PROVIDER, envelope.transaction_id
+            raise
 
     return Operation(
         provider=PROVIDER,
-        name=product,
-        build_request=lambda _attempt: build_request(config, product, plaintext),
+        name=product_code,
+        build_request=lambda _attempt: build_request(config, product_code, plaintext),
         parse_response=parse,
         billed=True,
         idempotent=False,
-        applicant=masked or None,
+        applicant=dict(inputs.masked()) or None,
         names=names,
         consent=consent,
-        outcome_of=lambda r: "success" if r.has_data else "no_data",
+        outcome_of=product.outcome_of,
     )
+
+
+# -- JRZQ9E2A, the multi-lending report -----------------------------------------------------
 
 
 def multi_lending_params(applicant: Applicant, consent: Consent) -> dict[str, str]:
@@ -367,35 +714,103 @@ def multi_lending_params(applicant: Applicant, consent: Consent) -> dict[str, st
     }
 
 
+def _parse_multi_lending(answer: ProductAnswer) -> MultiLendingReport:
+    if answer.data is None:
+        return MultiLendingReport.from_factors(
+            {}, transaction_id=answer.transaction_id, tables=answer.tables, has_data=False
+        )
+    return MultiLendingReport.from_factors(
+        answer.data, transaction_id=answer.transaction_id, tables=answer.tables
+    )
+
+
+MULTI_LENDING: Product[MultiLendingInputs, MultiLendingReport] = register_product(
+    Product(
+        code=MULTI_LENDING_PRODUCT,
+        name="multi_lending",
+        title="multi-lending report (全国自然人多头借贷风险信息查询)",
+        inputs=inputs_multi_lending,
+        params=lambda inputs, consent: multi_lending_params(inputs.applicant, consent),
+        parse=_parse_multi_lending,
+        result=MultiLendingReport,
+        example={"name": "张三", "id_card": "11010519491231002X", "mobile": "13800138000"},
+    )
+)
+
+
+def multi_lending(
+    config: TianyuanConfig,
+    *,
+    consent: object = None,
+    applicant: object = None,
+    name: object = None,
+    id_card: object = None,
+    mobile: object = None,
+) -> Operation[MultiLendingReport]:
+    """JRZQ9E2A for an applicant (or its ``name``, ``id_card``, ``mobile``); validated first."""
+    inputs = inputs_multi_lending(applicant, name=name, id_card=id_card, mobile=mobile)
+    return product_operation(config, MULTI_LENDING, inputs, _consent(consent))
+
+
+# -- any product, by code -------------------------------------------------------------------
+
+
+def _parse_any(answer: ProductAnswer) -> TianyuanResult:
+    responses: tuple[SubResponse, ...] = ()
+    if answer.product_code.startswith("COMB") and answer.data is not None:
+        responses = _sub_responses(answer.data)
+    return TianyuanResult(
+        product_code=answer.product_code,
+        code=0,
+        message=answer.message,
+        transaction_id=answer.transaction_id,
+        data=answer.data,
+        responses=responses,
+    )
+
+
+#: The generic call: any product code, ``params`` as given (not registered: it has no code).
+ANY_PRODUCT: Product[CallInputs, TianyuanResult] = Product(
+    code="ANY",
+    name="call",
+    title="any product, params as given",
+    inputs=inputs_call,
+    params=lambda inputs, _consent: dict(inputs.params),
+    parse=_parse_any,
+    result=TianyuanResult,
+    columns=("product_code", "params"),
+)
+
+
+def call(
+    config: TianyuanConfig,
+    *,
+    consent: object = None,
+    product_code: object = None,
+    params: object = None,
+) -> Operation[TianyuanResult]:
+    """Any product by code, ``params`` sent as given (ID, mobile and name fields validated)."""
+    inputs = inputs_call(product_code, params)
+    return product_operation(
+        config, ANY_PRODUCT, inputs, _consent(consent), code=inputs.product_code
+    )
+
+
+def query(
+    config: TianyuanConfig, product: object, *, consent: object = None, **raw: Any
+) -> Operation[Any]:
+    """A registered product (declaration, code or name) with its raw inputs; validated first."""
+    return find_product(product).operation(config, consent=consent, **raw)
+
+
+# Kept for callers of the earlier names.
+def build_call_operation(
+    config: TianyuanConfig, product_code: object, params: object, consent: Consent
+) -> Operation[TianyuanResult]:
+    return call(config, consent=consent, product_code=product_code, params=params)
+
+
 def build_multi_lending_operation(
     config: TianyuanConfig, applicant: Applicant, consent: Consent
 ) -> Operation[MultiLendingReport]:
-    plaintext = encode_params(multi_lending_params(applicant, consent))
-    values = (applicant.id_card, applicant.mobile)
-
-    def parse(response: httpx.Response) -> MultiLendingReport:
-        envelope, data = _success_envelope(config, response, (applicant.name,), values)
-        if data is None:
-            return MultiLendingReport.from_factors(
-                {}, transaction_id=envelope.transaction_id, tables=config.tables, has_data=False
-            )
-        try:
-            return MultiLendingReport.from_factors(
-                data, transaction_id=envelope.transaction_id, tables=config.tables
-            )
-        except CreditSDKError as exc:
-            exc.provider, exc.transaction_id = PROVIDER, envelope.transaction_id
-            raise
-
-    return Operation(
-        provider=PROVIDER,
-        name=MULTI_LENDING_PRODUCT,
-        build_request=lambda _attempt: build_request(config, MULTI_LENDING_PRODUCT, plaintext),
-        parse_response=parse,
-        billed=True,
-        idempotent=False,
-        applicant=applicant.masked(),
-        names=(applicant.name,),
-        consent=consent,
-        outcome_of=lambda r: "success" if r.has_data else "no_data",
-    )
+    return multi_lending(config, consent=consent, applicant=applicant)

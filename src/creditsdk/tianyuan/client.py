@@ -1,74 +1,57 @@
-"""TianyuanClient / AsyncTianyuanClient: thin; each method builds one Operation and runs it."""
+"""TianyuanClient / AsyncTianyuanClient: thin; each method runs one `_protocol` Operation."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import httpx
 
-from .._core.config import NOT_GIVEN, NotGiven, TimeoutArg, env_or
-from .._core.consent import Consent, check_consent
+from .._core.config import NOT_GIVEN, NotGiven, TimeoutArg
+from .._core.consent import Consent
 from .._core.identity import Applicant
-from .._core.operation import Operation
 from .._core.retry import RetryPolicy
 from .._core.transport import DEFAULT_MAX_RESPONSE_BYTES, AsyncClientBase, SyncClientBase
-from ..errors import ConfigurationError, InvalidInputError
+from ..errors import ConfigurationError
 from . import _protocol as proto
-from .factors import BucketTables, load_bucket_tables
+from .factors import BucketTables
 from .models import MultiLendingReport, TianyuanResult
 
 __all__ = ["AsyncTianyuanClient", "TianyuanClient"]
 
-DEFAULT_BASE_URL = "https://api.tianyuanapi.com"
-ENV_ACCESS_ID = "CREDITSDK_TIANYUAN_ACCESS_ID"
-ENV_ACCESS_KEY = "CREDITSDK_TIANYUAN_ACCESS_KEY"
-ENV_BASE_URL = "CREDITSDK_TIANYUAN_BASE_URL"
+DEFAULT_BASE_URL = proto.DEFAULT_BASE_URL
+ENV_ACCESS_ID = proto.ENV_ACCESS_ID
+ENV_ACCESS_KEY = proto.ENV_ACCESS_KEY
+ENV_BASE_URL = proto.ENV_BASE_URL
 
-TablesArg = BucketTables | str | os.PathLike[str] | None
+TablesArg = proto.TablesArg
+ResultT = TypeVar("ResultT")
 
 
 def _config(
+    config: object,
     access_id: str | None,
     access_key: str | None,
     base_url: str | None,
     key_format: str | None,
     bucket_tables: TablesArg,
 ) -> proto.TianyuanConfig:
-    aid = env_or(access_id, ENV_ACCESS_ID, what="Tianyuan access_id")
-    key = env_or(access_key, ENV_ACCESS_KEY, what="Tianyuan access_key")
-    url = env_or(base_url, ENV_BASE_URL, what="Tianyuan base_url", required=False)
-    assert aid is not None
-    assert key is not None
-    url = (url or DEFAULT_BASE_URL).rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise ConfigurationError("Tianyuan base_url must start with http:// or https://")
-    if bucket_tables is None:
-        tables = BucketTables.empty()
-    elif isinstance(bucket_tables, BucketTables):
-        tables = bucket_tables
-    else:
-        tables = load_bucket_tables(bucket_tables)
-    return proto.TianyuanConfig(
-        access_id=aid, key=proto.parse_access_key(key, key_format), base_url=url, tables=tables
-    )
-
-
-def _applicant(applicant: object) -> Applicant:
-    if not isinstance(applicant, Applicant):
-        raise InvalidInputError(
-            f"must be a creditsdk.Applicant, got {type(applicant).__name__}",
-            field="applicant",
-            rule="type",
+    if config is None:
+        return proto.TianyuanConfig.from_env(
+            access_id=access_id,
+            access_key=access_key,
+            base_url=base_url,
+            key_format=key_format,
+            bucket_tables=bucket_tables,
         )
-    return applicant
-
-
-def _consent(consent: object) -> Consent:
-    checked = check_consent(consent)
-    assert checked is not None
-    return checked
+    if not isinstance(config, proto.TianyuanConfig):
+        raise ConfigurationError(f"config must be a TianyuanConfig, not {type(config).__name__}")
+    given = (access_id, access_key, base_url, key_format, bucket_tables)
+    if any(v is not None for v in given):
+        raise ConfigurationError(
+            "pass config= or access_id/access_key/base_url/key_format/bucket_tables, not both"
+        )
+    return config
 
 
 class _Common:
@@ -83,18 +66,6 @@ class _Common:
         """The tables [`multi_lending`][] decodes with (empty unless you loaded yours)."""
         return self._config.tables
 
-    def _call_op(
-        self, product_code: str, params: Mapping[str, Any], consent: object
-    ) -> Operation[TianyuanResult]:
-        return proto.build_call_operation(self._config, product_code, params, _consent(consent))
-
-    def _multi_lending_op(
-        self, applicant: object, consent: object
-    ) -> Operation[MultiLendingReport]:
-        return proto.build_multi_lending_operation(
-            self._config, _applicant(applicant), _consent(consent)
-        )
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self._config.base_url!r}, access_key=<redacted>)"
 
@@ -105,7 +76,9 @@ class TianyuanClient(_Common, SyncClientBase):
     ``access_key`` is read as 32 hex characters (``key_format="hex"``, the default when it looks
     like that) or as exactly 16 UTF-8 bytes (``key_format="utf8"``). ``bucket_tables`` (a
     [`BucketTables`][] or a path to a TOML/CSV file) decodes JRZQ9E2A bucket codes.
-    Credentials default to ``CREDITSDK_TIANYUAN_ACCESS_ID`` / ``_ACCESS_KEY`` / ``_BASE_URL``.
+    Settings default to ``CREDITSDK_TIANYUAN_ACCESS_ID`` / ``_ACCESS_KEY`` / ``_BASE_URL`` /
+    ``_KEY_FORMAT`` / ``_BUCKET_TABLES`` (see `TianyuanConfig.from_env`); or pass a ready
+    ``config=TianyuanConfig.from_env(...)`` instead of them.
     """
 
     def __init__(
@@ -122,8 +95,9 @@ class TianyuanClient(_Common, SyncClientBase):
         audit: object = None,
         verify: Any = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        config: proto.TianyuanConfig | None = None,
     ) -> None:
-        self._config = _config(access_id, access_key, base_url, key_format, bucket_tables)
+        self._config = _config(config, access_id, access_key, base_url, key_format, bucket_tables)
         self._init_transport(
             provider="tianyuan",
             timeout=timeout,
@@ -144,7 +118,8 @@ class TianyuanClient(_Common, SyncClientBase):
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
     ) -> TianyuanResult:
         """Call any product with ``params`` sent as given (ID, mobile, name fields validated)."""
-        return self._run(self._call_op(product_code, params, consent), timeout, retry)
+        op = proto.call(self._config, consent=consent, product_code=product_code, params=params)
+        return self._run(op, timeout, retry)
 
     def multi_lending(
         self,
@@ -155,7 +130,48 @@ class TianyuanClient(_Common, SyncClientBase):
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
     ) -> MultiLendingReport:
         """JRZQ9E2A, the multi-lending report; ``consent.reference`` is the authorization code."""
-        return self._run(self._multi_lending_op(applicant, consent), timeout, retry)
+        op = proto.multi_lending(self._config, consent=consent, applicant=applicant)
+        return self._run(op, timeout, retry)
+
+    @overload
+    def query(
+        self,
+        product: proto.Product[Any, ResultT],
+        /,
+        *,
+        consent: Consent,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        **inputs: Any,
+    ) -> ResultT: ...
+
+    @overload
+    def query(
+        self,
+        product: str,
+        /,
+        *,
+        consent: Consent,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        **inputs: Any,
+    ) -> Any: ...
+
+    def query(
+        self,
+        product: proto.Product[Any, Any] | str,
+        /,
+        *,
+        consent: Consent,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        **inputs: Any,
+    ) -> Any:
+        """A typed product (its declaration, code or name) with its inputs as keywords, e.g.
+        ``query("multi_lending", applicant=a, consent=c)``; validated before anything is sent."""
+        return self._run(
+            proto.query(self._config, product, consent=consent, **inputs), timeout, retry
+        )
 
 
 class AsyncTianyuanClient(_Common, AsyncClientBase):
@@ -175,8 +191,9 @@ class AsyncTianyuanClient(_Common, AsyncClientBase):
         audit: object = None,
         verify: Any = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        config: proto.TianyuanConfig | None = None,
     ) -> None:
-        self._config = _config(access_id, access_key, base_url, key_format, bucket_tables)
+        self._config = _config(config, access_id, access_key, base_url, key_format, bucket_tables)
         self._init_transport(
             provider="tianyuan",
             timeout=timeout,
@@ -197,7 +214,8 @@ class AsyncTianyuanClient(_Common, AsyncClientBase):
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
     ) -> TianyuanResult:
         """Call any product with ``params`` sent as given (ID, mobile, name fields validated)."""
-        return await self._run(self._call_op(product_code, params, consent), timeout, retry)
+        op = proto.call(self._config, consent=consent, product_code=product_code, params=params)
+        return await self._run(op, timeout, retry)
 
     async def multi_lending(
         self,
@@ -208,4 +226,43 @@ class AsyncTianyuanClient(_Common, AsyncClientBase):
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
     ) -> MultiLendingReport:
         """JRZQ9E2A, the multi-lending report; ``consent.reference`` is the authorization code."""
-        return await self._run(self._multi_lending_op(applicant, consent), timeout, retry)
+        op = proto.multi_lending(self._config, consent=consent, applicant=applicant)
+        return await self._run(op, timeout, retry)
+
+    @overload
+    async def query(
+        self,
+        product: proto.Product[Any, ResultT],
+        /,
+        *,
+        consent: Consent,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        **inputs: Any,
+    ) -> ResultT: ...
+
+    @overload
+    async def query(
+        self,
+        product: str,
+        /,
+        *,
+        consent: Consent,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        **inputs: Any,
+    ) -> Any: ...
+
+    async def query(
+        self,
+        product: proto.Product[Any, Any] | str,
+        /,
+        *,
+        consent: Consent,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        **inputs: Any,
+    ) -> Any:
+        """The async twin of `TianyuanClient.query`."""
+        op = proto.query(self._config, product, consent=consent, **inputs)
+        return await self._run(op, timeout, retry)

@@ -22,12 +22,13 @@ import sys
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import attrs
 
 from ..errors import ConfigurationError, ResponseIntegrityError
-from .models import BOUNDS, Factor, Range
+from ._values import BOUNDS, Factor, FactorStatus, FactorValue, Range
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -113,9 +114,23 @@ _CACHE_LIMIT = 100_000  # decoded (factor, raw) pairs kept per tables object
 
 
 class BucketTables:
-    """Bucket code → [`Range`][creditsdk.tianyuan.Range], per factor code. Immutable once built."""
+    """Bucket code → [`Range`][creditsdk.tianyuan.Range], per factor code. Immutable.
 
-    __slots__ = ("_cache", "_cached", "name", "source", "tables")
+    ``tables`` (read-only mappings), ``name`` and ``source`` never change once built, and no
+    attribute can be set. Decoded factors are memoised per tables object (every value the
+    tables and the catalog can name is decoded once, at load; other values are remembered up
+    to a bound) -- except for the shared `BucketTables.empty()`
+    tables, which remember nothing after they are built, so a process-wide value never grows.
+    """
+
+    __slots__ = ("_cache", "_cached", "_limit", "name", "source", "tables")
+
+    tables: Mapping[str, Mapping[str, Range]]
+    name: str | None
+    source: str | None
+    _cache: dict[str, dict[str, Factor]]
+    _cached: int
+    _limit: int
 
     def __init__(
         self,
@@ -124,14 +139,26 @@ class BucketTables:
         name: str | None = None,
         source: str | None = None,
     ) -> None:
-        self.tables: Mapping[str, Mapping[str, Range]] = {
-            code: dict(buckets) for code, buckets in tables.items()
-        }
-        self.name = name
-        self.source = source
-        self._cache: dict[str, dict[str, Factor]] = {}
-        self._cached = 0
+        init = object.__setattr__
+        init(
+            self,
+            "tables",
+            MappingProxyType(
+                {code: MappingProxyType(dict(buckets)) for code, buckets in tables.items()}
+            ),
+        )
+        init(self, "name", name)
+        init(self, "source", source)
+        init(self, "_cache", {})
+        init(self, "_cached", 0)
+        init(self, "_limit", _CACHE_LIMIT)
         self._prime()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"BucketTables is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"BucketTables is immutable: cannot delete {name!r}")
 
     def _prime(self) -> None:
         """Decode every value these tables and the catalog can name, once, at load time.
@@ -155,11 +182,12 @@ class BucketTables:
 
     def _remember(self, code: str, value: str, factor: Factor) -> None:
         self._cache.setdefault(code, {})[value] = factor
-        self._cached += 1
+        object.__setattr__(self, "_cached", self._cached + 1)
 
     @classmethod
     def empty(cls) -> BucketTables:
-        """No tables: every bucket code decodes to ``no_table`` (shared, built on first use)."""
+        """No tables: every bucket code decodes to ``no_table``. One shared, immutable value
+        (built on first use) that keeps no memo beyond what it primed: it never grows."""
         return _empty()
 
     def __contains__(self, code: object) -> bool:
@@ -184,13 +212,33 @@ class BucketTables:
 
 @functools.cache
 def _empty() -> BucketTables:
-    return BucketTables({}, name=None)
+    tables = BucketTables({}, name=None)
+    # Shared by every client and report without tables: primed once, then read-only.
+    object.__setattr__(tables, "_limit", 0)
+    return tables
 
 
 # -- decoding -------------------------------------------------------------------------------
 
 
 def _decode_one(code: str, raw: str, tables: BucketTables) -> Factor:
+    factor = _decode_untabled(code, raw)
+    if factor.status != "no_table":
+        return factor
+    table = tables.tables.get(code)
+    if table is None:
+        return factor
+    rng = table.get(raw)
+    if rng is None:
+        return attrs.evolve(factor, status="unrecognized")
+    return attrs.evolve(factor, value=rng, status="decoded")
+
+
+@functools.lru_cache(maxsize=16_384)
+def _decode_untabled(code: str, raw: str) -> Factor:
+    """What ``raw`` decodes to without bucket tables: a pure function of (code, raw) and the
+    package catalog, so one bounded cache serves every tables object (and the shared empty
+    tables, which keep no memo of their own)."""
     entry = catalog().get(code)
     if entry is None:
         label = label_en = provenance = None
@@ -203,7 +251,7 @@ def _decode_one(code: str, raw: str, tables: BucketTables) -> Factor:
             entry.provenance,
         )
 
-    def make(value: Any, status: Any) -> Factor:
+    def make(value: FactorValue, status: FactorStatus) -> Factor:
         return Factor(code, raw, value, status, label, label_en, kind, provenance)
 
     if raw == "":
@@ -230,13 +278,7 @@ def _decode_one(code: str, raw: str, tables: BucketTables) -> Factor:
         if number.is_integer() and 350 <= number <= 950:
             return make(int(number), "decoded")
         return make(None, "unrecognized")
-    table = tables.tables.get(code)
-    if table is None:
-        return make(None, "no_table")
-    rng = table.get(raw)
-    if rng is None:
-        return make(None, "unrecognized")
-    return make(rng, "decoded")
+    return make(None, "no_table")  # a bucket code: what it means is in the tables, if any
 
 
 def _as_raw_string(code: object, value: object) -> tuple[str, str]:
@@ -254,24 +296,23 @@ def _as_raw_string(code: object, value: object) -> tuple[str, str]:
 
 def _slow(raw: Mapping[Any, Any], tables: BucketTables) -> tuple[dict[str, str], dict[str, Factor]]:
     cache = tables._cache
+    room = min(tables._limit, _CACHE_LIMIT) - tables._cached  # memo entries left (0: none)
     raw_out: dict[str, str] = {}
     out: dict[str, Factor] = {}
     for key, value in raw.items():
-        try:
-            factor = cache[key][value]
-        except (KeyError, TypeError):
+        if type(key) is str and type(value) is str:
+            code, text = key, value
+        else:
             code, text = _as_raw_string(key, value)
-            per = cache.get(code)
-            found = per.get(text) if per is not None else None
-            if found is None:
-                found = _decode_one(code, text, tables)
-                if tables._cached < _CACHE_LIMIT:
-                    tables._remember(code, text, found)
-            raw_out[code] = text
-            out[code] = found
-            continue
-        raw_out[key] = value
-        out[key] = factor
+        per = cache.get(code)
+        found = per.get(text) if per is not None else None
+        if found is None:
+            found = _decode_one(code, text, tables)
+            if room > 0:
+                tables._remember(code, text, found)
+                room -= 1
+        raw_out[code] = text
+        out[code] = found
     return raw_out, out
 
 

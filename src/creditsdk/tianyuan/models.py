@@ -17,19 +17,35 @@ import math
 import os
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, overload
 
 import attrs
 
+from .._core.redact import redact_text
 from ..errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from .factors import BucketTables
+from ._values import (
+    FACTOR_STATUSES,
+    Factor,
+    FactorStatus,
+    FactorValue,
+    Number,
+    Range,
+    _fmt,
+)
+from .factors import (
+    SANDBOX_BUCKET_TABLES,
+    BucketTables,
+    catalog,
+    decode_factors,
+    load_bucket_tables,
+    sandbox_catalog,
+)
 
 __all__ = [
     "FACTOR_STATUSES",
     "Factor",
     "FactorStatus",
+    "FactorValue",
     "MultiLendingReport",
     "Range",
     "RowLayout",
@@ -40,124 +56,8 @@ __all__ = [
     "row_layout",
 ]
 
-Number = int | float
-FactorStatus = Literal["decoded", "no_record", "not_hit", "no_table", "unrecognized", "absent"]
-FACTOR_STATUSES: frozenset[str] = frozenset(
-    {"decoded", "no_record", "not_hit", "no_table", "unrecognized", "absent"}
-)
-BOUNDS = ("()", "[)", "(]", "[]")
-
-
-def _fmt(x: Number | None, inf: str) -> str:
-    if x is None:
-        return inf
-    if isinstance(x, float) and x.is_integer():
-        return str(int(x))
-    return str(x)
-
-
-@attrs.frozen(slots=True)
-class Range:
-    """An interval a bucket code stands for, from a bucket table.
-
-    ``low``/``high`` are ``None`` when unbounded; ``inclusivity`` is one of ``"()"``, ``"[)"``,
-    ``"(]"``, ``"[]"`` (which ends are included); ``unit`` e.g. ``"institutions"``, ``"yuan"``.
-    """
-
-    low: Number | None
-    high: Number | None
-    inclusivity: str = "[)"
-    unit: str | None = None
-    label: str = attrs.field(default="")
-
-    def __attrs_post_init__(self) -> None:
-        if not self.label:
-            text = (
-                f"{self.inclusivity[0]}{_fmt(self.low, '-∞')}, "
-                f"{_fmt(self.high, '+∞')}{self.inclusivity[1]}"
-            )
-            object.__setattr__(self, "label", text)
-
-    def __contains__(self, x: object) -> bool:
-        if not isinstance(x, (int, float)) or isinstance(x, bool) or math.isnan(x):
-            return False
-        if self.low is not None and (
-            x < self.low or (x == self.low and self.inclusivity[0] == "(")
-        ):
-            return False
-        return not (
-            self.high is not None
-            and (x > self.high or (x == self.high and self.inclusivity[1] == ")"))
-        )
-
-    def __str__(self) -> str:
-        return self.label + (f" {self.unit}" if self.unit else "")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "low": self.low,
-            "high": self.high,
-            "inclusivity": self.inclusivity,
-            "unit": self.unit,
-            "label": self.label,
-        }
-
-
-FactorValue = Range | bool | float | int | None
-
-
-@attrs.frozen(slots=True)
-class Factor:
-    """One JRZQ9E2A factor: the raw string as received and what it decodes to.
-
-    ``label`` is the Chinese label (``None`` for a key the catalog does not know), ``label_en``
-    the English one, ``kind`` the catalog kind (``"unknown"`` for uncatalogued keys),
-    ``provenance`` where the catalog entry comes from (``"seed-002"``, ``"protocols"`` …).
-    """
-
-    code: str
-    raw: str | None
-    value: FactorValue
-    status: FactorStatus
-    label: str | None = None
-    label_en: str | None = None
-    kind: str = "unknown"
-    provenance: str | None = None
-
-    @property
-    def has_record(self) -> bool:
-        """True unless the provider sent ``""`` (or nothing) for this factor."""
-        return self.status not in ("no_record", "absent")
-
-    def display(self) -> str:
-        """Human text for the value: the interval, flag, score, or why there is none."""
-        if self.status == "decoded":
-            if isinstance(self.value, bool):
-                return "yes" if self.value else "no"
-            return str(self.value)
-        if self.status == "no_table":
-            return f"code {self.raw} (no table)"
-        if self.status == "unrecognized":
-            return f"{self.raw!r} (unrecognized)"
-        return self.status.replace("_", " ")
-
-    def to_dict(self) -> dict[str, Any]:
-        value: Any = self.value.to_dict() if isinstance(self.value, Range) else self.value
-        return {
-            "code": self.code,
-            "raw": self.raw,
-            "value": value,
-            "status": self.status,
-            "label": self.label,
-            "label_en": self.label_en,
-            "kind": self.kind,
-            "provenance": self.provenance,
-        }
-
 
 def _absent(code: str) -> Factor:
-    from .factors import catalog
-
     entry = catalog().get(code)
     if entry is None:
         return Factor(code, None, None, "absent")
@@ -166,12 +66,28 @@ def _absent(code: str) -> Factor:
     )
 
 
-def _factor_property(code: str, doc: str) -> property:
-    def get(self: MultiLendingReport) -> Factor:
-        return self.factor(code)
+class _NamedFactor:
+    """A named, typed report property: ``report.total_institutions`` is the [`Factor`][] of
+    ``xyp_cpl0001`` (status ``"absent"`` when the payload did not carry it)."""
 
-    get.__doc__ = f"``{code}``: {doc}"
-    return property(get)
+    def __init__(self, code: str, doc: str) -> None:
+        self.code = code
+        self.__doc__ = f"``{code}``: {doc}"
+
+    @overload
+    def __get__(self, report: None, owner: type[Any]) -> _NamedFactor: ...
+
+    @overload
+    def __get__(self, report: MultiLendingReport, owner: type[Any]) -> Factor: ...
+
+    def __get__(self, report: MultiLendingReport | None, owner: type[Any]) -> Factor | _NamedFactor:
+        if report is None:
+            return self
+        return report.factor(self.code)
+
+
+def _factor_property(code: str, doc: str) -> _NamedFactor:
+    return _NamedFactor(code, doc)
 
 
 @attrs.frozen(slots=True, repr=False)
@@ -202,8 +118,6 @@ class MultiLendingReport:
         has_data: bool | None = None,
     ) -> MultiLendingReport:
         """Decode raw factors (e.g. stored ``report.raw``) with ``tables`` (loaded or a path)."""
-        from .factors import BucketTables, decode_factors, load_bucket_tables
-
         if tables is None:
             tables = BucketTables.empty()
         elif not isinstance(tables, BucketTables):
@@ -472,8 +386,6 @@ class RowLayout:
     """
 
     def __init__(self, tables: BucketTables) -> None:
-        from .factors import SANDBOX_BUCKET_TABLES, catalog, sandbox_catalog
-
         self.tables = tables
         source = tables.source
         self.sandbox = bool(source) and os.path.abspath(str(source)) == os.path.abspath(
@@ -642,9 +554,7 @@ class RowLayout:
             out.update(cells)
             if not effective and cells and code in core and self.present(code, cells):
                 effective = True
-        if unlisted:
-            from .._core.redact import redact_text  # a provider may echo personal data
-
+        if unlisted:  # a provider may echo personal data: redacted
             text = json.dumps(unlisted, ensure_ascii=False, sort_keys=True)
             out[UNLISTED_COLUMN] = redact_text(text)
         return out, effective
@@ -660,8 +570,6 @@ _LAYOUTS: dict[int, tuple[BucketTables, RowLayout]] = {}
 
 def row_layout(tables: BucketTables | str | os.PathLike[str] | None = None) -> RowLayout:
     """The `RowLayout` for ``tables`` (loaded tables or a path; ``None``: no tables)."""
-    from .factors import BucketTables, load_bucket_tables
-
     if tables is None:
         tables = BucketTables.empty()
     elif not isinstance(tables, BucketTables):
