@@ -1,6 +1,6 @@
 """The Sandbox: every provider's server side on 127.0.0.1, for demos, examples and your tests.
 
-See docs/sandbox.md. ``with Sandbox() as sb: client = sb.tianyuan_client()``.
+See docs/sandbox.md. ``with Sandbox() as sb: client = sb.<provider>_client()``.
 """
 
 from ._app import (
@@ -14,16 +14,19 @@ from ._app import (
 )
 from ._applicants import generate_applicants, write_applicants
 from ._faults import FAULT_KINDS, Fault, FaultPlan, InjectedFault
+from ._provider import InjectedFailure, ProviderSandboxBase
 from ._sandbox import Sandbox, SandboxTransport, discover_providers
 
 __all__ = [
     "FAULT_KINDS",
     "Fault",
     "FaultPlan",
+    "InjectedFailure",
     "InjectedFault",
     "Ledger",
     "LedgerEntry",
     "ProviderSandbox",
+    "ProviderSandboxBase",
     "Route",
     "Sandbox",
     "SandboxContext",

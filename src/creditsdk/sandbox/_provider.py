@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 import attrs
@@ -56,6 +56,9 @@ class ProviderSandboxBase(Generic[ClientT, AsyncClientT]):
     scenarios: ClassVar[tuple[str, ...]] = ()
     #: Billable calls a new sandbox allows (``None``: unlimited); option ``balance`` overrides it.
     default_balance: ClassVar[int | None] = None
+    #: P(bad) per scenario for the synthetic applicants of ``creditsdk sandbox applicants``
+    #: (empty: this provider's scenarios do not label applicants).
+    applicant_bad_rates: ClassVar[Mapping[str, float]] = {}
     #: Bytes of randomness in `run_id`.
     run_id_bytes: ClassVar[int] = 4
 
@@ -154,6 +157,14 @@ class ProviderSandboxBase(Generic[ClientT, AsyncClientT]):
         """The scenario ``key`` is pinned to, if any."""
         with self._lock:
             return self._pins.get(_pin_key(key))
+
+    def scenario_for(self, key: str) -> str:
+        """The scenario ``key`` answers with: pinned, or the provider's own draw for it."""
+        return self.pinned(key) or self._drawn_scenario(_pin_key(key))
+
+    def _drawn_scenario(self, key: str) -> str:
+        """The scenario of an unpinned ``key`` (upper-cased, stripped)."""
+        raise ConfigurationError(f"the {self.name} sandbox draws no scenario from a key alone")
 
     # -- balance, billing, ledger --------------------------------------------------------------
 

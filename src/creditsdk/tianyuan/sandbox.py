@@ -49,6 +49,15 @@ if TYPE_CHECKING:
 __all__ = ["SCENARIOS", "TianyuanSandbox", "create_sandbox"]
 
 SCENARIOS = ("thin_file", "light", "heavy_borrower", "currently_overdue", "no_data")
+#: P(bad) per scenario for ``creditsdk sandbox applicants`` (scaled to the asked bad rate), so an
+#: evaluation of Sandbox answers finds known signal.
+BAD_RATE_BY_SCENARIO: Mapping[str, float] = {
+    "thin_file": 0.05,
+    "light": 0.06,
+    "no_data": 0.08,
+    "heavy_borrower": 0.16,
+    "currently_overdue": 0.40,
+}
 
 #: Synthetic price list (yuan per billed call).
 PRICES: Mapping[str, Decimal] = {
@@ -111,6 +120,7 @@ class TianyuanSandbox(ProviderSandboxBase["TianyuanClient", "AsyncTianyuanClient
     name = "tianyuan"
     scenarios = SCENARIOS
     default_balance = 1000
+    applicant_bad_rates = BAD_RATE_BY_SCENARIO
 
     def __init__(self, ctx: SandboxContext) -> None:
         super().__init__(ctx)
@@ -155,12 +165,8 @@ class TianyuanSandbox(ProviderSandboxBase["TianyuanClient", "AsyncTianyuanClient
             )
         return InjectedFailure(number, message)
 
-    def scenario_for(self, id_card: str) -> str:
-        """The scenario an ID number gets: pinned, or drawn deterministically from the ID."""
-        key = id_card.strip().upper()
-        pinned = self.pinned(key)
-        if pinned is not None:
-            return pinned
+    def _drawn_scenario(self, key: str) -> str:
+        """An unpinned ID number's scenario: drawn deterministically from it (and the seed)."""
         r = self._rng(key, "scenario").random()
         if r < 0.03:
             return "no_data"
