@@ -47,7 +47,7 @@ from ..sandbox._provider import InjectedFailure, ProviderSandboxBase
 if TYPE_CHECKING:
     from .client import AsyncSesameClient, SesameClient
 
-__all__ = ["SesameSandbox", "SesameUser", "create_sandbox"]
+__all__ = ["SesameSandbox", "SesameUser", "create_sandbox", "gateway_code"]
 
 _CST = _dt.timezone(_dt.timedelta(hours=8))
 GATEWAY_PATH = "/gateway.do"

@@ -67,11 +67,6 @@ PRICES: Mapping[str, Decimal] = {
     "FLXG0V4B": Decimal("0.60"),
 }
 DEFAULT_ENABLED = frozenset({"JRZQ9E2A", "JRZQ8F7C", "COMB86PM"})
-#: The products the Sandbox answers (see `TianyuanSandbox.implemented_products`). Any other code,
-#: enabled or not, gets 1008: the real gateway's answer to a code it does not know is not
-#: documented [I]; 1008 "产品未开通" is its documented answer for a product the account may not
-#: call, which an unknown product is.
-IMPLEMENTED = frozenset({"JRZQ9E2A", "JRZQ8F7C", "COMB86PM"})
 
 MESSAGES = {
     0: "成功",
@@ -132,30 +127,33 @@ class TianyuanSandbox(ProviderSandboxBase["TianyuanClient", "AsyncTianyuanClient
         self.access_id: str = opts.get("access_id", f"ty-sandbox-{digest[:12]}")
         default_key = digest[16:48] if self.key_format == "hex" else digest[16:32]
         self.access_key: str = opts.get("access_key", default_key)
-        self.enabled_products: set[str] = set(opts.get("enabled_products", DEFAULT_ENABLED))
-        unknown = sorted(self.enabled_products - IMPLEMENTED)
-        if unknown:
-            raise ConfigurationError(
-                f"the tianyuan sandbox does not implement {unknown}; "
-                f"enabled_products is a subset of {sorted(IMPLEMENTED)}"
-            )
-        self.allowed_ips: set[str] | None = opts.get("allowed_ips")
-        self.prices: dict[str, Decimal] = dict(PRICES)
-        self.bucket_tables_path = SANDBOX_TABLES_PATH
-        self._keys = _load_keys()
+        # The products the Sandbox answers, with their payloads (a new product is one entry).
+        # Any other code, enabled or not, answers 1008: the real gateway's answer to a code it
+        # does not know is not documented [I]; 1008 "产品未开通" is its documented answer for a
+        # product the account may not call, which an unknown product is.
         self._payloads: Mapping[str, Callable[[str, str], Any]] = {
             "JRZQ9E2A": self._multi_lending,
             "JRZQ8F7C": self._risk_payload,
             "COMB86PM": self._composite,
         }
-        assert set(self._payloads) == IMPLEMENTED
+        self.enabled_products: set[str] = set(opts.get("enabled_products", DEFAULT_ENABLED))
+        unknown = sorted(self.enabled_products - self.implemented_products)
+        if unknown:
+            raise ConfigurationError(
+                f"the tianyuan sandbox does not implement {unknown}; "
+                f"enabled_products is a subset of {sorted(self.implemented_products)}"
+            )
+        self.allowed_ips: set[str] | None = opts.get("allowed_ips")
+        self.prices: dict[str, Decimal] = dict(PRICES)
+        self.bucket_tables_path = SANDBOX_TABLES_PATH
+        self._keys = _load_keys()
 
     # -- knobs -------------------------------------------------------------------------------
 
     @property
     def implemented_products(self) -> frozenset[str]:
         """The product codes the Sandbox answers; any other answers 1008."""
-        return IMPLEMENTED
+        return frozenset(self._payloads)
 
     def _failure(self, code: int | str, message: str | None) -> InjectedFailure:
         number = int(code) if isinstance(code, str) and code.strip().isdigit() else code
