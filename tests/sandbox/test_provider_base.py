@@ -310,3 +310,11 @@ def test_discovery_imports_no_package_that_is_not_a_provider() -> None:
     ).stdout.splitlines()
     assert set(json.loads(out[0].replace("'", '"'))) >= {c.name for c in CLASSES}
     assert out[1] == "[]"
+
+
+def test_the_sandbox_ledger_class_is_no_longer_public() -> None:
+    import creditsdk.sandbox
+
+    assert "Ledger" not in creditsdk.sandbox.__all__
+    with pytest.warns(DeprecationWarning, match="sb.ledger"):
+        assert creditsdk.sandbox.Ledger().entries() == []  # type: ignore[attr-defined]

@@ -4,7 +4,6 @@ See docs/sandbox.md. ``with Sandbox() as sb: client = sb.<provider>_client()``.
 """
 
 from ._app import (
-    Ledger,
     LedgerEntry,
     ProviderSandbox,
     Route,
@@ -23,7 +22,6 @@ __all__ = [
     "FaultPlan",
     "InjectedFailure",
     "InjectedFault",
-    "Ledger",
     "LedgerEntry",
     "ProviderSandbox",
     "ProviderSandboxBase",
@@ -37,3 +35,19 @@ __all__ = [
     "generate_applicants",
     "write_applicants",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name == "Ledger":  # deprecated: one public Ledger is creditsdk.batch.Ledger
+        import warnings
+
+        from ._app import Ledger
+
+        warnings.warn(
+            "creditsdk.sandbox.Ledger is deprecated (the Sandbox's internal record); read billed "
+            "calls with sb.ledger() or sb.<provider>.ledger()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return Ledger
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

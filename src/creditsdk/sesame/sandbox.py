@@ -40,6 +40,7 @@ from Crypto.PublicKey import RSA
 from Crypto.Signature import pkcs1_15
 from Crypto.Util.Padding import pad, unpad
 
+from .._core.redact import mask_id_card
 from ..errors import ConfigurationError
 from ..sandbox._app import Route, SandboxContext, SandboxRequest, SandboxResponse
 from ..sandbox._provider import InjectedFailure, ProviderSandboxBase
@@ -768,7 +769,7 @@ class SesameSandbox(ProviderSandboxBase["SesameClient", "AsyncSesameClient"]):
             txn,
             body,
             product_code=str(biz["product_code"]),
-            cert_no=cert[:6] + "********" + cert[-4:],
+            cert_no=mask_id_card(cert),
             admittance_score=threshold,
             result=flag,
         )
@@ -790,7 +791,7 @@ class SesameSandbox(ProviderSandboxBase["SesameClient", "AsyncSesameClient"]):
             txn,
             body,
             product_code=str(biz["product_code"]),
-            cert_no=cert[:6] + "********" + cert[-4:],
+            cert_no=mask_id_card(cert),
             result=flag,
         )
 
