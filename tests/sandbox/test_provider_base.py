@@ -175,6 +175,9 @@ def test_sesame_fail_next_old_keywords_still_work_with_a_warning(sb: Sandbox) ->
     ]
     with pytest.raises(TypeError, match="sub_kode"):
         sb.sesame.fail_next("isv.x", sub_kode="typo")
+    for wrong in ("10000 isv.x", "99999 isv.x", 40004, "not a code!"):
+        with pytest.raises(ConfigurationError, match="sub_code"):
+            sb.sesame.fail_next(wrong)
 
 
 # -- clients: any constructor keyword overrides the Sandbox's default ---------------------------
@@ -256,6 +259,10 @@ def test_every_provider_has_a_balance_and_refuses_unbilled_when_it_is_out() -> N
         assert sb.provider(name).ledger() == sb.ledger(name)  # type: ignore[attr-defined]
     with pytest.raises(ConfigurationError, match="balance"):
         Sandbox(providers=["fireeye"], options={"fireeye": {"balance": -1}})
+    with pytest.raises(ConfigurationError, match="balance"):
+        sb.tianyuan.balance = "10"
+    sb.fireeye.balance = None  # unlimited again
+    assert fe_score(sb)["resp"] == "0000"
 
 
 # -- an unknown Tianyuan product ---------------------------------------------------------------

@@ -68,7 +68,9 @@ class ProviderSandboxBase(Generic[ClientT, AsyncClientT]):
         self._failures: deque[InjectedFailure] = deque()
         self._pins: dict[str, str] = {}
         self._serials = itertools.count(1)
-        self.balance: int | None = _balance(ctx.options.get("balance", self.default_balance))
+        self._balance: int | None = _checked_balance(
+            ctx.options.get("balance", self.default_balance)
+        )
         self.run_id: str = str(
             ctx.options.get("run_id") or synthetic_run_id(self.run_id_bytes)
         ).upper()
@@ -168,14 +170,26 @@ class ProviderSandboxBase(Generic[ClientT, AsyncClientT]):
 
     # -- balance, billing, ledger --------------------------------------------------------------
 
+    @property
+    def balance(self) -> int | None:
+        """Billable calls left (``None``: unlimited)."""
+        with self._lock:
+            return self._balance
+
+    @balance.setter
+    def balance(self, value: int | None) -> None:
+        checked = _checked_balance(value)
+        with self._lock:
+            self._balance = checked
+
     def _spend(self) -> bool:
         """Take one billable call off `balance`; False (nothing taken) once it is used up."""
         with self._lock:
-            if self.balance is None:
+            if self._balance is None:
                 return True
-            if self.balance < 1:
+            if self._balance < 1:
                 return False
-            self.balance -= 1
+            self._balance -= 1
             return True
 
     def _next_serial(self) -> int:
@@ -197,7 +211,7 @@ def _pin_key(key: str) -> str:
     return key.strip().upper()
 
 
-def _balance(value: Any) -> int | None:
+def _checked_balance(value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:

@@ -71,6 +71,8 @@ _METHODS = (
     "zhima.credit.score.brief.get",
     "zhima.credit.watchlist.brief.get",
 )
+#: What `SesameSandbox.fail_next` may put before a sub_code ("" = derive it): not 10000.
+_FAILURE_CODES = frozenset({""} | set(_MSG) - {"10000"})
 _LAYOUT_HINT = "请确认charset参数放在了URL查询字符串中"
 
 
@@ -321,7 +323,7 @@ class SesameSandbox(ProviderSandboxBase["SesameClient", "AsyncSesameClient"]):
     def _failure(self, code: int | str, message: str | None) -> InjectedFailure:
         text = str(code).strip() if isinstance(code, str) else ""
         gateway, _, sub_code = text.rpartition(" ")
-        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.\-]*", sub_code) or gateway not in ("", *_MSG):
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.\-]*", sub_code) or gateway not in _FAILURE_CODES:
             raise ConfigurationError(
                 f"fail_next({code!r}): a Sesame sub_code, e.g. 'isv.app-call-limited'"
             )
