@@ -325,3 +325,33 @@ def test_the_sandbox_ledger_class_is_no_longer_public() -> None:
     assert "Ledger" not in creditsdk.sandbox.__all__
     with pytest.warns(DeprecationWarning, match="sb.ledger"):
         assert creditsdk.sandbox.Ledger().entries() == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+def test_the_typed_accessor_and_client_factories_are_typed_for_mypy(tmp_path: Path) -> None:
+    snippet = tmp_path / "typed.py"
+    snippet.write_text(
+        "from creditsdk.sandbox import ProviderSandbox, Sandbox, SandboxContext\n"
+        "from creditsdk.tianyuan.sandbox import TianyuanSandbox\n"
+        "def plug(ctx: SandboxContext) -> ProviderSandbox:\n"
+        "    return TianyuanSandbox(ctx)\n"
+        "sb = Sandbox()\n"
+        "reveal_type(sb.provider(TianyuanSandbox))\n"
+        "reveal_type(sb.provider(TianyuanSandbox).client(timeout=3))\n"
+        "reveal_type(sb.provider(TianyuanSandbox).async_client())\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", str(snippet)],
+        cwd=Path(__file__).resolve().parents[2],  # the repository's mypy cache: incremental
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    revealed = [line.split('"')[1] for line in result.stdout.splitlines() if "Revealed" in line]
+    assert revealed == [
+        "creditsdk.tianyuan.sandbox.TianyuanSandbox",
+        "creditsdk.tianyuan.client.TianyuanClient",
+        "creditsdk.tianyuan.client.AsyncTianyuanClient",
+    ], result.stdout
+    assert "error" not in result.stdout.replace("no issues", ""), result.stdout

@@ -51,7 +51,7 @@ class ProviderSandboxBase(Generic[ClientT, AsyncClientT]):
     """
 
     #: The provider's name (``sb.<name>``).
-    name: ClassVar[str]
+    name: str
     #: The scenarios `pin` accepts (empty: the provider has none).
     scenarios: ClassVar[tuple[str, ...]] = ()
     #: Billable calls a new sandbox allows (``None``: unlimited); option ``balance`` overrides it.
