@@ -18,13 +18,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import itertools
 import json
 import random
 import re
-import threading
-from collections import deque
-from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -32,13 +28,16 @@ import attrs
 
 from .._core.redact import mask_card, mask_id_card, mask_mobile
 from ..errors import ConfigurationError
-from ..sandbox import LedgerEntry, Route, SandboxContext, SandboxRequest, SandboxResponse
-from ..sandbox._app import synthetic_run_id
+from ..sandbox import Route, SandboxContext, SandboxRequest, SandboxResponse
+from ..sandbox._provider import InjectedFailure, ProviderSandboxBase
 
 if TYPE_CHECKING:
     from .client import AsyncFireEyeClient, FireEyeClient
 
-__all__ = ["FireEyeSandbox", "SandboxTransaction", "create_sandbox"]
+__all__ = ["SCENARIOS", "FireEyeSandbox", "SandboxTransaction", "create_sandbox"]
+
+#: What `FireEyeSandbox.pin` can fix for a card number: a model score, or "not hit" (-1).
+SCENARIOS = ("scored", "not_hit")
 
 TRANSACTION_PATH = "/fireeye/creditScore/transationAuthentication"
 SCORE_PATH = "/fireeye/creditScore/UnionPayModelScore"
@@ -50,6 +49,9 @@ _MOBILE_RE = re.compile(r"1[3-9]\d{9}")
 _CITIES = ("上海", "北京", "广州", "深圳", "杭州", "成都")
 _BOOK_START = _dt.date(2024, 1, 1)
 _BOOK_DAYS = 730
+#: The refusal once `FireEyeSandbox.balance` is used up: 0001 "service not enabled" [I]
+#: (UnionPay documents no balance code).
+_NO_BALANCE = "0001"
 
 
 @attrs.frozen(repr=False)
@@ -71,18 +73,25 @@ class SandboxTransaction:
 
 
 class _Refusal(Exception):
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: str, message: str | None = None) -> None:
         super().__init__(code)
         self.code = code
+        self.message = message
 
 
-class FireEyeSandbox:
-    """What ``sb.fireeye`` is: credentials, knobs, the transaction book and the handlers."""
+class FireEyeSandbox(ProviderSandboxBase["FireEyeClient", "AsyncFireEyeClient"]):
+    """What ``sb.fireeye`` is: credentials, knobs, the transaction book and the handlers.
+
+    ``fail_next``, ``pin`` (a card number to one of `SCENARIOS`), ``balance`` and ``ledger``
+    come from `ProviderSandboxBase`. ``balance`` is unlimited by default; once used up, calls
+    are refused with 0001 (UnionPay documents no "no balance" code: [I])."""
 
     name = "fireeye"
+    scenarios = SCENARIOS
+    run_id_bytes = 3
 
     def __init__(self, ctx: SandboxContext) -> None:
-        self._ctx = ctx
+        super().__init__(ctx)
         opts = ctx.options
         rng = random.Random(f"fireeye:{ctx.seed}")
         self.institution_id: str = str(opts.get("institution_id", f"SBX{rng.randrange(10**8):08d}"))
@@ -102,11 +111,6 @@ class FireEyeSandbox:
         if self.score_code_field not in ("resp", "respCd"):
             raise ConfigurationError("fireeye sandbox score_code_field must be 'resp' or 'respCd'")
         self._added: dict[str, list[SandboxTransaction]] = {}
-        self._forced: deque[str] = deque()
-        self._lock = threading.Lock()
-        self._serial = itertools.count(1)
-        # part of every ledger transaction id: ids never repeat across Sandboxes or restarts
-        self.run_id: str = str(opts.get("run_id") or synthetic_run_id(3)).upper()
 
     # -- what tests use --------------------------------------------------------------------
 
@@ -149,26 +153,28 @@ class FireEyeSandbox:
 
     def score_for(self, card_no: str, id_card: str, mobile: str) -> int:
         """The score the sandbox gives this (card, ID, mobile): deterministic, in 300..1000, or
-        ``-1`` (not hit) for a share ``not_hit_rate`` of cards."""
+        ``-1`` (not hit) for a share ``not_hit_rate`` of cards, or as the card is `pin`-ned."""
         digest = hashlib.sha256(f"{self._ctx.seed}|{card_no}|{id_card}|{mobile}".encode()).digest()
-        if int.from_bytes(digest[8:12], "big") / 2**32 < self.not_hit_rate:
+        pinned = self.pinned(card_no)
+        if pinned == "not_hit" or (
+            pinned is None and int.from_bytes(digest[8:12], "big") / 2**32 < self.not_hit_rate
+        ):
             return -1
         return 300 + int.from_bytes(digest[:8], "big") % 701
 
-    def fail_next(self, code: str, times: int = 1) -> None:
-        """Answer the next ``times`` requests (either path) with ``code``, e.g. ``"0004"``.
-
-        For refusals only (never billed): a 0003 comes from asking about an unknown
-        transaction, a 0000 from a known one."""
-        if code in ("0000", "0003"):
+    def _failure(self, code: int | str, message: str | None) -> InjectedFailure:
+        """Refusals only (never billed), e.g. ``"0004"`` (an int is zero-padded): a 0003 comes
+        from asking about an unknown transaction, a 0000 from a known one."""
+        text = f"{code:04d}" if isinstance(code, int) and not isinstance(code, bool) else code
+        if (
+            not isinstance(text, str)
+            or not re.fullmatch(r"\d{4}", text)
+            or text in ("0000", "0003")
+        ):
             raise ConfigurationError(
                 f"fail_next({code!r}): only refusal codes can be injected (0001, 0002, 0004, ...)"
             )
-        with self._lock:
-            self._forced.extend([code] * times)
-
-    def ledger(self) -> list[LedgerEntry]:
-        return self._ctx.ledger()
+        return InjectedFailure(text, message)
 
     # -- plug-in ---------------------------------------------------------------------------
 
@@ -178,26 +184,18 @@ class FireEyeSandbox:
             Route.of(("GET", "POST"), SCORE_PATH, self._model_score),
         ]
 
-    def client(self, **kwargs: Any) -> FireEyeClient:
-        from .client import FireEyeClient
+    def client_classes(self) -> tuple[type[FireEyeClient], type[AsyncFireEyeClient]]:
+        from .client import AsyncFireEyeClient, FireEyeClient
 
-        return FireEyeClient(**self._client_kwargs(False, kwargs))
+        return FireEyeClient, AsyncFireEyeClient
 
-    def async_client(self, **kwargs: Any) -> AsyncFireEyeClient:
-        from .client import AsyncFireEyeClient
-
-        return AsyncFireEyeClient(**self._client_kwargs(True, kwargs))
-
-    def _client_kwargs(self, asynchronous: bool, extra: Mapping[str, Any]) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
+    def client_defaults(self) -> dict[str, Any]:
+        return {
             "institution_id": self.institution_id,
             "app_key": self.app_key,
             "base_url": self._ctx.base_url,
             "amount_unit": self.amount_unit,
         }
-        kwargs.update(self._ctx.client_options(asynchronous=asynchronous))
-        kwargs.update(extra)
-        return kwargs
 
     def __repr__(self) -> str:
         return (
@@ -241,24 +239,28 @@ class FireEyeSandbox:
             raise _Refusal("0002")
         if product not in self.enabled:
             raise _Refusal("0001")
-        with self._lock:
-            forced = self._forced.popleft() if self._forced else None
-        if forced is not None:
-            raise _Refusal(forced)
+        failure = self._next_failure()
+        if failure is not None:
+            raise _Refusal(str(failure.code), failure.message)
         if not isinstance(inner, dict):
             raise _Refusal("0004")
         return inner
 
-    def _answer(self, code: str, data: Any, *, code_field: str = "respCd") -> SandboxResponse:
-        body: dict[str, Any] = {code_field: code, "msg": "Success" if code == "0000" else "Failed"}
+    def _answer(
+        self, code: str, data: Any, *, code_field: str = "respCd", message: str | None = None
+    ) -> SandboxResponse:
+        msg = message if message is not None else "Success" if code == "0000" else "Failed"
+        body: dict[str, Any] = {code_field: code, "msg": msg}
         if data is not None:
             body["data"] = data
         return SandboxResponse.json(body)
 
-    def _bill(self, operation: str, **details: Any) -> None:
-        with self._lock:
-            serial = next(self._serial)
-        self._ctx.bill(operation, f"FE{self.run_id}{serial:08d}", **details)
+    def _charge(self, operation: str, **details: Any) -> bool:
+        """Bill one call (False, not billed, when the balance is used up)."""
+        if not self._spend():
+            return False
+        self._bill(operation, f"FE{self.run_id}{self._next_serial():08d}", **details)
+        return True
 
     def _transaction_auth(self, request: SandboxRequest) -> SandboxResponse:
         try:
@@ -269,14 +271,15 @@ class FireEyeSandbox:
             day = _dt.datetime.strptime(_text(data.get("transDate")), "%Y%m%d").date()
             amount = self._amount(data.get("transAmount"))
         except _Refusal as refusal:
-            return self._answer(refusal.code, None)
+            return self._answer(refusal.code, None, message=refusal.message)
         except ValueError:
             return self._answer("0004", None)
         same = [t for t in self.transactions(card) if t.date == day and t.amount == amount]
         if not same:
-            self._bill(
+            if not self._charge(
                 "transaction_auth", card=mask_card(card), result="no_such_transaction", code="0003"
-            )
+            ):
+                return self._answer(_NO_BALANCE, None)
             return self._answer("0003", 0)
         asked = {
             "id_card": _optional(data.get("certid")),
@@ -290,12 +293,13 @@ class FireEyeSandbox:
             )
             for t in same
         )
-        self._bill(
+        if not self._charge(
             "transaction_auth",
             card=mask_card(card),
             result="match" if matched else "mismatch",
             code="0000",
-        )
+        ):
+            return self._answer(_NO_BALANCE, None)
         return self._answer("0000", 1 if matched else 0)
 
     def _amount(self, value: Any) -> Decimal:
@@ -325,15 +329,16 @@ class FireEyeSandbox:
             ):
                 raise _Refusal("0004")
         except _Refusal as refusal:
-            return self._answer(refusal.code, None, code_field=field)
+            return self._answer(refusal.code, None, code_field=field, message=refusal.message)
         score = self.score_for(card, id_card, mobile)
-        self._bill(
+        if not self._charge(
             "model_score",
             card=mask_card(card),
             id_card=mask_id_card(id_card),
             mobile=mask_mobile(mobile),
             code="0000",
-        )
+        ):
+            return self._answer(_NO_BALANCE, None, code_field=field)
         return self._answer("0000", score, code_field=field)
 
 

@@ -1,10 +1,9 @@
 """The Sandbox: every provider's server side on 127.0.0.1, for demos, examples and your tests.
 
-See docs/sandbox.md. ``with Sandbox() as sb: client = sb.tianyuan_client()``.
+See docs/sandbox.md. ``with Sandbox() as sb: client = sb.<provider>_client()``.
 """
 
 from ._app import (
-    Ledger,
     LedgerEntry,
     ProviderSandbox,
     Route,
@@ -14,16 +13,18 @@ from ._app import (
 )
 from ._applicants import generate_applicants, write_applicants
 from ._faults import FAULT_KINDS, Fault, FaultPlan, InjectedFault
+from ._provider import InjectedFailure, ProviderSandboxBase
 from ._sandbox import Sandbox, SandboxTransport, discover_providers
 
 __all__ = [
     "FAULT_KINDS",
     "Fault",
     "FaultPlan",
+    "InjectedFailure",
     "InjectedFault",
-    "Ledger",
     "LedgerEntry",
     "ProviderSandbox",
+    "ProviderSandboxBase",
     "Route",
     "Sandbox",
     "SandboxContext",
@@ -34,3 +35,19 @@ __all__ = [
     "generate_applicants",
     "write_applicants",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name == "Ledger":  # deprecated: one public Ledger is creditsdk.batch.Ledger
+        import warnings
+
+        from ._app import Ledger
+
+        warnings.warn(
+            "creditsdk.sandbox.Ledger is deprecated (the Sandbox's internal record); read billed "
+            "calls with sb.ledger() or sb.<provider>.ledger()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return Ledger
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,17 +4,9 @@
 applicants -- resident ID numbers with a right check digit from real county codes (python-stdnum's
 ``cn/loc`` data, each code one that existed in the holder's birth year), mainland mobiles,
 Luhn-valid bank cards -- and a ``bad`` label drawn from the scenario the Sandbox gives each ID
-number, so that evaluating Sandbox answers shows real, known signal:
-
-============================  ============================
-Sandbox scenario (Tianyuan)   P(bad), before scaling
-============================  ============================
-``thin_file``                 0.05
-``light``                     0.06
-``no_data``                   0.08
-``heavy_borrower``            0.16
-``currently_overdue``         0.40
-============================  ============================
+number, so that evaluating Sandbox answers shows real, known signal. The scenarios and the
+chance of ``bad`` in each are the provider sandbox's (its ``applicant_bad_rates``: the first
+provider, by name, that has them).
 
 The probabilities are scaled so the sample's expected bad rate is ``bad_rate``. ``noise_1`` and
 ``noise_2`` are pure noise (no relation to anything): an evaluation should find nothing in them.
@@ -27,20 +19,16 @@ import csv
 import datetime as _dt
 import os
 import random
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
 
-__all__ = ["BAD_RATE_BY_SCENARIO", "COLUMNS", "generate_applicants", "write_applicants"]
+if TYPE_CHECKING:
+    from ._provider import ProviderSandboxBase
 
-BAD_RATE_BY_SCENARIO = {
-    "thin_file": 0.05,
-    "light": 0.06,
-    "no_data": 0.08,
-    "heavy_borrower": 0.16,
-    "currently_overdue": 0.40,
-}
+__all__ = ["COLUMNS", "generate_applicants", "write_applicants"]
+
 COLUMNS = (
     "applicant_id",
     "name",
@@ -135,20 +123,18 @@ def generate_applicants(
         raise ConfigurationError(f"n must be an integer >= 0, not {n!r}")
     if not isinstance(bad_rate, (int, float)) or not 0 <= bad_rate < 1:
         raise ConfigurationError(f"bad_rate must be a number in [0, 1), not {bad_rate!r}")
-    from ._sandbox import Sandbox
-
-    scenarios = Sandbox(providers=["tianyuan"], seed=sandbox_seed).tianyuan  # not started
+    scenarios, bad_rates = _label_source(sandbox_seed)
     rng = random.Random(f"creditsdk-applicants:{seed}")
     counties = _county_codes()
     people = []
     for i in range(n):
         id_card = _id_card(rng, counties)
         people.append((i, id_card, scenarios.scenario_for(id_card)))
-    mean = sum(BAD_RATE_BY_SCENARIO[s] for _, _, s in people) / n if n else 0.0
+    mean = sum(bad_rates[s] for _, _, s in people) / n if n else 0.0
     scale = bad_rate / mean if mean else 0.0
     start = _dt.date(2025, 1, 1)
     for i, id_card, scenario in people:
-        p_bad = min(0.95, BAD_RATE_BY_SCENARIO[scenario] * scale)
+        p_bad = min(0.95, bad_rates[scenario] * scale)
         yield {
             "applicant_id": f"A{i + 1:06d}",
             "name": _SURNAMES[rng.randrange(len(_SURNAMES))]
@@ -161,6 +147,32 @@ def generate_applicants(
             "noise_1": f"{rng.random():.4f}",
             "noise_2": f"{rng.gauss(0, 1):.4f}",
         }
+
+
+def _label_class() -> type[ProviderSandboxBase[Any, Any]]:
+    from ._provider import ProviderSandboxBase
+    from ._sandbox import discover_providers
+
+    found = discover_providers()  # imports every provider's sandbox module
+    for cls in sorted(ProviderSandboxBase.__subclasses__(), key=lambda c: c.name):
+        if cls.applicant_bad_rates and cls.name in found:
+            return cls
+    raise ConfigurationError("no sandbox provider labels applicants (applicant_bad_rates)")
+
+
+def _label_source(sandbox_seed: int) -> tuple[ProviderSandboxBase[Any, Any], Mapping[str, float]]:
+    """The provider sandbox (not started) whose scenarios decide ``bad``, and its rates."""
+    from ._sandbox import Sandbox
+
+    cls = _label_class()
+    provider = Sandbox(providers=[cls.name], seed=sandbox_seed).provider(cls)
+    return provider, cls.applicant_bad_rates
+
+
+def __getattr__(name: str) -> Any:
+    if name == "BAD_RATE_BY_SCENARIO":  # P(bad) per scenario, before scaling
+        return dict(_label_class().applicant_bad_rates)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def write_applicants(

@@ -80,7 +80,6 @@ _PROCESSED: dict[str, bool] = {
     "drip": True,
 }
 FAULT_KINDS: tuple[str, ...] = tuple(_PROCESSED)
-_CONNECTION_KINDS = frozenset({"reset_before", "reset_after", "slow", "truncated", "drip"})
 #: How big ``oversized`` and ``gzip_bomb`` answers are: above any client's default cap.
 OVERSIZED_BYTES = 9 * 1024 * 1024
 _STATUS_OF = {"http_429": 429, "http_500": 500, "http_502": 502, "http_503": 503, "http_504": 504}
@@ -135,10 +134,6 @@ class Fault:
     def processed(self) -> bool:
         """Does the provider process (and, for a billed operation, bill) the request?"""
         return _PROCESSED[self.kind]
-
-    @property
-    def connection_level(self) -> bool:
-        return self.kind in _CONNECTION_KINDS
 
     def refusal(self) -> SandboxResponse | None:
         """The answer sent *instead of* dispatching (gateway statuses), else None."""
@@ -268,8 +263,8 @@ class FaultPlan:
 
     ```python
     plan = FaultPlan(seed=7)
-    plan.add("tianyuan", "reset_after", on_call=1)  # the first Tianyuan call loses its answer
-    plan.add("sesame", "http_503", probability=0.2)
+    plan.add(name, "reset_after", on_call=1)  # the provider's first call loses its answer
+    plan.add(other, "http_503", probability=0.2)  # one in five of another's, at random
     ```
     """
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import attrs
 import httpx
@@ -34,23 +34,25 @@ from ._server import LoopbackServer
 __all__ = ["Sandbox", "SandboxTransport", "discover_providers"]
 
 ProviderFactory = Callable[[SandboxContext], ProviderSandbox]
+_P = TypeVar("_P")
 
 IN_PROCESS_BASE_URL = "http://sandbox.invalid"
-_NOT_PROVIDERS = frozenset({"sandbox", "batch"})
 
 
 def discover_providers() -> dict[str, ProviderFactory]:
-    """Every ``creditsdk.<name>.sandbox`` module that defines ``create_sandbox``."""
+    """Every ``creditsdk.<name>.sandbox`` module that defines ``create_sandbox``: a package is a
+    provider if it has one (no list of packages that are not; none is imported to find out)."""
     import creditsdk
 
     found: dict[str, ProviderFactory] = {}
     for info in pkgutil.iter_modules(creditsdk.__path__):
-        if not info.ispkg or info.name.startswith("_") or info.name in _NOT_PROVIDERS:
+        if not info.ispkg or info.name.startswith("_"):
             continue
-        modname = f"creditsdk.{info.name}.sandbox"
-        if importlib.util.find_spec(modname) is None:
+        spec = importlib.util.find_spec(f"creditsdk.{info.name}")
+        folders = spec.submodule_search_locations if spec is not None else None
+        if not folders or not any(m.name == "sandbox" for m in pkgutil.iter_modules(folders)):
             continue
-        module = importlib.import_module(modname)
+        module = importlib.import_module(f"creditsdk.{info.name}.sandbox")
         factory = getattr(module, "create_sandbox", None)
         if callable(factory):
             found[info.name] = factory
@@ -65,15 +67,17 @@ class Sandbox:
     `ca_bundle`. Without starting it, [`transport`][] / [`async_transport`][] give an
     httpx transport that answers in-process (no port at all).
 
-    Per provider: ``sb.<provider>`` (its credentials and knobs), ``sb.<provider>_client()`` and
-    ``sb.async_<provider>_client()`` (clients wired to this sandbox), ``sb.ledger(provider)``.
+    Per provider: ``sb.<provider>`` (its credentials and knobs; typed:
+    ``sb.provider(<Provider>Sandbox)``), ``sb.<provider>_client(**overrides)`` and
+    ``sb.async_<provider>_client(**overrides)`` (clients wired to this sandbox; any constructor
+    keyword overrides the Sandbox's default), ``sb.ledger(provider)``.
 
     ``latency`` (seconds, or a callable returning seconds) is added to every answer. ``faults``
     (a [`FaultPlan`][], also reachable as `faults`) injects connection resets, slow
     answers, gateway statuses and corrupted bodies (docs/sandbox.md, "Fault injection"). ``seed``
     makes generated keys and synthetic data reproducible (transaction ids carry a random run id,
     so they never repeat across Sandboxes). ``options`` passes
-    per-provider settings, e.g. ``options={"sesame": {"app_private_key": PEM}}``.
+    per-provider settings, e.g. ``options={name: {"balance": 10}}``.
     """
 
     def __init__(
@@ -90,7 +94,7 @@ class Sandbox:
         faults: FaultPlan | None = None,
     ) -> None:
         self.host = host
-        #: The fault plan: ``sb.faults.add("tianyuan", "reset_after", on_call=1)``.
+        #: The fault plan: ``sb.faults.add(name, "reset_after", on_call=1)``.
         self.faults = faults if faults is not None else FaultPlan(seed=seed)
         self.port = port
         self.tls = tls
@@ -100,8 +104,6 @@ class Sandbox:
         self._server: LoopbackServer | None = None
         self._tmpdir: str | None = None
         self._ca_bundle: str | None = None
-        self._ssl_context: Any = None
-        self._ca: Any = None
         self._owned_http: list[httpx.Client | httpx.AsyncClient] = []
         self._lock = threading.Lock()
 
@@ -166,14 +168,6 @@ class Sandbox:
             return route.handler(request)
         except Exception as exc:  # a sandbox bug must look like a provider 500, not hang
             return SandboxResponse.text(f"sandbox error: {type(exc).__name__}", 500)
-
-    def handle(self, request: SandboxRequest) -> SandboxResponse:
-        """Answer one request, ignoring the fault plan."""
-        found = self._match(request)
-        if isinstance(found, SandboxResponse):
-            return found
-        _provider, route, request = found
-        return self._dispatch(route, request)
 
     def serve(self, request: SandboxRequest) -> Delivery:
         """Answer one request under the fault plan (what the server and transport call)."""
@@ -246,15 +240,14 @@ class Sandbox:
             ) from None
         import ssl
 
-        self._ca = trustme.CA()
-        cert = self._ca.issue_cert("127.0.0.1", "localhost", "::1")
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1", "localhost", "::1")
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         cert.configure_cert(context)
         self._tmpdir = tempfile.mkdtemp(prefix="creditsdk-sandbox-")
         path = Path(self._tmpdir) / "ca.pem"
-        self._ca.cert_pem.write_to_path(str(path))
+        ca.cert_pem.write_to_path(str(path))
         self._ca_bundle = str(path)
-        self._ssl_context = context
         return context
 
     # -- what users and provider sandboxes see ----------------------------------------------
@@ -321,13 +314,30 @@ class Sandbox:
     def providers(self) -> list[str]:
         return list(self._providers)
 
-    def provider(self, name: str) -> ProviderSandbox:
-        try:
-            return self._providers[name]
-        except KeyError:
-            raise ConfigurationError(
-                f"no sandbox provider {name!r}; available: {sorted(self._providers)}"
-            ) from None
+    @overload
+    def provider(self, which: str) -> ProviderSandbox: ...
+
+    @overload
+    def provider(self, which: type[_P]) -> _P: ...
+
+    def provider(self, which: str | type[_P]) -> ProviderSandbox | _P:
+        """A provider's sandbox, by name (``sb.provider("x")``) or, typed, by its class:
+        ``sb.provider(XSandbox)`` is the ``XSandbox`` this Sandbox hosts (mypy knows its type;
+        ``sb.x`` is the same object, typed ``Any``)."""
+        if isinstance(which, str):
+            try:
+                return self._providers[which]
+            except KeyError:
+                raise ConfigurationError(
+                    f"no sandbox provider {which!r}; available: {sorted(self._providers)}"
+                ) from None
+        for provider in self._providers.values():
+            if isinstance(provider, which):
+                return provider
+        raise ConfigurationError(
+            f"this Sandbox hosts no {getattr(which, '__name__', which)!r}; "
+            f"providers: {sorted(self._providers)}"
+        )
 
     def ledger(self, provider: str | None = None) -> list[LedgerEntry]:
         """Billed calls so far (of one provider, or all), oldest first."""

@@ -28,9 +28,9 @@ import hashlib
 import html
 import json
 import re
-import threading
+import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import attrs
@@ -40,10 +40,15 @@ from Crypto.PublicKey import RSA
 from Crypto.Signature import pkcs1_15
 from Crypto.Util.Padding import pad, unpad
 
+from .._core.redact import mask_id_card
 from ..errors import ConfigurationError
 from ..sandbox._app import Route, SandboxContext, SandboxRequest, SandboxResponse
+from ..sandbox._provider import InjectedFailure, ProviderSandboxBase
 
-__all__ = ["SesameSandbox", "SesameUser", "create_sandbox"]
+if TYPE_CHECKING:
+    from .client import AsyncSesameClient, SesameClient
+
+__all__ = ["SesameSandbox", "SesameUser", "create_sandbox", "gateway_code"]
 
 _CST = _dt.timezone(_dt.timedelta(hours=8))
 GATEWAY_PATH = "/gateway.do"
@@ -66,6 +71,8 @@ _METHODS = (
     "zhima.credit.score.brief.get",
     "zhima.credit.watchlist.brief.get",
 )
+#: What `SesameSandbox.fail_next` may put before a sub_code ("" = derive it): not 10000.
+_FAILURE_CODES = frozenset({""} | set(_MSG) - {"10000"})
 _LAYOUT_HINT = "请确认charset参数放在了URL查询字符串中"
 
 
@@ -170,19 +177,23 @@ class _GatewayError(Exception):
         self.code, self.sub_code, self.sub_msg, self.as_error = code, sub_code, sub_msg, as_error
 
 
-class SesameSandbox:
+class SesameSandbox(ProviderSandboxBase["SesameClient", "AsyncSesameClient"]):
     """The sandbox's Sesame side. Options (``Sandbox(options={"sesame": {...}})``):
 
     ``app_id``; ``app_private_key`` / ``app_public_key`` / ``alipay_private_key`` (PEM or base64;
     generated per seed when absent); ``encrypt_key`` (base64 AES key for ``encrypt_type=AES``);
     ``timestamp_tolerance`` (seconds, default 900; None disables the check); ``code_ttl``
-    (default 300), ``token_ttl`` (86400), ``refresh_ttl`` (2592000); ``default_score``.
+    (default 300), ``token_ttl`` (86400), ``refresh_ttl`` (2592000); ``default_score``;
+    ``balance`` (unlimited by default; once used up, billed methods answer 40004
+    ``ZMCREDIT.no_valid_arrangement`` "合约已被冻结" [I]: Alipay documents no balance code).
+    ``fail_next``, ``balance`` and ``ledger`` come from `ProviderSandboxBase`; scores and
+    watchlist levels are set per user / ID number (`set_score`, `set_watchlist`), not pinned.
     """
 
     name = "sesame"
 
     def __init__(self, ctx: SandboxContext) -> None:
-        self._ctx = ctx
+        super().__init__(ctx)
         opts = ctx.options
         seed = ctx.seed
         self.app_id: str = str(opts.get("app_id", f"2021{_digits(seed, 'app', 12)}"))
@@ -218,8 +229,6 @@ class SesameSandbox:
             _Chain.issue(seed, app_key.public_key(), self._alipay_key) if self.cert_mode else None
         )
         self._watchlist: dict[str, int | None] = {}
-        self._failures: list[tuple[str, str, str]] = []
-        self._lock = threading.RLock()
         self._offset = _dt.timedelta(0)
         self._counter = 0
         self.users: dict[str, SesameUser] = {}
@@ -280,12 +289,45 @@ class SesameSandbox:
             self._watchlist[id_card.strip().upper()] = level
 
     def fail_next(
-        self, sub_code: str, *, code: str = "40004", sub_msg: str = "", times: int = 1
+        self,
+        code: int | str,
+        /,
+        *,
+        times: int = 1,
+        message: str | None = None,
+        **deprecated: Any,
     ) -> None:
-        """The next ``times`` authenticated calls fail with ``sub_code`` (not billed), e.g.
-        ``isv.app-call-limited`` (rate limit) or ``ZMCREDIT.no_valid_arrangement``."""
-        with self._lock:
-            self._failures.extend([(code, sub_code, sub_msg or sub_code)] * times)
+        """The next ``times`` authenticated calls fail with the sub_code ``code`` (not billed),
+        e.g. ``isv.app-call-limited`` (rate limit) or ``ZMCREDIT.no_valid_arrangement``;
+        ``message`` is the ``sub_msg`` (default: the sub_code). The gateway ``code`` follows
+        from the sub_code's prefix (see `gateway_code`).
+
+        Deprecated: ``code="40002"`` (the gateway code, now derived) and ``sub_msg=`` (now
+        ``message=``), the keywords of 0.x; they still work, with a DeprecationWarning.
+        """
+        unknown = sorted(set(deprecated) - {"code", "sub_msg"})
+        if unknown:
+            raise TypeError(f"fail_next() got unexpected keyword arguments {unknown}")
+        if deprecated:
+            warnings.warn(
+                "SesameSandbox.fail_next(code=..., sub_msg=...) is deprecated: the gateway code "
+                "follows from the sub_code, and the sub_msg is message=",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            message = message or deprecated.get("sub_msg") or None
+        if "code" in deprecated:
+            code = f"{deprecated['code']} {code}"
+        super().fail_next(code, times=times, message=message)
+
+    def _failure(self, code: int | str, message: str | None) -> InjectedFailure:
+        text = str(code).strip() if isinstance(code, str) else ""
+        gateway, _, sub_code = text.rpartition(" ")
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.\-]*", sub_code) or gateway not in _FAILURE_CODES:
+            raise ConfigurationError(
+                f"fail_next({code!r}): a Sesame sub_code, e.g. 'isv.app-call-limited'"
+            )
+        return InjectedFailure(f"{gateway or gateway_code(sub_code)} {sub_code}", message)
 
     @property
     def gateway_url(self) -> str:
@@ -365,19 +407,12 @@ class SesameSandbox:
             Route.of(["GET", "POST"], AUTHORIZE_PATH, self._authorize_page),
         ]
 
-    def client(self, **kwargs: Any) -> Any:
-        from .client import SesameClient
+    def client_classes(self) -> tuple[type[SesameClient], type[AsyncSesameClient]]:
+        from .client import AsyncSesameClient, SesameClient
 
-        return SesameClient(**self._client_kwargs(False, kwargs))
+        return SesameClient, AsyncSesameClient
 
-    def async_client(self, **kwargs: Any) -> Any:
-        from .client import AsyncSesameClient
-
-        return AsyncSesameClient(**self._client_kwargs(True, kwargs))
-
-    def _client_kwargs(self, asynchronous: bool, extra: Mapping[str, Any]) -> dict[str, Any]:
-        """The Sandbox's credentials and wiring, overridden by the caller's ``extra`` (e.g. an
-        ``http_client=`` of their own): a keyword given twice is the caller's, not a TypeError."""
+    def client_defaults(self) -> dict[str, Any]:
         keys: dict[str, Any] = (
             {"app_cert": self.app_cert, "alipay_cert": self.alipay_cert,
              "alipay_root_cert": self.alipay_root_cert}
@@ -390,8 +425,6 @@ class SesameSandbox:
             **keys,
             "gateway_url": self.gateway_url,
             "authorize_url": self.authorize_url,
-            **self._ctx.client_options(asynchronous=asynchronous),
-            **extra,
         }
 
     def __repr__(self) -> str:
@@ -482,9 +515,10 @@ class SesameSandbox:
                 "zhima.credit.watchlist.brief.get": self._watchlist_get,
             }[method]
             with self._lock:
-                if self._failures:
-                    code, sub_code, sub_msg = self._failures.pop(0)
-                    raise _GatewayError(code, sub_code, sub_msg)
+                failure = self._next_failure()
+                if failure is not None:
+                    code, _, sub_code = str(failure.code).partition(" ")
+                    raise _GatewayError(code, sub_code, failure.message or sub_code)
                 answer = handler(params, biz)
         except _GatewayError as err:
             return self._answer(method, {}, err, encrypted=encrypted, sha1=sha1, charset=charset)
@@ -659,15 +693,38 @@ class SesameSandbox:
             "biz_no": self._biz_no(txn),
             "zm_score": "N/A" if user.score is None else str(user.score),
         }
-        self._answers[("score", txn)] = (self.now(), body)
-        self._ctx.bill(
+        return self._settle(
+            "score",
             "zhima.credit.score.get",
             txn,
+            body,
             product_code=str(biz["product_code"]),
             user_id=_mask(user.user_id),
             result="N/A" if user.score is None else "scored",
         )
+
+    def _settle(
+        self, kind: str, method: str, txn: str, body: dict[str, Any], **details: Any
+    ) -> dict[str, Any]:
+        """Bill an answer and keep it for repeats of ``txn``; refused once the balance is out."""
+        if not self._spend():
+            raise _GatewayError("40004", "ZMCREDIT.no_valid_arrangement", "合约已被冻结")
+        self._answers[(kind, txn)] = (self.now(), body)
+        self._bill(method, txn, **details)
         return body
+
+    def _certified(self, kind: str, biz: dict[str, Any]) -> tuple[str, str, dict[str, Any] | None]:
+        """The transaction id and ID number of a brief query, and the answer of a repeat."""
+        txn = self._txn(biz)
+        again = self._repeat(kind, txn)
+        if again is not None:
+            return txn, "", again
+        cert = str(biz.get("cert_no", ""))
+        if biz.get("cert_type") != "IDENTITY_CARD" or not _CERT.fullmatch(cert):
+            raise _GatewayError("40004", "ZMCREDIT.cert_no_invalid", "证件号码不合法")
+        if not biz.get("name"):
+            raise _GatewayError("40001", "isv.missing-name", "缺少name")
+        return txn, cert, None
 
     def _authquery(self, _params: dict[str, str], biz: dict[str, Any]) -> dict[str, Any]:
         kind = str(biz.get("identity_type", ""))
@@ -688,15 +745,9 @@ class SesameSandbox:
         return out
 
     def _brief_get(self, _params: dict[str, str], biz: dict[str, Any]) -> dict[str, Any]:
-        txn = self._txn(biz)
-        again = self._repeat("brief", txn)
+        txn, cert, again = self._certified("brief", biz)
         if again is not None:
             return again
-        cert = str(biz.get("cert_no", ""))
-        if biz.get("cert_type") != "IDENTITY_CARD" or not _CERT.fullmatch(cert):
-            raise _GatewayError("40004", "ZMCREDIT.cert_no_invalid", "证件号码不合法")
-        if not biz.get("name"):
-            raise _GatewayError("40001", "isv.missing-name", "缺少name")
         if "admittance_score" not in biz:
             raise _GatewayError("40001", "isv.missing-admittance-score", "缺少admittance_score")
         try:
@@ -714,27 +765,21 @@ class SesameSandbox:
             "biz_no": self._biz_no(txn),
             "is_admittance": flag,
         }
-        self._answers[("brief", txn)] = (self.now(), body)
-        self._ctx.bill(
+        return self._settle(
+            "brief",
             "zhima.credit.score.brief.get",
             txn,
+            body,
             product_code=str(biz["product_code"]),
-            cert_no=cert[:6] + "********" + cert[-4:],
+            cert_no=mask_id_card(cert),
             admittance_score=threshold,
             result=flag,
         )
-        return body
 
     def _watchlist_get(self, _params: dict[str, str], biz: dict[str, Any]) -> dict[str, Any]:
-        txn = self._txn(biz)
-        again = self._repeat("watchlist", txn)
+        txn, cert, again = self._certified("watchlist", biz)
         if again is not None:
             return again
-        cert = str(biz.get("cert_no", ""))
-        if biz.get("cert_type") != "IDENTITY_CARD" or not _CERT.fullmatch(cert):
-            raise _GatewayError("40004", "ZMCREDIT.cert_no_invalid", "证件号码不合法")
-        if not biz.get("name"):
-            raise _GatewayError("40001", "isv.missing-name", "缺少name")
         if cert in self._watchlist:
             level = self._watchlist[cert]
         else:  # most people are not on it
@@ -742,15 +787,15 @@ class SesameSandbox:
             level = 0 if draw < 8500 else 1 + draw % 3
         flag = "N/A" if level is None else str(level)
         body = {"code": "10000", "msg": "Success", "biz_no": self._biz_no(txn), "level": flag}
-        self._answers[("watchlist", txn)] = (self.now(), body)
-        self._ctx.bill(
+        return self._settle(
+            "watchlist",
             "zhima.credit.watchlist.brief.get",
             txn,
+            body,
             product_code=str(biz["product_code"]),
-            cert_no=cert[:6] + "********" + cert[-4:],
+            cert_no=mask_id_card(cert),
             result=flag,
         )
-        return body
 
 
 @attrs.frozen
@@ -846,6 +891,21 @@ class _Chain:
             alipay_sn=sn(alipay),
             root_sn=f"{sn(root)}_{sn(old_root)}",
         )
+
+
+def gateway_code(sub_code: str) -> str:
+    """The gateway ``code`` that goes with a ``sub_code``, by Alipay's public error-code table
+    [I]: ``isp.*`` 20000, ``aop.*`` 20001, ``isv.missing-*`` 40001, ``isv.insufficient-*``
+    40006, other ``isv.*`` 40002, anything else (``ZMCREDIT.*``, ...) 40004."""
+    if sub_code.startswith("isp."):
+        return "20000"
+    if sub_code.startswith("aop."):
+        return "20001"
+    if sub_code.startswith("isv.missing-"):
+        return "40001"
+    if sub_code.startswith("isv.insufficient-"):
+        return "40006"
+    return "40002" if sub_code.startswith("isv.") else "40004"
 
 
 def _digits(seed: int, label: str, n: int) -> str:

@@ -22,12 +22,11 @@ import hashlib
 import json
 import random
 import re
-import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from Crypto.Cipher import AES
 from Crypto.Util.Padding import pad, unpad
@@ -41,12 +40,24 @@ from ..sandbox._app import (
     SandboxRequest,
     SandboxResponse,
     letters_only,
-    synthetic_run_id,
 )
+from ..sandbox._provider import InjectedFailure, ProviderSandboxBase
+
+if TYPE_CHECKING:
+    from .client import AsyncTianyuanClient, TianyuanClient
 
 __all__ = ["SCENARIOS", "TianyuanSandbox", "create_sandbox"]
 
 SCENARIOS = ("thin_file", "light", "heavy_borrower", "currently_overdue", "no_data")
+#: P(bad) per scenario for ``creditsdk sandbox applicants`` (scaled to the asked bad rate), so an
+#: evaluation of Sandbox answers finds known signal.
+BAD_RATE_BY_SCENARIO: Mapping[str, float] = {
+    "thin_file": 0.05,
+    "light": 0.06,
+    "no_data": 0.08,
+    "heavy_borrower": 0.16,
+    "currently_overdue": 0.40,
+}
 
 #: Synthetic price list (yuan per billed call).
 PRICES: Mapping[str, Decimal] = {
@@ -92,18 +103,22 @@ def _load_keys() -> list[tuple[str, str]]:
     return [(row["code"], row["kind"]) for row in csv.DictReader(text.splitlines())]
 
 
-class TianyuanSandbox:
+class TianyuanSandbox(ProviderSandboxBase["TianyuanClient", "AsyncTianyuanClient"]):
     """Sandbox knobs: ``access_id``, ``access_key`` (32 hex chars, or 16 characters with
     ``options={"tianyuan": {"key_format": "utf8"}}``), ``balance`` (billable calls left, 1000 by
     default; ``None`` = unlimited; ``creditsdk batch --sandbox-balance N``), ``run_id`` (part of
     every transaction id: random, so ids never repeat across Sandboxes; fix it to replay ids),
-    ``enabled_products`` (a set), ``allowed_ips`` (``None`` = any), ``prices``; `pin` an ID
-    number to a scenario, `fail_next` to inject a provider code."""
+    ``enabled_products`` (a set of `implemented_products`; any other code answers 1008),
+    ``allowed_ips`` (``None`` = any), ``prices``; `pin` an ID number to one of `SCENARIOS`,
+    `fail_next` to inject a provider code (the base, `ProviderSandboxBase`)."""
 
     name = "tianyuan"
+    scenarios = SCENARIOS
+    default_balance = 1000
+    applicant_bad_rates = BAD_RATE_BY_SCENARIO
 
     def __init__(self, ctx: SandboxContext) -> None:
-        self._ctx = ctx
+        super().__init__(ctx)
         opts = ctx.options
         digest = hashlib.sha256(f"creditsdk-sandbox-tianyuan:{ctx.seed}".encode()).hexdigest()
         self.key_format: str = opts.get("key_format", "hex")
@@ -112,39 +127,44 @@ class TianyuanSandbox:
         self.access_id: str = opts.get("access_id", f"ty-sandbox-{digest[:12]}")
         default_key = digest[16:48] if self.key_format == "hex" else digest[16:32]
         self.access_key: str = opts.get("access_key", default_key)
-        self.balance: int | None = opts.get("balance", 1000)
+        # The products the Sandbox answers, with their payloads (a new product is one entry).
+        # Any other code, enabled or not, answers 1008: the real gateway's answer to a code it
+        # does not know is not documented [I]; 1008 "产品未开通" is its documented answer for a
+        # product the account may not call, which an unknown product is.
+        self._payloads: Mapping[str, Callable[[str, str], Any]] = {
+            "JRZQ9E2A": self._multi_lending,
+            "JRZQ8F7C": self._risk_payload,
+            "COMB86PM": self._composite,
+        }
         self.enabled_products: set[str] = set(opts.get("enabled_products", DEFAULT_ENABLED))
+        unknown = sorted(self.enabled_products - self.implemented_products)
+        if unknown:
+            raise ConfigurationError(
+                f"the tianyuan sandbox does not implement {unknown}; "
+                f"enabled_products is a subset of {sorted(self.implemented_products)}"
+            )
         self.allowed_ips: set[str] | None = opts.get("allowed_ips")
         self.prices: dict[str, Decimal] = dict(PRICES)
         self.bucket_tables_path = SANDBOX_TABLES_PATH
-        self._pins: dict[str, str] = {}
-        self._faults: list[tuple[int, str | None]] = []
-        self._seq = 0
-        self.run_id: str = str(opts.get("run_id") or synthetic_run_id(4)).upper()
-        self._lock = threading.Lock()
         self._keys = _load_keys()
 
     # -- knobs -------------------------------------------------------------------------------
 
-    def pin(self, id_card: str, scenario: str) -> None:
-        """Make ``id_card`` answer with ``scenario`` (one of `SCENARIOS`)."""
-        if scenario not in SCENARIOS:
-            raise ConfigurationError(f"unknown scenario {scenario!r}; choose from {SCENARIOS}")
-        self._pins[id_card.strip().upper()] = scenario
+    @property
+    def implemented_products(self) -> frozenset[str]:
+        """The product codes the Sandbox answers; any other answers 1008."""
+        return frozenset(self._payloads)
 
-    def unpin(self, id_card: str) -> None:
-        self._pins.pop(id_card.strip().upper(), None)
+    def _failure(self, code: int | str, message: str | None) -> InjectedFailure:
+        number = int(code) if isinstance(code, str) and code.strip().isdigit() else code
+        if isinstance(number, bool) or not isinstance(number, int) or number <= 0:
+            raise ConfigurationError(
+                f"fail_next({code!r}): a Tianyuan refusal code, e.g. 1001 or 2001 (0 is success)"
+            )
+        return InjectedFailure(number, message)
 
-    def fail_next(self, code: int, *, times: int = 1, message: str | None = None) -> None:
-        """The next ``times`` authenticated calls answer with provider ``code`` (not billed)."""
-        with self._lock:
-            self._faults.extend([(code, message)] * times)
-
-    def scenario_for(self, id_card: str) -> str:
-        """The scenario an ID number gets: pinned, or drawn deterministically from the ID."""
-        key = id_card.strip().upper()
-        if key in self._pins:
-            return self._pins[key]
+    def _drawn_scenario(self, key: str) -> str:
+        """An unpinned ID number's scenario: drawn deterministically from it (and the seed)."""
         r = self._rng(key, "scenario").random()
         if r < 0.03:
             return "no_data"
@@ -169,26 +189,18 @@ class TianyuanSandbox:
     def routes(self) -> Iterable[Route]:
         return [Route.of("POST", "/api/v1/{product}", self._handle)]
 
-    def _client_kwargs(self, asynchronous: bool, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def client_classes(self) -> tuple[type[TianyuanClient], type[AsyncTianyuanClient]]:
+        from .client import AsyncTianyuanClient, TianyuanClient
+
+        return TianyuanClient, AsyncTianyuanClient
+
+    def client_defaults(self) -> dict[str, Any]:
+        return {
             "access_id": self.access_id,
             "access_key": self.access_key,
             "base_url": self._ctx.base_url,
             "key_format": self.key_format,
         }
-        out.update(self._ctx.client_options(asynchronous=asynchronous))
-        out.update(kwargs)
-        return out
-
-    def client(self, **kwargs: Any) -> Any:
-        from .client import TianyuanClient
-
-        return TianyuanClient(**self._client_kwargs(False, kwargs))
-
-    def async_client(self, **kwargs: Any) -> Any:
-        from .client import AsyncTianyuanClient
-
-        return AsyncTianyuanClient(**self._client_kwargs(True, kwargs))
 
     def __repr__(self) -> str:
         return f"TianyuanSandbox(access_id={self.access_id!r}, balance={self.balance})"
@@ -203,11 +215,13 @@ class TianyuanSandbox:
     def _next_tid(self) -> str:
         # Unique across Sandboxes and restarts (a statement is matched by transaction id):
         # the run id is random unless options={"tianyuan": {"run_id": "..."}} fixes it.
-        self._seq += 1
-        h = hashlib.sha256(f"{self._ctx.seed}:{self.run_id}:{self._seq}".encode()).hexdigest()
-        return f"TYSB{self.run_id}{self._seq:06d}{letters_only(h[:12])}"
+        seq = self._next_serial()
+        h = hashlib.sha256(f"{self._ctx.seed}:{self.run_id}:{seq}".encode()).hexdigest()
+        return f"TYSB{self.run_id}{seq:06d}{letters_only(h[:12])}"
 
-    def _answer(self, code: int, tid: str, data: str = "", message: str | None = None) -> Any:
+    def _answer(
+        self, code: int, tid: str, data: str = "", message: str | None = None
+    ) -> SandboxResponse:
         return SandboxResponse.json(
             {
                 "code": code,
@@ -218,9 +232,7 @@ class TianyuanSandbox:
         )
 
     def _error(self, code: int, message: str | None = None) -> SandboxResponse:
-        with self._lock:
-            tid = self._next_tid()
-        return self._answer(code, tid, "", message)  # type: ignore[no-any-return]
+        return self._answer(code, self._next_tid(), "", message)
 
     def _decrypt(self, body: bytes) -> dict[str, Any] | None:
         try:
@@ -266,12 +278,12 @@ class TianyuanSandbox:
         params = self._decrypt(request.body)
         if params is None:
             return self._error(1002)
-        if product not in self.enabled_products:
+        if product not in self.enabled_products or product not in self._payloads:
             return self._error(1008)
-        with self._lock:
-            fault = self._faults.pop(0) if self._faults else None
-        if fault is not None:
-            return self._error(fault[0], fault[1])
+        failure = self._next_failure()
+        if failure is not None:
+            assert isinstance(failure.code, int)
+            return self._error(failure.code, failure.message)
         problem = self._check_params(product, params)
         if problem is not None:
             return self._error(1003, f"{MESSAGES[1003]}: {problem}")
@@ -279,15 +291,12 @@ class TianyuanSandbox:
         scenario = self.scenario_for(id_card)
         price = self.prices.get(product, Decimal("1.00"))
         with self._lock:
-            if self.balance is not None and self.balance < 1:
-                tid = self._next_tid()
-                return self._answer(1007, tid)  # type: ignore[no-any-return]
-            if self.balance is not None:
-                self.balance -= 1
+            if not self._spend():
+                return self._error(1007)
             tid = self._next_tid()
             balance_after = self.balance
-        payload = self._payload(product, id_card, scenario)
-        self._ctx.bill(
+        payload = self._payloads[product](id_card, scenario)
+        self._bill(
             product,
             tid,
             product=product,
@@ -298,13 +307,15 @@ class TianyuanSandbox:
             balance_after=balance_after,
         )
         data = "" if payload is None else self._encrypt(payload, tid)
-        return self._answer(0, tid, data)  # type: ignore[no-any-return]
+        return self._answer(0, tid, data)
 
-    def _payload(self, product: str, id_card: str, scenario: str) -> Any:
-        if product == "JRZQ9E2A":
-            return None if scenario == "no_data" else self._factors(id_card, scenario)
-        if product == "JRZQ8F7C":
-            return None if scenario == "no_data" else self._risk(id_card, scenario)
+    def _multi_lending(self, id_card: str, scenario: str) -> Any:
+        return None if scenario == "no_data" else self._factors(id_card, scenario)
+
+    def _risk_payload(self, id_card: str, scenario: str) -> Any:
+        return None if scenario == "no_data" else self._risk(id_card, scenario)
+
+    def _composite(self, id_card: str, scenario: str) -> Any:
         # COMB86PM: both, as sub-responses. A failed part carries "error" and "data": null, as
         # the real composite answers do (the wording of the no-data reason is the sandbox's).
         no = scenario == "no_data"
