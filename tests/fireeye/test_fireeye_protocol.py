@@ -65,7 +65,15 @@ def test_amount_encoding_per_unit(amount: Decimal, fen: str, yuan: float) -> Non
         (Decimal("NaN"), "format"),
         (Decimal("Infinity"), "format"),
         (212.0, "type"),
-        ("212.00", "type"),
+        ("212.001", "precision"),
+        ("1e2", "format"),
+        ("1,5", "format"),
+        ("12,34.00", "format"),
+        ("¥212", "format"),
+        ("1_000", "format"),
+        ("", "format"),
+        ("-5", "range"),
+        ("NaN", "format"),
         (True, "type"),
         (None, "type"),
     ],
@@ -94,7 +102,7 @@ def test_trans_date_accepts_date_and_datetime() -> None:
     assert proto.normalize_trans_date(dt.datetime(2016, 12, 1, 23, 59)) == dt.date(2016, 12, 1)
 
 
-@pytest.mark.parametrize("value", ["20161201", 20161201, None])
+@pytest.mark.parametrize("value", [20161201, None, 2016.12])
 def test_trans_date_must_be_a_date(value: object) -> None:
     with pytest.raises(InvalidInputError) as info:
         proto.normalize_trans_date(value)

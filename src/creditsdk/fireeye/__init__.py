@@ -8,6 +8,7 @@ See docs/fireeye.md for the protocol, the options and what is known versus assum
 """
 
 from ._guard import CardGuard, CardGuardError
+from ._protocol import FireEyeConfig
 from .client import AsyncFireEyeClient, FireEyeClient
 from .models import FireEyeScore, TransactionCheck
 
@@ -16,6 +17,7 @@ __all__ = [
     "CardGuard",
     "CardGuardError",
     "FireEyeClient",
+    "FireEyeConfig",
     "FireEyeScore",
     "TransactionCheck",
 ]
