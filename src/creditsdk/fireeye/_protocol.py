@@ -676,18 +676,16 @@ def build_verify_transaction(
 ) -> Operation[TransactionCheck]:
     """The Operation of a transaction check from inputs already validated by
     [`inputs_verify_transaction`][]; ``consent`` is required and must be in force."""
+    checked = _checked_consent(consent)
+    url, method, creds = config.base_url, config.method, config.credentials
+    fields = attrs.asdict(inputs, recurse=False)
     return transaction_operation(
-        base_url=config.base_url,
-        method=config.method,
-        creds=config.credentials,
+        base_url=url,
+        method=method,
+        creds=creds,
         amount_unit=config.amount_unit,
-        card_no=inputs.card_no,
-        trans_date=inputs.trans_date,
-        amount=inputs.amount,
-        consent=_checked_consent(consent),
-        id_card=inputs.id_card,
-        mobile=inputs.mobile,
-        location=inputs.location,
+        consent=checked,
+        **fields,
     )
 
 
@@ -696,14 +694,14 @@ def build_model_score(
 ) -> Operation[FireEyeScore]:
     """The Operation of a model score from inputs already validated by
     [`inputs_model_score`][]; ``consent`` is required and must be in force."""
+    checked = _checked_consent(consent)
+    fields = attrs.asdict(inputs, recurse=False)
     return model_score_operation(
         base_url=config.base_url,
         method=config.method,
         creds=config.credentials,
-        card_no=inputs.card_no,
-        id_card=inputs.id_card,
-        mobile=inputs.mobile,
-        consent=_checked_consent(consent),
+        consent=checked,
+        **fields,
     )
 
 

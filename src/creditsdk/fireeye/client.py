@@ -83,6 +83,7 @@ def _legacy_positional(
 
 
 _TRANSACTION_EXTRA = ("consent", "id_card", "mobile", "location")
+_TRANSACTION_ARGS = ("card_no", "trans_date", "amount", *_TRANSACTION_EXTRA)
 
 
 class _FireEyeCommon:
@@ -138,8 +139,9 @@ class _FireEyeCommon:
         return self._config.amount_unit
 
     def _transaction(
-        self, legacy: tuple[object, ...], **given: object
+        self, legacy: tuple[object, ...], *values: object
     ) -> tuple[Operation[TransactionCheck], _Ticket | None]:
+        given = dict(zip(_TRANSACTION_ARGS, values, strict=True))
         raw = _legacy_positional("verify_transaction", legacy, _TRANSACTION_EXTRA, given)
         inputs = proto.inputs_verify_transaction(
             card_no=raw["card_no"],
@@ -243,16 +245,8 @@ class FireEyeClient(_FireEyeCommon, SyncClientBase):
         still works but is deprecated. A transaction UnionPay does not know (0003) is a
         result, ``matched=False``, not an error.
         """
-        op, ticket = self._transaction(
-            legacy,
-            card_no=card_no,
-            trans_date=trans_date,
-            amount=amount,
-            consent=consent,
-            id_card=id_card,
-            mobile=mobile,
-            location=location,
-        )
+        raw = (card_no, trans_date, amount, consent, id_card, mobile, location)
+        op, ticket = self._transaction(legacy, *raw)
         try:
             result = self._run(op, timeout=timeout, retry=retry)
         except BaseException as exc:
@@ -324,16 +318,8 @@ class AsyncFireEyeClient(_FireEyeCommon, AsyncClientBase):
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
     ) -> TransactionCheck:
         """See [`FireEyeClient.verify_transaction`][]."""
-        op, ticket = self._transaction(
-            legacy,
-            card_no=card_no,
-            trans_date=trans_date,
-            amount=amount,
-            consent=consent,
-            id_card=id_card,
-            mobile=mobile,
-            location=location,
-        )
+        raw = (card_no, trans_date, amount, consent, id_card, mobile, location)
+        op, ticket = self._transaction(legacy, *raw)
         try:
             result = await self._run(op, timeout=timeout, retry=retry)
         except BaseException as exc:
