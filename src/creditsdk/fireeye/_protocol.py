@@ -159,7 +159,7 @@ class FireEyeConfig:
     host, the HTTP layout (``"POST"`` form body or ``"GET"`` query) and the wire unit of
     ``transAmount`` (``"fen"`` or ``"yuan"``; amounts you pass are always yuan).
 
-    [`FireEyeConfig.from_env`][] fills what is not given from ``CREDITSDK_FIREEYE_*``.
+    ``FireEyeConfig.from_env()`` fills what is not given from ``CREDITSDK_FIREEYE_*``.
     """
 
     institution_id: str = attrs.field(converter=_institution_id)
