@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
 from creditsdk import Consent
@@ -27,6 +28,8 @@ from creditsdk.fireeye import (
 from creditsdk.fireeye import _protocol as proto
 from creditsdk.sandbox import Sandbox
 
+from ._wire import sent
+
 CARD = "6222021234567890128"  # passes Luhn
 SAMPLE_CARD = "6262320120123210"  # the product page's card: fails Luhn
 SAMPLE_CERTID = "411524198810280019"  # the product page's ID number
@@ -40,17 +43,8 @@ CONFIG = FireEyeConfig(institution_id="username", app_key="password", base_url="
 
 
 def _wire(op: Any) -> tuple[str, str, bytes]:
-    """(method, url, body) of an Operation's request, whichever request type it builds: an
-    ``httpx.Request`` from ``build_request(attempt)`` or a plain wire value from
-    ``build_request()`` (issue 13's wire values)."""
-    try:
-        request = op.build_request()
-    except TypeError:
-        request = op.build_request(1)
-    body = getattr(request, "body", None)
-    if body is None:
-        body = request.content
-    return str(request.method), str(request.url), bytes(body)
+    method, url, _, body = sent(op)
+    return method, url, body
 
 
 def _envelope(op: Any) -> dict[str, Any]:
@@ -445,3 +439,18 @@ def test_public_surface_has_no_any(owner: type) -> None:
         untyped = {k: v for k, v in hints.items() if _mentions_any(v)}
         assert not untyped, f"{owner.__name__}.{name}: {untyped}"
     assert checked >= 2
+
+
+# -- answers: the product page's samples, byte for byte ---------------------------------------
+
+TRANSACTION_SAMPLE_ANSWER = '{\n  "respCd": "0000",\n  "data": 1,\n  "msg": "Success"\n}'
+SCORE_SAMPLE_ANSWER = '{\n"resp":"0000",\n"msg":"Success",\n"data":888\n}'
+
+
+def test_the_product_page_sample_answers_parse() -> None:
+    check = proto.parse_transaction(
+        httpx.Response(200, content=TRANSACTION_SAMPLE_ANSWER.encode()), card="c"
+    )
+    assert check == TransactionCheck(True, "0000", "Success", None, "c")
+    score = proto.parse_score(httpx.Response(200, content=SCORE_SAMPLE_ANSWER.encode()), card="c")
+    assert score == FireEyeScore(888, "0000", "Success", "c")
