@@ -15,6 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from creditsdk import Consent
 from creditsdk.errors import ConfigurationError, InvalidInputError, UnverifiedCardWarning
@@ -80,7 +82,20 @@ def test_trans_date_strings_and_dates(raw: object) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["2016121", "2016-1-1", "20161301", "2016-02-30", "2016-12-01T00:00", "01/12/2016", "", "x"],
+    [
+        "2016121",
+        "2016-1-1",
+        "20161301",
+        "2016-02-30",
+        "2016-12-01T00:00",
+        "01/12/2016",
+        "",
+        "x",
+        "②⓪①⑥①②⓪①",  # circled digits: NFKC would make them 20161201
+        "２０１６１２０¹",  # a superscript one
+        "٢٠١٦١٢٠١",  # Arabic-Indic digits
+        "2" * 10_000,
+    ],
 )
 def test_bad_trans_date_strings_name_the_field(raw: str) -> None:
     with pytest.raises(InvalidInputError) as info:
@@ -454,3 +469,31 @@ def test_the_product_page_sample_answers_parse() -> None:
     assert check == TransactionCheck(True, "0000", "Success", None, "c")
     score = proto.parse_score(httpx.Response(200, content=SCORE_SAMPLE_ANSWER.encode()), card="c")
     assert score == FireEyeScore(888, "0000", "Success", "c")
+
+
+# -- whatever text comes in: a value or an InvalidInputError naming the field -------------------
+
+
+@given(st.text(max_size=60), st.text(max_size=60))
+def test_any_text_is_a_value_or_an_invalid_input_error(day: str, amount: str) -> None:
+    field = None
+    try:
+        inputs = proto.inputs_verify_transaction(
+            card_no=CARD, trans_date=day, amount=amount, today=TODAY
+        )
+    except InvalidInputError as exc:
+        field = exc.field
+    assert field in (None, "trans_date", "amount")
+    if field is None:
+        assert dt.date(2000, 1, 1) <= inputs.trans_date <= TODAY + dt.timedelta(days=1)
+        assert inputs.amount > 0
+        assert inputs.amount == inputs.amount.quantize(Decimal("0.01"))
+
+
+@given(st.integers(min_value=1, max_value=10**15 - 1))
+def test_amount_text_round_trips_to_the_fen(fen: int) -> None:
+    text = f"{fen // 100}.{fen % 100:02d}"
+    inputs = proto.inputs_verify_transaction(
+        card_no=CARD, trans_date="20250101", amount=text, today=TODAY
+    )
+    assert proto.encode_amount(inputs.amount, "fen") == str(fen)

@@ -223,14 +223,24 @@ _DATE_TEXT = (
 )
 
 
-def _ascii_text(value: str) -> str:
-    """Stripped, with full-width digits and punctuation (a Chinese IME's) made ASCII."""
+def _ascii_text(value: str, field: str) -> str:
+    """Stripped, with full-width digits and punctuation (a Chinese IME's) made ASCII by NFKC;
+    superscript, circled and other non-decimal digits (which NFKC would turn into digits) are
+    refused, as for card numbers, and so is anything longer than any amount or date."""
     v = value.strip()
-    return v if v.isascii() else unicodedata.normalize("NFKC", v).strip()
+    if len(v) > 40:
+        raise InvalidInputError("is too long (more than 40 characters)", field=field, rule="format")
+    if v.isascii():
+        return v
+    if any(unicodedata.category(ch) == "No" for ch in v):
+        raise InvalidInputError(
+            "contains superscript, circled or other non-decimal digits", field=field, rule="format"
+        )
+    return unicodedata.normalize("NFKC", v).strip()
 
 
 def _amount_of_text(value: str) -> Decimal:
-    v = _ascii_text(value)
+    v = _ascii_text(value, "amount")
     if _GROUPED_AMOUNT_TEXT.fullmatch(v):
         v = v.replace(",", "")  # "1,234.50": thousands separators, and only those
     if not _AMOUNT_TEXT.fullmatch(v):
@@ -295,7 +305,7 @@ EARLIEST_TRANS_DATE = _dt.date(2000, 1, 1)
 
 
 def _date_of_text(value: str) -> _dt.date:
-    v = _ascii_text(value)
+    v = _ascii_text(value, "trans_date")
     for pattern in _DATE_TEXT:
         match = pattern.fullmatch(v)
         if match is not None:
@@ -304,7 +314,9 @@ def _date_of_text(value: str) -> _dt.date:
                 return _dt.date(year, month, day)
             except ValueError:
                 raise InvalidInputError(
-                    f"{v} is not a real date", field="trans_date", rule="format"
+                    "is not a real date (month or day out of range)",
+                    field="trans_date",
+                    rule="format",
                 ) from None
     raise InvalidInputError(
         "must be a date: YYYYMMDD, YYYY-MM-DD or a datetime.date", field="trans_date", rule="format"
