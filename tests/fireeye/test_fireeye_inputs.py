@@ -368,6 +368,17 @@ def test_luhn_warning_of_verify_transaction_points_at_the_caller() -> None:
     assert [(w.filename, w.lineno) for w in cards] == [(__file__, line)]
 
 
+async def test_async_luhn_warning_points_at_the_caller() -> None:
+    sb = Sandbox(providers=["fireeye"])
+    async with sb.async_fireeye_client() as fe:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            line = sys._getframe().f_lineno + 1
+            await fe.verify_transaction(SAMPLE_CARD, "20250101", "1.00", consent=CONSENT)
+    cards = [w for w in caught if issubclass(w.category, UnverifiedCardWarning)]
+    assert [(w.filename, w.lineno) for w in cards] == [(__file__, line)]
+
+
 # -- FireEyeConfig ----------------------------------------------------------------------------
 
 
