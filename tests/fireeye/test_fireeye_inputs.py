@@ -414,8 +414,14 @@ def test_config_defaults_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigurationError, match="CREDITSDK_FIREEYE_APP_KEY"):
         FireEyeConfig.from_env("I")
     monkeypatch.setenv("CREDITSDK_FIREEYE_AMOUNT_UNIT", "jiao")
-    with pytest.raises(ConfigurationError, match="amount_unit"):
+    with pytest.raises(ConfigurationError, match="CREDITSDK_FIREEYE_AMOUNT_UNIT"):
         FireEyeConfig.from_env("I", "K")
+    monkeypatch.setenv("CREDITSDK_FIREEYE_BASE_URL", "risktech.unionpay.com")
+    with pytest.raises(ConfigurationError, match="CREDITSDK_FIREEYE_BASE_URL"):
+        FireEyeConfig.from_env("I", "K", amount_unit="fen")
+    with pytest.raises(ConfigurationError) as info:  # a bad argument is named as such
+        FireEyeConfig.from_env("I", "K", base_url="ftp://x", amount_unit="fen")
+    assert "CREDITSDK" not in str(info.value)
     for bad in ({"institution_id": ""}, {"app_key": 5}, {"method": "PUT"}, {"base_url": "x"}):
         kw: dict[str, Any] = {"institution_id": "I", "app_key": "K", **bad}
         with pytest.raises(ConfigurationError):

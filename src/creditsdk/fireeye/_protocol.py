@@ -11,9 +11,9 @@ import datetime as _dt
 import json
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import attrs
@@ -74,6 +74,7 @@ __all__ = [
 ]
 
 PROVIDER = "fireeye"
+T = TypeVar("T")
 DEFAULT_BASE_URL = "https://risktech.unionpay.com"
 # The misspelling ("transation") is the provider's real path.
 TRANSACTION_AUTH_PATH = "/fireeye/creditScore/transationAuthentication"
@@ -153,6 +154,22 @@ def _app_key(value: object) -> str:
     return _credential(value, "app_key")
 
 
+def _setting(
+    value: str | None, env_var: str, what: str, check: Callable[[str], T], default: T
+) -> T:
+    """``value``, else ``$env_var``, else ``default``, checked; a bad value read from the
+    environment names the variable."""
+    raw = env_or(value, env_var, what=f"FireEye {what}", required=False)
+    if raw is None:
+        return default
+    try:
+        return check(raw)
+    except ConfigurationError as exc:
+        if value is not None:
+            raise
+        raise ConfigurationError(f"{exc} (read from {env_var})") from None
+
+
 @attrs.frozen(repr=False)
 class FireEyeConfig:
     """What every FireEye request needs, validated once: the institution's credentials, the
@@ -191,17 +208,16 @@ class FireEyeConfig:
         [`ConfigurationError`][creditsdk.errors.ConfigurationError] naming the variable."""
         inst = env_or(institution_id, ENV_INSTITUTION_ID, what="FireEye institution_id")
         key = env_or(app_key, ENV_APP_KEY, what="FireEye app_key")
-        url = env_or(base_url, ENV_BASE_URL, what="FireEye base_url", required=False)
-        verb = env_or(method, ENV_METHOD, what="FireEye method", required=False)
-        unit = env_or(amount_unit, ENV_AMOUNT_UNIT, what="FireEye amount_unit", required=False)
         assert inst is not None
         assert key is not None
         return cls(
             institution_id=inst,
             app_key=key,
-            base_url=url or DEFAULT_BASE_URL,
-            method=verb or "POST",
-            amount_unit=unit or "fen",
+            base_url=_setting(base_url, ENV_BASE_URL, "base_url", check_base_url, DEFAULT_BASE_URL),
+            method=_setting(method, ENV_METHOD, "method", check_method, "POST"),
+            amount_unit=_setting(
+                amount_unit, ENV_AMOUNT_UNIT, "amount_unit", check_amount_unit, "fen"
+            ),
         )
 
     def __repr__(self) -> str:
