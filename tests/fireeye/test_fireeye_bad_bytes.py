@@ -54,11 +54,11 @@ def test_full_width_digits_go_out_as_ascii(card_guard: bool | None) -> None:
             WIDE_CARD,
             dt.date(2025, 3, 14),
             Decimal("212.00"),
-            CONSENT,
+            consent=CONSENT,
             id_card=WIDE_ID,
             mobile=WIDE_MOBILE,
         )
-        fe.model_score(WIDE_CARD, WIDE_ID, WIDE_MOBILE, CONSENT)
+        fe.model_score(WIDE_CARD, WIDE_ID, WIDE_MOBILE, consent=CONSENT)
     assert len(rec.requests) == 2
     for request in rec.requests:
         assert request.content.isascii()
@@ -73,7 +73,7 @@ def test_full_width_digits_go_out_as_ascii(card_guard: bool | None) -> None:
 def test_non_decimal_and_non_ascii_digit_cards_are_refused_before_io(card: str) -> None:
     rec = _Recorder()
     with _client(rec, card_guard=True) as fe, pytest.raises(InvalidInputError) as info:
-        fe.verify_transaction(card, dt.date(2025, 3, 14), Decimal("1.00"), CONSENT)
+        fe.verify_transaction(card, dt.date(2025, 3, 14), Decimal("1.00"), consent=CONSENT)
     assert (info.value.field, info.value.rule) == ("card_no", "format")
     assert rec.requests == []
 
@@ -92,7 +92,7 @@ def test_implausible_transaction_dates_are_refused_naming_the_field(day: dt.date
     # On main date(1, 1, 1) went out as transDate "10101".
     rec = _Recorder()
     with _client(rec) as fe, pytest.raises(InvalidInputError) as info:
-        fe.verify_transaction(CARD, day, Decimal("1.00"), CONSENT)
+        fe.verify_transaction(CARD, day, Decimal("1.00"), consent=CONSENT)
     assert (info.value.field, info.value.rule) == ("trans_date", "range")
     assert "2000-01-01" in str(info.value)
     assert rec.requests == []

@@ -293,7 +293,7 @@ def test_repr_hides_the_key() -> None:
     ("kw", "field"),
     [
         ({"card_no": "6222-abc"}, "card_no"),
-        ({"trans_date": "20161201"}, "trans_date"),
+        ({"trans_date": "2016-13-01"}, "trans_date"),
         ({"amount": Decimal("-1")}, "amount"),
         ({"amount": Decimal("1.001")}, "amount"),
         ({"amount": 1.5}, "amount"),
@@ -339,7 +339,9 @@ def test_luhn_failure_is_a_warning_pointing_at_the_caller(consent: Consent) -> N
     route = respx.post(TX_URL).mock(return_value=_answer("0000", 1))
     with _client() as fe, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        check = fe.verify_transaction(f"{SAMPLE_CARD[:4]} {SAMPLE_CARD[4:]}", DAY, AMOUNT, consent)
+        check = fe.verify_transaction(
+            f"{SAMPLE_CARD[:4]} {SAMPLE_CARD[4:]}", DAY, AMOUNT, consent=consent
+        )
     assert check.matched is True
     assert [w.category for w in caught] == [UnverifiedCardWarning]
     assert caught[0].filename == __file__

@@ -259,12 +259,14 @@ async def test_async_client_shares_the_guard(consent: Consent) -> None:
         route = respx.post(TX_URL).mock(return_value=MATCH)
         async with AsyncFireEyeClient("INST", "KEY", BASE, card_guard=guard) as afe:
             for _ in range(2):
-                assert (await afe.verify_transaction(CARD, DAY, Decimal("1"), consent)).matched
+                assert (
+                    await afe.verify_transaction(CARD, DAY, Decimal("1"), consent=consent)
+                ).matched
         with FireEyeClient("INST", "KEY", BASE, card_guard=guard) as fe:
             _check(fe, consent)
             with pytest.raises(CardGuardError):
                 _check(fe, consent)
         async with AsyncFireEyeClient("INST", "KEY", BASE, card_guard=guard) as afe:
             with pytest.raises(CardGuardError):
-                await afe.verify_transaction(CARD, DAY, Decimal("1"), consent)
+                await afe.verify_transaction(CARD, DAY, Decimal("1"), consent=consent)
     assert route.call_count == 3

@@ -24,6 +24,8 @@ from creditsdk.errors import (
 from creditsdk.fireeye import FireEyeScore, TransactionCheck
 from creditsdk.fireeye import _protocol as proto
 
+from ._wire import sent
+
 CREDS = proto.Credentials("INST0001", "s3cr3t-app-key")
 CARD = "6222021234567890128"
 
@@ -65,7 +67,18 @@ def test_amount_encoding_per_unit(amount: Decimal, fen: str, yuan: float) -> Non
         (Decimal("NaN"), "format"),
         (Decimal("Infinity"), "format"),
         (212.0, "type"),
-        ("212.00", "type"),
+        ("212.001", "precision"),
+        ("1e2", "format"),
+        ("1,5", "format"),
+        ("12,34.00", "format"),
+        ("¥212", "format"),
+        ("②①②", "format"),
+        ("２¹２", "format"),
+        ("1" * 5000, "format"),
+        ("1_000", "format"),
+        ("", "format"),
+        ("-5", "range"),
+        ("NaN", "format"),
         (True, "type"),
         (None, "type"),
     ],
@@ -94,7 +107,7 @@ def test_trans_date_accepts_date_and_datetime() -> None:
     assert proto.normalize_trans_date(dt.datetime(2016, 12, 1, 23, 59)) == dt.date(2016, 12, 1)
 
 
-@pytest.mark.parametrize("value", ["20161201", 20161201, None])
+@pytest.mark.parametrize("value", [20161201, None, 2016.12])
 def test_trans_date_must_be_a_date(value: object) -> None:
     with pytest.raises(InvalidInputError) as info:
         proto.normalize_trans_date(value)
@@ -157,11 +170,11 @@ def _op(method: proto.HttpMethod = "POST", unit: proto.AmountUnit = "fen", **ext
 
 
 def test_post_request_wire_bytes() -> None:
-    request = _op().build_request(1)
+    request = sent(_op())
     assert request.method == "POST"
-    assert str(request.url) == "https://h.test/base/fireeye/creditScore/transationAuthentication"
-    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
-    form = parse_qs(request.content.decode("ascii"))
+    assert request.url == "https://h.test/base/fireeye/creditScore/transationAuthentication"
+    assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+    form = parse_qs(request.body.decode("ascii"))
     assert list(form) == ["data"]
     assert json.loads(form["data"][0]) == {
         "id": "INST0001",
@@ -171,10 +184,10 @@ def test_post_request_wire_bytes() -> None:
 
 
 def test_get_request_carries_data_in_the_query() -> None:
-    request = _op("GET", "yuan", id_card="11010519491231002X", location="上海").build_request(1)
+    request = sent(_op("GET", "yuan", id_card="11010519491231002X", location="上海"))
     assert request.method == "GET"
-    assert request.content == b""
-    url = urlsplit(str(request.url))
+    assert request.body == b""
+    url = urlsplit(request.url)
     assert url.path == "/base/fireeye/creditScore/transationAuthentication"
     envelope = json.loads(parse_qs(url.query)["data"][0])
     assert envelope["data"] == {
@@ -210,9 +223,9 @@ def test_model_score_request() -> None:
         mobile="13800138000",
         consent=consent,
     )
-    request = op.build_request(1)
-    assert request.url.path == "/fireeye/creditScore/UnionPayModelScore"
-    envelope = json.loads(parse_qs(request.content.decode())["data"][0])
+    request = sent(op)
+    assert urlsplit(request.url).path == "/fireeye/creditScore/UnionPayModelScore"
+    envelope = json.loads(parse_qs(request.body.decode())["data"][0])
     assert envelope == {
         "id": "INST0001",
         "appKey": "s3cr3t-app-key",

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import attrs
 import httpx
 
-from .._core.consent import Consent
+from .._core.config import env_or
+from .._core.consent import Consent, check_consent
+from .._core.identity import normalize_card_no, normalize_id_card, normalize_mobile
 from .._core.operation import Operation
 from .._core.redact import (
     mask_card,
@@ -39,23 +43,38 @@ from .models import REASON_MISMATCH, REASON_NO_SUCH_TRANSACTION, FireEyeScore, T
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "ENV_AMOUNT_UNIT",
+    "ENV_APP_KEY",
+    "ENV_BASE_URL",
+    "ENV_INSTITUTION_ID",
+    "ENV_METHOD",
     "MODEL_SCORE_PATH",
     "SCORE_RANGE",
     "TRANSACTION_AUTH_PATH",
     "AmountUnit",
     "Credentials",
+    "FireEyeConfig",
     "HttpMethod",
+    "ModelScoreInputs",
+    "VerifyTransactionInputs",
+    "build_model_score",
+    "build_verify_transaction",
     "encode_amount",
     "encode_trans_date",
+    "inputs_model_score",
+    "inputs_verify_transaction",
+    "model_score",
     "model_score_operation",
     "normalize_amount",
     "normalize_location",
     "normalize_trans_date",
     "parse_envelope",
     "transaction_operation",
+    "verify_transaction",
 ]
 
 PROVIDER = "fireeye"
+T = TypeVar("T")
 DEFAULT_BASE_URL = "https://risktech.unionpay.com"
 # The misspelling ("transation") is the provider's real path.
 TRANSACTION_AUTH_PATH = "/fireeye/creditScore/transationAuthentication"
@@ -112,12 +131,152 @@ def check_method(value: object) -> HttpMethod:
     return method  # type: ignore[return-value]
 
 
+# -- configuration -------------------------------------------------------------------------
+
+ENV_INSTITUTION_ID = "CREDITSDK_FIREEYE_INSTITUTION_ID"
+ENV_APP_KEY = "CREDITSDK_FIREEYE_APP_KEY"
+ENV_BASE_URL = "CREDITSDK_FIREEYE_BASE_URL"
+ENV_METHOD = "CREDITSDK_FIREEYE_METHOD"
+ENV_AMOUNT_UNIT = "CREDITSDK_FIREEYE_AMOUNT_UNIT"
+
+
+def _credential(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"FireEye {what} must be a non-empty string")
+    return value
+
+
+def _institution_id(value: object) -> str:
+    return _credential(value, "institution_id")
+
+
+def _app_key(value: object) -> str:
+    return _credential(value, "app_key")
+
+
+def _setting(
+    value: str | None, env_var: str, what: str, check: Callable[[str], T], default: T
+) -> T:
+    """``value``, else ``$env_var``, else ``default``, checked; a bad value read from the
+    environment names the variable."""
+    raw = env_or(value, env_var, what=f"FireEye {what}", required=False)
+    if raw is None:
+        return default
+    try:
+        return check(raw)
+    except ConfigurationError as exc:
+        if value is not None:
+            raise
+        raise ConfigurationError(f"{exc} (read from {env_var})") from None
+
+
+@attrs.frozen(repr=False)
+class FireEyeConfig:
+    """What every FireEye request needs, validated once: the institution's credentials, the
+    host, the HTTP layout (``"POST"`` form body or ``"GET"`` query) and the wire unit of
+    ``transAmount`` (``"fen"`` or ``"yuan"``; amounts you pass are always yuan).
+
+    ``FireEyeConfig.from_env()`` fills what is not given from ``CREDITSDK_FIREEYE_*``.
+    """
+
+    institution_id: str = attrs.field(converter=_institution_id)
+    app_key: str = attrs.field(converter=_app_key)
+    base_url: str = attrs.field(default=DEFAULT_BASE_URL, converter=check_base_url)
+    method: HttpMethod = attrs.field(default="POST", converter=check_method)
+    amount_unit: AmountUnit = attrs.field(default="fen", converter=check_amount_unit)
+    #: The credentials as they go into the envelope (the app key registered as a secret).
+    credentials: Credentials = attrs.field(init=False)
+
+    @credentials.default
+    def _credentials(self) -> Credentials:
+        return Credentials(self.institution_id, self.app_key)
+
+    @classmethod
+    def from_env(
+        cls,
+        institution_id: str | None = None,
+        app_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        method: str | None = None,
+        amount_unit: str | None = None,
+    ) -> FireEyeConfig:
+        """A config from the arguments given, the rest from the environment:
+        ``CREDITSDK_FIREEYE_INSTITUTION_ID``, ``_APP_KEY`` (both required),
+        ``_BASE_URL`` (default the production host), ``_METHOD`` (default ``POST``) and
+        ``_AMOUNT_UNIT`` (default ``fen``). A missing or bad value raises
+        [`ConfigurationError`][creditsdk.errors.ConfigurationError] naming the variable."""
+        inst = env_or(institution_id, ENV_INSTITUTION_ID, what="FireEye institution_id")
+        key = env_or(app_key, ENV_APP_KEY, what="FireEye app_key")
+        assert inst is not None
+        assert key is not None
+        return cls(
+            institution_id=inst,
+            app_key=key,
+            base_url=_setting(base_url, ENV_BASE_URL, "base_url", check_base_url, DEFAULT_BASE_URL),
+            method=_setting(method, ENV_METHOD, "method", check_method, "POST"),
+            amount_unit=_setting(
+                amount_unit, ENV_AMOUNT_UNIT, "amount_unit", check_amount_unit, "fen"
+            ),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"FireEyeConfig(institution_id={self.institution_id!r}, "
+            f"app_key={mask_secret(self.app_key)}, base_url={self.base_url!r}, "
+            f"method={self.method!r}, amount_unit={self.amount_unit!r})"
+        )
+
+
 # -- inputs --------------------------------------------------------------------------------
+
+_AMOUNT_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_GROUPED_AMOUNT_TEXT = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?")
+_DATE_TEXT = (
+    re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})"),  # the wire's YYYYMMDD
+    re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})"),  # ISO 8601
+    re.compile(r"([0-9]{4})/([0-9]{2})/([0-9]{2})"),
+)
+
+
+def _ascii_text(value: str, field: str) -> str:
+    """Stripped, with full-width digits and punctuation (a Chinese IME's) made ASCII by NFKC;
+    superscript, circled and other non-decimal digits (which NFKC would turn into digits) are
+    refused, as for card numbers, and so is anything longer than any amount or date."""
+    v = value.strip()
+    if len(v) > 40:
+        raise InvalidInputError("is too long (more than 40 characters)", field=field, rule="format")
+    if v.isascii():
+        return v
+    if any(unicodedata.category(ch) == "No" for ch in v):
+        raise InvalidInputError(
+            "contains superscript, circled or other non-decimal digits", field=field, rule="format"
+        )
+    return unicodedata.normalize("NFKC", v).strip()
+
+
+def _amount_of_text(value: str) -> Decimal:
+    v = _ascii_text(value, "amount")
+    if _GROUPED_AMOUNT_TEXT.fullmatch(v):
+        v = v.replace(",", "")  # "1,234.50": thousands separators, and only those
+    if not _AMOUNT_TEXT.fullmatch(v):
+        raise InvalidInputError(
+            "must be a number of yuan such as 212.00 (digits, at most one decimal point; "
+            "no exponent, currency sign or decimal comma)",
+            field="amount",
+            rule="format",
+        )
+    return Decimal(v)
 
 
 def normalize_amount(value: object) -> Decimal:
-    """An amount in yuan: a ``Decimal`` (or int), > 0, at most 2 decimal places."""
-    if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
+    """An amount in **yuan**, whatever the client's ``amount_unit`` (that only decides how it
+    goes on the wire): a ``Decimal``, an ``int`` or a string such as ``"212.00"`` /
+    ``"1,234.50"`` (from a CSV or a command line); > 0, below 10**13, at most 2 decimal places.
+    A ``float`` is refused: it cannot hold cents exactly."""
+    if isinstance(value, str):
+        amount = _amount_of_text(value)
+    elif isinstance(value, bool) or not isinstance(value, (Decimal, int)):
         hint = " (use Decimal('212.00'): floats cannot hold cents exactly)"
         raise InvalidInputError(
             f"must be a Decimal amount in yuan, got {type(value).__name__}"
@@ -125,10 +284,8 @@ def normalize_amount(value: object) -> Decimal:
             field="amount",
             rule="type",
         )
-    try:
+    else:
         amount = Decimal(value)
-    except InvalidOperation:  # pragma: no cover - Decimal(int) cannot fail
-        raise InvalidInputError("is not a number", field="amount", rule="format") from None
     if not amount.is_finite():
         raise InvalidInputError("must be a finite number", field="amount", rule="format")
     if amount <= 0:
@@ -163,13 +320,38 @@ def encode_amount(amount: Decimal, unit: AmountUnit) -> str | float:
 EARLIEST_TRANS_DATE = _dt.date(2000, 1, 1)
 
 
+def _date_of_text(value: str) -> _dt.date:
+    v = _ascii_text(value, "trans_date")
+    for pattern in _DATE_TEXT:
+        match = pattern.fullmatch(v)
+        if match is not None:
+            year, month, day = (int(part) for part in match.groups())
+            try:
+                return _dt.date(year, month, day)
+            except ValueError:
+                raise InvalidInputError(
+                    "is not a real date (month or day out of range)",
+                    field="trans_date",
+                    rule="format",
+                ) from None
+    raise InvalidInputError(
+        "must be a date: YYYYMMDD, YYYY-MM-DD or a datetime.date", field="trans_date", rule="format"
+    )
+
+
 def normalize_trans_date(value: object, *, today: _dt.date | None = None) -> _dt.date:
-    """A ``date`` (a ``datetime`` gives its date) from 2000-01-01 to tomorrow (time zones)."""
-    if isinstance(value, _dt.datetime):
+    """A ``date`` (a ``datetime`` gives its date) or a string ``YYYYMMDD`` (the wire's format),
+    ``YYYY-MM-DD`` or ``YYYY/MM/DD``, from 2000-01-01 to tomorrow (time zones)."""
+    if isinstance(value, str):
+        value = _date_of_text(value)
+    elif isinstance(value, _dt.datetime):
         value = value.date()
     if not isinstance(value, _dt.date):
         raise InvalidInputError(
-            f"must be a datetime.date, got {type(value).__name__}", field="trans_date", rule="type"
+            f"must be a datetime.date or a YYYYMMDD / YYYY-MM-DD string, "
+            f"got {type(value).__name__}",
+            field="trans_date",
+            rule="type",
         )
     if value > (today or _dt.date.today()) + _dt.timedelta(days=1):
         raise InvalidInputError("is in the future", field="trans_date", rule="future")
@@ -205,6 +387,98 @@ def normalize_location(value: object) -> str | None:
     return v
 
 
+@attrs.frozen(repr=False)
+class VerifyTransactionInputs:
+    """The inputs of a transaction check, validated and normalised (see
+    [`inputs_verify_transaction`][]): ASCII card, ID and mobile, ``amount`` in yuan to the fen.
+    ``repr()`` masks the personal values."""
+
+    card_no: str
+    trans_date: _dt.date
+    amount: Decimal
+    id_card: str | None = None
+    mobile: str | None = None
+    location: str | None = None
+
+    def masked(self) -> dict[str, str]:
+        """The personal values masked: what audit events carry."""
+        out = {"card_no": mask_card(self.card_no)}
+        if self.id_card is not None:
+            out["id_card"] = mask_id_card(self.id_card)
+        if self.mobile is not None:
+            out["mobile"] = mask_mobile(self.mobile)
+        return out
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.masked().items())
+        return (
+            f"VerifyTransactionInputs({shown}, trans_date={self.trans_date.isoformat()!r}, "
+            f"amount={str(self.amount)!r})"
+        )
+
+
+@attrs.frozen(repr=False)
+class ModelScoreInputs:
+    """The inputs of a model score, validated and normalised (see [`inputs_model_score`][]).
+    ``repr()`` masks them."""
+
+    card_no: str
+    id_card: str
+    mobile: str
+
+    def masked(self) -> dict[str, str]:
+        return {
+            "card_no": mask_card(self.card_no),
+            "id_card": mask_id_card(self.id_card),
+            "mobile": mask_mobile(self.mobile),
+        }
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.masked().items())
+        return f"ModelScoreInputs({shown})"
+
+
+def inputs_verify_transaction(
+    *,
+    card_no: object,
+    trans_date: object,
+    amount: object,
+    id_card: object = None,
+    mobile: object = None,
+    location: object = None,
+    today: _dt.date | None = None,
+) -> VerifyTransactionInputs:
+    """Validate and normalise the inputs of a transaction check, pure (no I/O, no config).
+
+    Takes typed values or the strings a CSV row or a command line gives: ``card_no`` (spaces,
+    dashes removed, full-width digits made ASCII; a Luhn failure is only an
+    [`UnverifiedCardWarning`][creditsdk.errors.UnverifiedCardWarning], pointing at the caller's
+    line), ``trans_date`` (``date``, ``datetime``, ``"YYYYMMDD"``, ``"YYYY-MM-DD"``),
+    ``amount`` in yuan (``Decimal``, ``int``, ``"212.00"``), optional ``id_card``, ``mobile``,
+    ``location`` (``None`` leaves one out; an empty string is refused). A bad value raises
+    [`InvalidInputError`][creditsdk.errors.InvalidInputError] naming the field.
+    ``today`` (default: the local date) bounds ``trans_date``.
+    """
+    return VerifyTransactionInputs(
+        card_no=normalize_card_no(card_no),
+        trans_date=normalize_trans_date(trans_date, today=today),
+        amount=normalize_amount(amount),
+        id_card=None if id_card is None else normalize_id_card(id_card),
+        mobile=None if mobile is None else normalize_mobile(mobile),
+        location=normalize_location(location),
+    )
+
+
+def inputs_model_score(*, card_no: object, id_card: object, mobile: object) -> ModelScoreInputs:
+    """Validate and normalise the inputs of a model score, pure: ``card_no`` as for
+    [`inputs_verify_transaction`][], ``id_card`` and ``mobile`` (all required)."""
+    return ModelScoreInputs(
+        card_no=normalize_card_no(card_no),
+        id_card=normalize_id_card(id_card),
+        mobile=normalize_mobile(mobile),
+    )
+
+
 # -- requests ------------------------------------------------------------------------------
 
 
@@ -235,7 +509,7 @@ def build_request(
 # -- answers -------------------------------------------------------------------------------
 
 
-def _code_of(body: Mapping[str, Any]) -> str:
+def _code_of(body: Mapping[str, object]) -> str:
     raw = body.get("respCd", body.get("resp"))
     if isinstance(raw, bool) or raw is None:
         raise ResponseIntegrityError("answer has no respCd/resp code", provider=PROVIDER)
@@ -248,7 +522,7 @@ def _code_of(body: Mapping[str, Any]) -> str:
 
 def parse_envelope(
     response: httpx.Response, *, known: tuple[str, ...] = ()
-) -> tuple[str, str, Any]:
+) -> tuple[str, str, object]:
     """``(code, msg, data)`` of an answer; raises for every code but 0000 and 0003.
 
     ``known``: the personal values the request carried, masked by value in ``msg`` (on top of
@@ -356,7 +630,7 @@ def transaction_operation(
     location: str | None = None,
 ) -> Operation[TransactionCheck]:
     """Inputs already normalised (see the client)."""
-    data: dict[str, Any] = {
+    data: dict[str, str | float] = {
         "cardNo": card_no,
         "transDate": encode_trans_date(trans_date),
         "transAmount": encode_amount(amount, amount_unit),
@@ -417,3 +691,82 @@ def model_score_operation(
         applicant=masked,
         consent=consent,
     )
+
+
+def _checked_consent(consent: object) -> Consent:
+    checked = check_consent(consent)
+    assert checked is not None
+    return checked
+
+
+def build_verify_transaction(
+    config: FireEyeConfig, inputs: VerifyTransactionInputs, *, consent: object = None
+) -> Operation[TransactionCheck]:
+    """The Operation of a transaction check from inputs already validated by
+    [`inputs_verify_transaction`][]; ``consent`` is required and must be in force."""
+    checked = _checked_consent(consent)
+    url, method, creds = config.base_url, config.method, config.credentials
+    fields = attrs.asdict(inputs, recurse=False)
+    return transaction_operation(
+        base_url=url,
+        method=method,
+        creds=creds,
+        amount_unit=config.amount_unit,
+        consent=checked,
+        **fields,
+    )
+
+
+def build_model_score(
+    config: FireEyeConfig, inputs: ModelScoreInputs, *, consent: object = None
+) -> Operation[FireEyeScore]:
+    """The Operation of a model score from inputs already validated by
+    [`inputs_model_score`][]; ``consent`` is required and must be in force."""
+    checked = _checked_consent(consent)
+    fields = attrs.asdict(inputs, recurse=False)
+    return model_score_operation(
+        base_url=config.base_url,
+        method=config.method,
+        creds=config.credentials,
+        consent=checked,
+        **fields,
+    )
+
+
+def verify_transaction(
+    config: FireEyeConfig,
+    *,
+    consent: object = None,
+    card_no: object,
+    trans_date: object,
+    amount: object,
+    id_card: object = None,
+    mobile: object = None,
+    location: object = None,
+) -> Operation[TransactionCheck]:
+    """Transaction authentication (交易认证) as an Operation: every input validated by
+    [`inputs_verify_transaction`][], then ``consent``, before anything is sent. What the
+    clients, the batch runner and the CLI call."""
+    inputs = inputs_verify_transaction(
+        card_no=card_no,
+        trans_date=trans_date,
+        amount=amount,
+        id_card=id_card,
+        mobile=mobile,
+        location=location,
+    )
+    return build_verify_transaction(config, inputs, consent=consent)
+
+
+def model_score(
+    config: FireEyeConfig,
+    *,
+    consent: object = None,
+    card_no: object,
+    id_card: object,
+    mobile: object,
+) -> Operation[FireEyeScore]:
+    """The UnionPay model score (模型评分) as an Operation: inputs validated by
+    [`inputs_model_score`][], then ``consent``, before anything is sent."""
+    inputs = inputs_model_score(card_no=card_no, id_card=id_card, mobile=mobile)
+    return build_model_score(config, inputs, consent=consent)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as _dt
+import ssl
+import warnings
+from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any
 
 import httpx
 
-from .._core.config import NOT_GIVEN, NotGiven, TimeoutArg, env_or
-from .._core.consent import Consent, check_consent
-from .._core.identity import normalize_card_no, normalize_id_card, normalize_mobile
+from .._core.config import NOT_GIVEN, NotGiven, TimeoutArg
+from .._core.consent import AuditEvent, AuditSink, Consent
+from .._core.identity import _caller_stacklevel
 from .._core.operation import Operation
 from .._core.redact import mask_secret
 from .._core.retry import RetryPolicy
@@ -23,13 +25,28 @@ from ..errors import (
 )
 from . import _protocol as proto
 from ._guard import CardGuard, _Ticket
+from ._protocol import FireEyeConfig
 from .models import FireEyeScore, TransactionCheck
 
-__all__ = ["AsyncFireEyeClient", "FireEyeClient"]
+__all__ = [
+    "AmountArg",
+    "AsyncFireEyeClient",
+    "AuditArg",
+    "DateArg",
+    "FireEyeClient",
+    "VerifyArg",
+]
 
-ENV_INSTITUTION_ID = "CREDITSDK_FIREEYE_INSTITUTION_ID"
-ENV_APP_KEY = "CREDITSDK_FIREEYE_APP_KEY"
-ENV_BASE_URL = "CREDITSDK_FIREEYE_BASE_URL"
+_Sink = AuditSink | Callable[[AuditEvent], object]
+#: What ``audit=`` takes: a sink, a callable given each event, several of those, or None (the
+#: ``creditsdk.audit`` logger).
+AuditArg = _Sink | Iterable[_Sink] | None
+#: What ``verify=`` takes (as httpx): True, False, a CA bundle path or an ``ssl.SSLContext``.
+VerifyArg = ssl.SSLContext | str | bool
+#: A transaction date: a ``date`` (or ``datetime``) or ``"YYYYMMDD"`` / ``"YYYY-MM-DD"``.
+DateArg = _dt.date | str
+#: An amount in yuan: ``Decimal("212.00")``, ``212`` or ``"212.00"`` (never a float).
+AmountArg = Decimal | int | str
 
 
 def _guard_of(value: object) -> CardGuard | None:
@@ -42,94 +59,117 @@ def _guard_of(value: object) -> CardGuard | None:
     raise ConfigurationError(f"card_guard must be a CardGuard, True or None, not {value!r}")
 
 
+def _legacy_positional(
+    method: str, legacy: tuple[object, ...], names: tuple[str, ...], given: dict[str, object]
+) -> dict[str, object]:
+    """Map arguments passed positionally after the last positional parameter (``consent`` and
+    what followed it) to their names, with a `DeprecationWarning`: they are keyword-only now."""
+    if not legacy:
+        return given
+    if len(legacy) > len(names):
+        raise TypeError(f"{method}() takes at most {len(names)} more positional arguments")
+    out = dict(given)
+    for name, value in zip(names[: len(legacy)], legacy, strict=True):
+        if out.get(name) is not None:
+            raise TypeError(f"{method}() got multiple values for argument {name!r}")
+        out[name] = value
+    warnings.warn(
+        f"passing {', '.join(names[: len(legacy)])} positionally to {method}() is deprecated "
+        f"and will stop working in a future release: pass {names[0]}=… (keyword-only)",
+        DeprecationWarning,
+        stacklevel=_caller_stacklevel(),
+    )
+    return out
+
+
+_TRANSACTION_EXTRA = ("consent", "id_card", "mobile", "location")
+_TRANSACTION_ARGS = ("card_no", "trans_date", "amount", *_TRANSACTION_EXTRA)
+
+
 class _FireEyeCommon:
     """Configuration and per-call logic shared by the sync and async clients."""
 
-    _creds: proto.Credentials
-    base_url: str
-    method: proto.HttpMethod
-    amount_unit: proto.AmountUnit
+    _config: FireEyeConfig
     card_guard: CardGuard | None
 
     def _configure(
         self,
+        config: FireEyeConfig | None,
         institution_id: str | None,
         app_key: str | None,
         base_url: str | None,
-        method: str,
-        amount_unit: str,
+        method: str | None,
+        amount_unit: str | None,
         card_guard: CardGuard | bool | None,
     ) -> None:
-        inst = env_or(institution_id, ENV_INSTITUTION_ID, what="FireEye institution_id")
-        key = env_or(app_key, ENV_APP_KEY, what="FireEye app_key")
-        assert inst is not None
-        assert key is not None
-        self._creds = proto.Credentials(inst, key)
-        url = env_or(base_url, ENV_BASE_URL, what="FireEye base_url", required=False)
-        self.base_url = proto.check_base_url(url or proto.DEFAULT_BASE_URL)
-        self.method = proto.check_method(method)
-        self.amount_unit = proto.check_amount_unit(amount_unit)
+        if config is None:
+            config = FireEyeConfig.from_env(
+                institution_id, app_key, base_url, method=method, amount_unit=amount_unit
+            )
+        elif not isinstance(config, FireEyeConfig):
+            raise ConfigurationError(f"config must be a FireEyeConfig, not {type(config).__name__}")
+        elif any(v is not None for v in (institution_id, app_key, base_url, method, amount_unit)):
+            raise ConfigurationError(
+                "pass either config= or institution_id/app_key/base_url/method/amount_unit"
+            )
+        self._config = config
         self.card_guard = _guard_of(card_guard)
 
     @property
+    def config(self) -> FireEyeConfig:
+        """The validated settings every request is built from."""
+        return self._config
+
+    @property
     def institution_id(self) -> str:
-        return self._creds.institution_id
+        return self._config.institution_id
+
+    @property
+    def base_url(self) -> str:
+        return self._config.base_url
+
+    @property
+    def method(self) -> proto.HttpMethod:
+        """``"POST"`` (form body ``data=``) or ``"GET"`` (``?data=``)."""
+        return self._config.method
+
+    @property
+    def amount_unit(self) -> proto.AmountUnit:
+        """How ``transAmount`` goes on the wire: ``"fen"`` or ``"yuan"``."""
+        return self._config.amount_unit
 
     def _transaction(
-        self,
-        card: str,
-        trans_date: object,
-        amount: object,
-        consent: object,
-        id_card: object,
-        mobile: object,
-        location: object,
+        self, legacy: tuple[object, ...], *values: object
     ) -> tuple[Operation[TransactionCheck], _Ticket | None]:
-        op = proto.transaction_operation(
-            base_url=self.base_url,
-            method=self.method,
-            creds=self._creds,
-            amount_unit=self.amount_unit,
-            card_no=card,
-            trans_date=proto.normalize_trans_date(trans_date),
-            amount=proto.normalize_amount(amount),
-            consent=_consent(consent),
-            id_card=None if id_card is None else normalize_id_card(id_card),
-            mobile=None if mobile is None else normalize_mobile(mobile),
-            location=proto.normalize_location(location),
+        given = dict(zip(_TRANSACTION_ARGS, values, strict=True))
+        raw = _legacy_positional("verify_transaction", legacy, _TRANSACTION_EXTRA, given)
+        inputs = proto.inputs_verify_transaction(
+            card_no=raw["card_no"],
+            trans_date=raw["trans_date"],
+            amount=raw["amount"],
+            id_card=raw["id_card"],
+            mobile=raw["mobile"],
+            location=raw["location"],
         )
+        op = proto.build_verify_transaction(self._config, inputs, consent=raw["consent"])
         # Last: a refused input must not use up a slot of the card's daily allowance.
-        ticket = self.card_guard.admit(card) if self.card_guard is not None else None
+        ticket = self.card_guard.admit(inputs.card_no) if self.card_guard is not None else None
         return op, ticket
 
     def _score(
-        self, card: str, id_card: object, mobile: object, consent: object
+        self, legacy: tuple[object, ...], consent: Consent | None, **raw: object
     ) -> Operation[FireEyeScore]:
-        """``card`` is already normalised by the public method, so that a Luhn warning points
-        at the caller's line."""
-        return proto.model_score_operation(
-            base_url=self.base_url,
-            method=self.method,
-            creds=self._creds,
-            card_no=card,
-            id_card=normalize_id_card(id_card),
-            mobile=normalize_mobile(mobile),
-            consent=_consent(consent),
-        )
+        given = _legacy_positional("model_score", legacy, ("consent",), {"consent": consent})
+        return proto.model_score(self._config, consent=given["consent"], **raw)
 
     def __repr__(self) -> str:
+        c = self._config
         return (
-            f"{type(self).__name__}(institution_id={self._creds.institution_id!r}, "
-            f"app_key={mask_secret(self._creds.app_key)}, base_url={self.base_url!r}, "
-            f"method={self.method!r}, amount_unit={self.amount_unit!r}, "
+            f"{type(self).__name__}(institution_id={c.institution_id!r}, "
+            f"app_key={mask_secret(c.app_key)}, base_url={c.base_url!r}, "
+            f"method={c.method!r}, amount_unit={c.amount_unit!r}, "
             f"card_guard={self.card_guard!r})"
         )
-
-
-def _consent(consent: object) -> Consent:
-    checked = check_consent(consent)
-    assert checked is not None
-    return checked
 
 
 def _settle_failure(ticket: _Ticket | None, exc: BaseException) -> None:
@@ -147,8 +187,9 @@ def _settle_failure(ticket: _Ticket | None, exc: BaseException) -> None:
 class FireEyeClient(_FireEyeCommon, SyncClientBase):
     """UnionPay FireEye (火眼): transaction authentication and the UnionPay model score.
 
-    Credentials fall back to ``CREDITSDK_FIREEYE_INSTITUTION_ID`` / ``CREDITSDK_FIREEYE_APP_KEY``
-    and the base URL to ``CREDITSDK_FIREEYE_BASE_URL``, then to the production host.
+    Settings not given fall back to ``CREDITSDK_FIREEYE_INSTITUTION_ID``, ``_APP_KEY``,
+    ``_BASE_URL`` (then the production host), ``_METHOD`` and ``_AMOUNT_UNIT``; or pass a
+    ready [`FireEyeConfig`][creditsdk.fireeye.FireEyeConfig] as ``config=``.
     ``method``: ``"POST"`` (form body ``data=``, default) or ``"GET"`` (``?data=``).
     ``amount_unit``: how ``transAmount`` goes on the wire, ``"fen"`` (default, ``"21200"``) or
     ``"yuan"`` (``212.0``); amounts you pass are always yuan. ``card_guard``: a
@@ -163,17 +204,18 @@ class FireEyeClient(_FireEyeCommon, SyncClientBase):
         app_key: str | None = None,
         base_url: str | None = None,
         *,
-        method: str = "POST",
-        amount_unit: str = "fen",
+        config: FireEyeConfig | None = None,
+        method: str | None = None,
+        amount_unit: str | None = None,
         card_guard: CardGuard | bool | None = None,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | None = None,
         http_client: httpx.Client | None = None,
-        audit: Any = None,
-        verify: Any = True,
+        audit: AuditArg = None,
+        verify: VerifyArg = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        self._configure(institution_id, app_key, base_url, method, amount_unit, card_guard)
+        self._configure(config, institution_id, app_key, base_url, method, amount_unit, card_guard)
         self._init_transport(
             provider="fireeye",
             timeout=timeout,
@@ -187,22 +229,24 @@ class FireEyeClient(_FireEyeCommon, SyncClientBase):
     def verify_transaction(
         self,
         card_no: str,
-        trans_date: _dt.date,
-        amount: Decimal,
-        consent: Consent,
+        trans_date: DateArg,
+        amount: AmountArg,
+        *legacy: object,
+        consent: Consent | None = None,
         id_card: str | None = None,
         mobile: str | None = None,
         location: str | None = None,
-        *,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
     ) -> TransactionCheck:
         """Does UnionPay know this card transaction (date, amount in yuan, optional details)?
 
-        A transaction UnionPay does not know (0003) is a result, ``matched=False``, not an error.
+        ``consent`` (required) and the details are keyword-only; passing them positionally
+        still works but is deprecated. A transaction UnionPay does not know (0003) is a
+        result, ``matched=False``, not an error.
         """
-        card = normalize_card_no(card_no)
-        op, ticket = self._transaction(card, trans_date, amount, consent, id_card, mobile, location)
+        raw = (card_no, trans_date, amount, consent, id_card, mobile, location)
+        op, ticket = self._transaction(legacy, *raw)
         try:
             result = self._run(op, timeout=timeout, retry=retry)
         except BaseException as exc:
@@ -217,15 +261,16 @@ class FireEyeClient(_FireEyeCommon, SyncClientBase):
         card_no: str,
         id_card: str,
         mobile: str,
-        consent: Consent,
-        *,
+        *legacy: object,
+        consent: Consent | None = None,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
     ) -> FireEyeScore:
-        """The UnionPay model score of a cardholder: an int in 300..1000."""
-        return self._run(
-            self._score(normalize_card_no(card_no), id_card, mobile, consent), timeout, retry
-        )
+        """The UnionPay model score of a cardholder: an int in 300..1000 (``None`` if not hit).
+
+        ``consent`` is keyword-only (positionally: deprecated)."""
+        op = self._score(legacy, consent, card_no=card_no, id_card=id_card, mobile=mobile)
+        return self._run(op, timeout, retry)
 
 
 class AsyncFireEyeClient(_FireEyeCommon, AsyncClientBase):
@@ -237,17 +282,18 @@ class AsyncFireEyeClient(_FireEyeCommon, AsyncClientBase):
         app_key: str | None = None,
         base_url: str | None = None,
         *,
-        method: str = "POST",
-        amount_unit: str = "fen",
+        config: FireEyeConfig | None = None,
+        method: str | None = None,
+        amount_unit: str | None = None,
         card_guard: CardGuard | bool | None = None,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
-        audit: Any = None,
-        verify: Any = True,
+        audit: AuditArg = None,
+        verify: VerifyArg = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        self._configure(institution_id, app_key, base_url, method, amount_unit, card_guard)
+        self._configure(config, institution_id, app_key, base_url, method, amount_unit, card_guard)
         self._init_transport(
             provider="fireeye",
             timeout=timeout,
@@ -261,19 +307,19 @@ class AsyncFireEyeClient(_FireEyeCommon, AsyncClientBase):
     async def verify_transaction(
         self,
         card_no: str,
-        trans_date: _dt.date,
-        amount: Decimal,
-        consent: Consent,
+        trans_date: DateArg,
+        amount: AmountArg,
+        *legacy: object,
+        consent: Consent | None = None,
         id_card: str | None = None,
         mobile: str | None = None,
         location: str | None = None,
-        *,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
     ) -> TransactionCheck:
         """See [`FireEyeClient.verify_transaction`][]."""
-        card = normalize_card_no(card_no)
-        op, ticket = self._transaction(card, trans_date, amount, consent, id_card, mobile, location)
+        raw = (card_no, trans_date, amount, consent, id_card, mobile, location)
+        op, ticket = self._transaction(legacy, *raw)
         try:
             result = await self._run(op, timeout=timeout, retry=retry)
         except BaseException as exc:
@@ -288,12 +334,11 @@ class AsyncFireEyeClient(_FireEyeCommon, AsyncClientBase):
         card_no: str,
         id_card: str,
         mobile: str,
-        consent: Consent,
-        *,
+        *legacy: object,
+        consent: Consent | None = None,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
     ) -> FireEyeScore:
         """See [`FireEyeClient.model_score`][creditsdk.fireeye.FireEyeClient.model_score]."""
-        return await self._run(
-            self._score(normalize_card_no(card_no), id_card, mobile, consent), timeout, retry
-        )
+        op = self._score(legacy, consent, card_no=card_no, id_card=id_card, mobile=mobile)
+        return await self._run(op, timeout, retry)

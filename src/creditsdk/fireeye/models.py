@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 
 __all__ = ["FireEyeScore", "TransactionCheck"]
@@ -34,7 +32,7 @@ class TransactionCheck:
         """False only when UnionPay said it has no such transaction (0003)."""
         return self.reason != REASON_NO_SUCH_TRANSACTION
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, str | bool | None]:
         return {
             "matched": self.matched,
             "reason": self.reason,
@@ -65,7 +63,7 @@ class FireEyeScore:
         """False when the provider has no score for this card (answered ``-1``)."""
         return self.score is not None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, str | int | None]:
         return {"score": self.score, "code": self.code, "message": self.message, "card": self.card}
 
     def __repr__(self) -> str:
