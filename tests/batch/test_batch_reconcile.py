@@ -232,7 +232,7 @@ def test_fireeye_answers_not_hit_at_a_realistic_rate(tmp_path: Path) -> None:
     assert not answer.hit
 
 
-def test_unlimited_balance_is_fine_for_a_provider_without_one(tmp_path: Path) -> None:
+def test_fireeye_balance_unlimited_by_default_and_settable(tmp_path: Path) -> None:
     from creditsdk.sandbox import write_applicants
 
     src = tmp_path / "in.csv"
@@ -240,6 +240,8 @@ def test_unlimited_balance_is_fine_for_a_provider_without_one(tmp_path: Path) ->
     summary = run_batch(src, "fireeye.model_score", tmp_path / "fe", consent=CONSENT,
                         sandbox=True, sandbox_balance=None, rate=0)  # fmt: skip
     assert summary.billed == 3
-    with pytest.raises(ConfigurationError, match="no balance to set"):
-        run_batch(src, "fireeye.model_score", tmp_path / "fe2", consent=CONSENT,
-                  sandbox=True, sandbox_balance=3, rate=0)  # fmt: skip
+    # The Sandbox's FireEye has a balance of its own now (issue 13: one base for every
+    # provider sandbox): two calls' worth bills two rows and refuses the third.
+    limited = run_batch(src, "fireeye.model_score", tmp_path / "fe2", consent=CONSENT,
+                        sandbox=True, sandbox_balance=2, rate=0)  # fmt: skip
+    assert limited.billed == 2

@@ -8,8 +8,8 @@ See docs/fireeye.md for the protocol, the options and what is known versus assum
 """
 
 from ._guard import CardGuard, CardGuardError
-from ._spec import SPEC as SPEC  # what central code reads (creditsdk._spec)
 from ._protocol import FireEyeConfig
+from ._spec import SPEC as SPEC  # what central code reads (creditsdk._spec)
 from .client import AsyncFireEyeClient, FireEyeClient
 from .models import FireEyeScore, TransactionCheck
 

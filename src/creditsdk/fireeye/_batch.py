@@ -3,27 +3,38 @@ this package's spec)."""
 
 from __future__ import annotations
 
-import datetime as _dt
 import warnings
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .._core.consent import Consent
-from .._core.identity import normalize_card_no, normalize_id_card, normalize_mobile
-from .._core.redact import mask_card, mask_id_card, mask_mobile
 from ..batch._schema import Column, FactorLayout
-from ..batch.operations import ProviderOperation, Scalar, required_field, score_layout
-from ..errors import InvalidInputError, UnverifiedCardWarning
+from ..batch.operations import ProviderOperation, Scalar, score_layout
+from ..errors import UnverifiedCardWarning
+from ._protocol import (
+    ModelScoreInputs,
+    VerifyTransactionInputs,
+    inputs_model_score,
+    inputs_verify_transaction,
+)
 
 __all__ = ["ModelScore", "VerifyTransaction"]
 
 
-def _card(value: str, field: str = "card_no") -> str:
+def _cells(row: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str | None]:
+    """The row's cells for ``names``, a blank cell as None (the rules then say "required")."""
+    out: dict[str, str | None] = {}
+    for name in names:
+        value = row.get(name)
+        out[name] = None if value is None or not str(value).strip() else str(value)
+    return out
+
+
+def _quietly(build: Any, **raw: Any) -> Any:
     # Some Chinese cards fail Luhn: the SDK warns and sends anyway; a batch stays quiet.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnverifiedCardWarning)
-        return normalize_card_no(value, field)
+        return build(**raw)
 
 
 class ModelScore(ProviderOperation):
@@ -35,33 +46,25 @@ class ModelScore(ProviderOperation):
     required = ("card_no", "id_card", "mobile")
     client_class = "creditsdk.fireeye.client:AsyncFireEyeClient"
 
-    def prepare(self, row: Mapping[str, str]) -> dict[str, str]:
-        return {
-            "card_no": _card(required_field(row, "card_no")),
-            "id_card": normalize_id_card(required_field(row, "id_card")),
-            "mobile": normalize_mobile(required_field(row, "mobile")),
-        }
+    def prepare(self, row: Mapping[str, str]) -> ModelScoreInputs:
+        return _quietly(inputs_model_score, **_cells(row, self.columns))  # type: ignore[no-any-return]
 
-    def masked(self, prepared: Mapping[str, str]) -> dict[str, str]:
-        return {
-            "card_no": mask_card(prepared["card_no"]),
-            "id_card": mask_id_card(prepared["id_card"]),
-            "mobile": mask_mobile(prepared["mobile"]),
-        }
+    def masked(self, prepared: ModelScoreInputs) -> dict[str, str]:
+        return prepared.masked()
 
     async def call(
         self,
         client: Any,
-        prepared: Mapping[str, str],
+        prepared: ModelScoreInputs,
         consent: Consent | None,
         *,
         timeout: Any,
         retry: Any,
     ) -> Any:
         return await client.model_score(
-            card_no=prepared["card_no"],
-            id_card=prepared["id_card"],
-            mobile=prepared["mobile"],
+            card_no=prepared.card_no,
+            id_card=prepared.id_card,
+            mobile=prepared.mobile,
             consent=consent,
             timeout=timeout,
             retry=retry,
@@ -80,26 +83,6 @@ class ModelScore(ProviderOperation):
         return {"score": float(score), "score_status": "hit", "effective": 1}
 
 
-def _parse_date(value: str, field: str) -> _dt.date:
-    v = value.strip()
-    for fmt in ("%Y%m%d", "%Y-%m-%d", "%Y/%m/%d"):
-        try:
-            return _dt.datetime.strptime(v, fmt).date()
-        except ValueError:
-            continue
-    raise InvalidInputError("must be a date (YYYYMMDD or YYYY-MM-DD)", field=field, rule="format")
-
-
-def _parse_amount(value: str, field: str) -> Decimal:
-    try:
-        amount = Decimal(value.strip().replace(",", ""))
-    except InvalidOperation:
-        raise InvalidInputError("must be a number of yuan", field=field, rule="format") from None
-    if not amount.is_finite() or amount <= 0:
-        raise InvalidInputError("must be a positive amount", field=field, rule="range")
-    return amount
-
-
 class VerifyTransaction(ProviderOperation):
     """UnionPay FireEye transaction authentication: did this card make this payment?"""
 
@@ -109,48 +92,38 @@ class VerifyTransaction(ProviderOperation):
     required = ("card_no", "trans_date", "amount")
     client_class = "creditsdk.fireeye.client:AsyncFireEyeClient"
 
-    def prepare(self, row: Mapping[str, str]) -> dict[str, Any]:
-        prepared: dict[str, Any] = {
-            "card_no": _card(required_field(row, "card_no")),
-            "trans_date": _parse_date(required_field(row, "trans_date"), "trans_date"),
-            "amount": _parse_amount(required_field(row, "amount"), "amount"),
-        }
-        if str(row.get("id_card") or "").strip():
-            prepared["id_card"] = normalize_id_card(row["id_card"])
-        if str(row.get("mobile") or "").strip():
-            prepared["mobile"] = normalize_mobile(row["mobile"])
-        return prepared
+    def prepare(self, row: Mapping[str, str]) -> VerifyTransactionInputs:
+        return _quietly(inputs_verify_transaction, **_cells(row, self.columns))  # type: ignore[no-any-return]
 
-    def masked(self, prepared: Mapping[str, Any]) -> dict[str, str]:
+    def masked(self, prepared: VerifyTransactionInputs) -> dict[str, str]:
+        masked = prepared.masked()
         out = {
-            "card_no": mask_card(prepared["card_no"]),
-            "trans_date": prepared["trans_date"].isoformat(),
-            "amount": str(prepared["amount"]),
+            "card_no": masked.pop("card_no"),
+            "trans_date": prepared.trans_date.isoformat(),
+            "amount": str(prepared.amount),
         }
-        if "id_card" in prepared:
-            out["id_card"] = mask_id_card(prepared["id_card"])
-        if "mobile" in prepared:
-            out["mobile"] = mask_mobile(prepared["mobile"])
+        out.update(masked)  # id_card, mobile when given (the order of earlier runs' ledgers)
         return out
 
     async def call(
         self,
         client: Any,
-        prepared: Mapping[str, Any],
+        prepared: VerifyTransactionInputs,
         consent: Consent | None,
         *,
         timeout: Any,
         retry: Any,
     ) -> Any:
-        extra = {k: prepared[k] for k in ("id_card", "mobile") if k in prepared}
         return await client.verify_transaction(
-            card_no=prepared["card_no"],
-            trans_date=prepared["trans_date"],
-            amount=prepared["amount"],
+            card_no=prepared.card_no,
+            trans_date=prepared.trans_date,
+            amount=prepared.amount,
+            id_card=prepared.id_card,
+            mobile=prepared.mobile,
+            location=prepared.location,
             consent=consent,
             timeout=timeout,
             retry=retry,
-            **extra,
         )
 
     def status(self, result: Any) -> str:

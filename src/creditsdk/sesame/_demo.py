@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from .._core.redact import mask_secret
 from .._spec import DemoStep, Sample
-from .models import _mask_user_id
+from .models import mask_user_id
 
 __all__ = ["STEP"]
 
@@ -30,7 +30,7 @@ def collect(sb: Any, sample: Sample, **_: Any) -> dict[str, Any]:
         "redirect_uri": REDIRECT_URI,
         "state": STATE,
         "auth_code": mask_secret(code),
-        "user_id": _mask_user_id(grant.user_id),
+        "user_id": mask_user_id(grant.user_id),
         "access_token": mask_secret(grant.access_token),
         "grant_expires_at": grant.expires_at.isoformat(),
         "score": zscore.score,

@@ -44,6 +44,7 @@ from .._core.redact import mask_id_card
 from ..errors import ConfigurationError
 from ..sandbox._app import Route, SandboxContext, SandboxRequest, SandboxResponse
 from ..sandbox._provider import InjectedFailure, ProviderSandboxBase
+from .models import mask_user_id
 
 if TYPE_CHECKING:
     from .client import AsyncSesameClient, SesameClient
@@ -138,10 +139,6 @@ class _AnswerSigner:
             algorithm = hashes.SHA1() if sha1 else hashes.SHA256()
             return bytes(self._openssl.sign(message, padding.PKCS1v15(), algorithm))
         return pkcs1_15.new(self._key).sign((SHA1 if sha1 else SHA256).new(message))
-
-
-def _mask(value: str) -> str:
-    return value[:4] + "*" * max(len(value) - 8, 0) + value[-4:] if len(value) > 8 else "****"
 
 
 # -- state -------------------------------------------------------------------------------------
@@ -699,7 +696,7 @@ class SesameSandbox(ProviderSandboxBase["SesameClient", "AsyncSesameClient"]):
             txn,
             body,
             product_code=str(biz["product_code"]),
-            user_id=_mask(user.user_id),
+            user_id=mask_user_id(user.user_id),
             result="N/A" if user.score is None else "scored",
         )
 

@@ -9,8 +9,8 @@ See docs/tianyuan.md for the protocol notes, the error-code table and the bucket
 
 from __future__ import annotations
 
-from ._spec import SPEC as SPEC  # what central code reads (creditsdk._spec)
 from ._protocol import TianyuanConfig
+from ._spec import SPEC as SPEC  # what central code reads (creditsdk._spec)
 from .client import AsyncTianyuanClient, TianyuanClient
 from .factors import (
     SANDBOX_BUCKET_TABLES,

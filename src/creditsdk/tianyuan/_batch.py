@@ -9,6 +9,7 @@ from .._core.consent import Consent
 from .._core.identity import Applicant
 from ..batch._schema import Column, FactorLayout
 from ..batch.operations import ApplicantOperation, Scalar
+from ._protocol import inputs_multi_lending
 
 __all__ = ["MultiLending"]
 
@@ -25,6 +26,11 @@ class MultiLending(ApplicantOperation):
     def __init__(self) -> None:
         self._tables: Any = None
         self._tables_from: Any = None
+
+    def prepare(self, row: Mapping[str, str]) -> Applicant:
+        # The rules of the client's own call (_protocol): one place validates a person.
+        raw = {c: (row.get(c) if str(row.get(c) or "").strip() else None) for c in self.columns}
+        return inputs_multi_lending(**raw).applicant
 
     def _resolve_tables(self, client_kwargs: dict[str, Any], sandbox: Any) -> None:
         # Against the Sandbox, decode with the Sandbox's own bucket tables unless told otherwise
