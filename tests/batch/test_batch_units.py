@@ -336,7 +336,7 @@ def test_fireeye_adapters_validate_rows() -> None:
     prepared = score.prepare(
         {"card_no": "6262 3201 2012 3210", "id_card": "11010519491231002X", "mobile": "13800138000"}
     )
-    assert prepared["card_no"] == "6262320120123210"
+    assert prepared.card_no == "6262320120123210"
     assert score.masked(prepared)["card_no"] == "6262********3210"
     with pytest.raises(InvalidInputError, match="card_no"):
         score.prepare({"card_no": "12", "id_card": "11010519491231002X", "mobile": "13800138000"})
@@ -344,7 +344,13 @@ def test_fireeye_adapters_validate_rows() -> None:
     p = verify.prepare(
         {"card_no": "6262320120123210", "trans_date": "20161201", "amount": "212.00"}
     )
-    assert (p["trans_date"], str(p["amount"])) == (_dt.date(2016, 12, 1), "212.00")
+    assert (p.trans_date, str(p.amount)) == (_dt.date(2016, 12, 1), "212.00")
+    # The client's own rules (fireeye._protocol.inputs_verify_transaction), not a batch copy:
+    # the old batch parser read "1,5" as 15 yuan and "2016121" as 2016-12-01.
+    with pytest.raises(InvalidInputError, match="amount"):
+        verify.prepare({"card_no": "6262320120123210", "trans_date": "20161201", "amount": "1,5"})
+    with pytest.raises(InvalidInputError, match="trans_date"):
+        verify.prepare({"card_no": "6262320120123210", "trans_date": "2016121", "amount": "1"})
     with pytest.raises(InvalidInputError, match="amount"):
         verify.prepare({"card_no": "6262320120123210", "trans_date": "20161201", "amount": "-1"})
     with pytest.raises(InvalidInputError, match="trans_date"):

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import hashlib
-import itertools
-import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from ..sandbox._app import synthetic_run_id
+from ..errors import ConfigurationError
+from ..sandbox._app import Route, SandboxContext, SandboxRequest, SandboxResponse
+from ..sandbox._provider import InjectedFailure, ProviderSandboxBase
 from ._protocol import PATH
 from .client import AsyncDemoClient, DemoClient
 
@@ -22,7 +22,7 @@ def applicant_ref(id_card: str) -> str:
     return hashlib.sha256(id_card.encode("utf-8")).hexdigest()[:16]
 
 
-class DemoBureauSandbox:
+class DemoBureauSandbox(ProviderSandboxBase[DemoClient, AsyncDemoClient]):
     """The demo bureau's server side. Fault switches are plain attributes, settable any time.
 
     ``errors``: id_card → provider code to answer with (not billed).
@@ -31,34 +31,40 @@ class DemoBureauSandbox:
     answered (the tests use it to kill a batch process at the worst moment).
     ``busy_once_for``: id_cards whose first request gets a gateway's 503 page (not processed,
     not billed: the client may retry). ``arrivals`` records the time of every request.
+    ``fail_next``, ``balance`` (used up: code 1007, not billed), ``ledger()`` and client
+    overrides are the ones every provider's sandbox has.
     """
 
     name = "demo"
+    run_id_bytes = 3
 
-    def __init__(self, ctx: Any) -> None:
-        from ..sandbox import SandboxContext
-
-        self.ctx: SandboxContext = ctx
+    def __init__(self, ctx: SandboxContext) -> None:
+        super().__init__(ctx)
+        self.ctx = ctx
         self.api_key = str(ctx.options.get("api_key", "demo-key-" + str(ctx.seed)))
         self.errors: dict[str, str] = {}
         self.lose_answer_for: set[str] = set()
         self.on_billed: Callable[[int], None] | None = None
         self.busy_once_for: set[str] = set()
         self.arrivals: list[float] = []
-        self._counter = itertools.count(1)
-        # unique across Sandbox restarts: a statement is matched by transaction id
-        self._run = synthetic_run_id(3)
-        self._lock = threading.Lock()
         self.billed = 0
 
-    def routes(self) -> list[Any]:
-        from ..sandbox import Route
-
+    def routes(self) -> list[Route]:
         return [Route.of("POST", PATH, self.score)]
 
-    def score(self, request: Any) -> Any:
-        from ..sandbox import SandboxResponse
+    def client_classes(self) -> tuple[type[DemoClient], type[AsyncDemoClient]]:
+        return DemoClient, AsyncDemoClient
 
+    def client_defaults(self) -> dict[str, Any]:
+        return {"api_key": self.api_key, "base_url": self.ctx.base_url}
+
+    def _failure(self, code: int | str, message: str | None) -> InjectedFailure:
+        text = f"{code:04d}" if isinstance(code, int) else str(code).strip()
+        if not text or text == "0000":
+            raise ConfigurationError(f"fail_next needs a refusal code, not {code!r}")
+        return InjectedFailure(text, message)
+
+    def score(self, request: SandboxRequest) -> SandboxResponse:
         with self._lock:
             self.arrivals.append(time.monotonic())
         if request.headers.get("x-demo-key") != self.api_key:
@@ -73,13 +79,20 @@ class DemoBureauSandbox:
             self.busy_once_for.discard(id_card)
         if busy:
             return SandboxResponse.text("upstream busy", 503)
+        injected = self._next_failure()
+        if injected is not None:
+            message = injected.message or "refused by the demo bureau"
+            return SandboxResponse.json({"code": str(injected.code), "message": message})
         code = self.errors.get(id_card)
         if code is not None:
             return SandboxResponse.json({"code": code, "message": "refused by the demo bureau"})
+        if not self._spend():
+            return SandboxResponse.json({"code": "1007", "message": "no balance left"})
         digest = hashlib.sha256(id_card.encode("utf-8")).digest()
         with self._lock:
-            txn = f"DEMO{self.ctx.seed:02d}{self._run}{next(self._counter):08d}"
-            self.ctx.bill("score", txn, applicant=applicant_ref(id_card))
+            # unique across Sandbox restarts: a statement is matched by transaction id
+            txn = f"DEMO{self.ctx.seed:02d}{self.run_id}{self._next_serial():08d}"
+            self._bill("score", txn, applicant=applicant_ref(id_card))
             self.billed += 1
             billed = self.billed
         if self.on_billed is not None:
@@ -99,20 +112,6 @@ class DemoBureauSandbox:
             {"code": "0000", "message": "ok", "transaction_id": txn, "data": data}
         )
 
-    def _options(self, asynchronous: bool, kw: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            "api_key": self.api_key,
-            "base_url": self.ctx.base_url,
-            **self.ctx.client_options(asynchronous=asynchronous),
-            **kw,
-        }
 
-    def client(self, **kw: Any) -> DemoClient:
-        return DemoClient(**self._options(False, kw))
-
-    def async_client(self, **kw: Any) -> AsyncDemoClient:
-        return AsyncDemoClient(**self._options(True, kw))
-
-
-def create_sandbox(ctx: Any) -> DemoBureauSandbox:
+def create_sandbox(ctx: SandboxContext) -> DemoBureauSandbox:
     return DemoBureauSandbox(ctx)
