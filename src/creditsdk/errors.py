@@ -90,6 +90,16 @@ class CreditSDKError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
 
+    def replace_text(self, old: str, new: str) -> None:
+        """Replace ``old`` with ``new`` in every string attribute and argument of the error
+        (e.g. a personal name the provider echoed, masked by the core once the call fails)."""
+        if not old:
+            return
+        for name, value in list(vars(self).items()):
+            if isinstance(value, str) and old in value:
+                setattr(self, name, value.replace(old, new))
+        self.args = tuple(a.replace(old, new) if isinstance(a, str) else a for a in self.args)
+
     def __reduce__(self) -> tuple[object, ...]:
         # Keep keyword attributes across pickling (multiprocessing, batch workers).
         return (_rebuild, (type(self), self.message, dict(self.__dict__)))

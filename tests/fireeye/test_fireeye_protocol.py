@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from creditsdk import Consent
+from creditsdk._core.executors import as_httpx
 from creditsdk.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -157,7 +158,7 @@ def _op(method: proto.HttpMethod = "POST", unit: proto.AmountUnit = "fen", **ext
 
 
 def test_post_request_wire_bytes() -> None:
-    request = _op().build_request(1)
+    request = as_httpx(_op().build_request())
     assert request.method == "POST"
     assert str(request.url) == "https://h.test/base/fireeye/creditScore/transationAuthentication"
     assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
@@ -171,7 +172,9 @@ def test_post_request_wire_bytes() -> None:
 
 
 def test_get_request_carries_data_in_the_query() -> None:
-    request = _op("GET", "yuan", id_card="11010519491231002X", location="上海").build_request(1)
+    request = as_httpx(
+        _op("GET", "yuan", id_card="11010519491231002X", location="上海").build_request()
+    )
     assert request.method == "GET"
     assert request.content == b""
     url = urlsplit(str(request.url))
@@ -210,7 +213,7 @@ def test_model_score_request() -> None:
         mobile="13800138000",
         consent=consent,
     )
-    request = op.build_request(1)
+    request = as_httpx(op.build_request())
     assert request.url.path == "/fireeye/creditScore/UnionPayModelScore"
     envelope = json.loads(parse_qs(request.content.decode())["data"][0])
     assert envelope == {

@@ -33,6 +33,7 @@ from .._core.identity import Applicant
 from .._core.operation import Operation
 from .._core.retry import RetryPolicy
 from .._core.transport import AsyncClientBase, SyncClientBase
+from .._core.wire import Request, Response
 from ..errors import (
     AuthenticationError,
     InsufficientBalanceError,
@@ -80,7 +81,7 @@ class DemoScoreResult:
 
 def _build(
     base_url: str, api_key: str, applicant: Applicant, consent: Consent
-) -> Callable[[int], httpx.Request]:
+) -> Callable[[], Request]:
     body = json.dumps(
         {
             "name": applicant.name,
@@ -91,18 +92,18 @@ def _build(
         ensure_ascii=False,
     ).encode("utf-8")
 
-    def build(_attempt: int) -> httpx.Request:
-        return httpx.Request(
+    def build() -> Request:
+        return Request(
             "POST",
             base_url.rstrip("/") + PATH,
-            content=body,
-            headers={"X-Demo-Key": api_key, "Content-Type": "application/json"},
+            body=body,
+            headers=(("X-Demo-Key", api_key), ("Content-Type", "application/json")),
         )
 
     return build
 
 
-def _parse(response: httpx.Response) -> DemoScoreResult:
+def _parse(response: Response) -> DemoScoreResult:
     try:
         doc = response.json()
     except ValueError:

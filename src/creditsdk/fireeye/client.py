@@ -16,13 +16,10 @@ from .._core.redact import mask_secret
 from .._core.retry import RetryPolicy
 from .._core.transport import DEFAULT_MAX_RESPONSE_BYTES, AsyncClientBase, SyncClientBase
 from ..errors import (
-    AuthenticationError,
     ConfigurationError,
-    ProductNotEnabledError,
-    TransportError,
 )
 from . import _protocol as proto
-from ._guard import CardGuard, _Ticket
+from ._guard import CardGuard
 from .models import FireEyeScore, TransactionCheck
 
 __all__ = ["AsyncFireEyeClient", "FireEyeClient"]
@@ -84,7 +81,7 @@ class _FireEyeCommon:
         id_card: object,
         mobile: object,
         location: object,
-    ) -> tuple[Operation[TransactionCheck], _Ticket | None]:
+    ) -> Operation[TransactionCheck]:
         op = proto.transaction_operation(
             base_url=self.base_url,
             method=self.method,
@@ -98,9 +95,9 @@ class _FireEyeCommon:
             mobile=None if mobile is None else normalize_mobile(mobile),
             location=proto.normalize_location(location),
         )
-        # Last: a refused input must not use up a slot of the card's daily allowance.
-        ticket = self.card_guard.admit(card) if self.card_guard is not None else None
-        return op, ticket
+        # The guard is a gate of the call: admitted once the inputs are valid (a refused input
+        # must not use up a slot of the card's daily allowance), settled by its outcome.
+        return op if self.card_guard is None else op.with_gates(self.card_guard.gate(card))
 
     def _score(
         self, card: str, id_card: object, mobile: object, consent: object
@@ -130,18 +127,6 @@ def _consent(consent: object) -> Consent:
     checked = check_consent(consent)
     assert checked is not None
     return checked
-
-
-def _settle_failure(ticket: _Ticket | None, exc: BaseException) -> None:
-    """Tell the card guard what a failed call means for the card."""
-    if ticket is None:
-        return
-    if isinstance(exc, (AuthenticationError, ProductNotEnabledError, ConfigurationError)) or (
-        isinstance(exc, TransportError) and not exc.maybe_billed
-    ):
-        ticket.not_checked()  # refused or never delivered: the card was not checked
-    else:
-        ticket.unknown()
 
 
 class FireEyeClient(_FireEyeCommon, SyncClientBase):
@@ -202,15 +187,8 @@ class FireEyeClient(_FireEyeCommon, SyncClientBase):
         A transaction UnionPay does not know (0003) is a result, ``matched=False``, not an error.
         """
         card = normalize_card_no(card_no)
-        op, ticket = self._transaction(card, trans_date, amount, consent, id_card, mobile, location)
-        try:
-            result = self._run(op, timeout=timeout, retry=retry)
-        except BaseException as exc:
-            _settle_failure(ticket, exc)
-            raise
-        if ticket is not None:
-            ticket.answered(result.matched)
-        return result
+        op = self._transaction(card, trans_date, amount, consent, id_card, mobile, location)
+        return self._run(op, timeout=timeout, retry=retry)
 
     def model_score(
         self,
@@ -273,15 +251,8 @@ class AsyncFireEyeClient(_FireEyeCommon, AsyncClientBase):
     ) -> TransactionCheck:
         """See [`FireEyeClient.verify_transaction`][]."""
         card = normalize_card_no(card_no)
-        op, ticket = self._transaction(card, trans_date, amount, consent, id_card, mobile, location)
-        try:
-            result = await self._run(op, timeout=timeout, retry=retry)
-        except BaseException as exc:
-            _settle_failure(ticket, exc)
-            raise
-        if ticket is not None:
-            ticket.answered(result.matched)
-        return result
+        op = self._transaction(card, trans_date, amount, consent, id_card, mobile, location)
+        return await self._run(op, timeout=timeout, retry=retry)
 
     async def model_score(
         self,

@@ -14,19 +14,19 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 import attrs
-import httpx
 
 from .._core.consent import Consent
 from .._core.crypto import aes_cbc_decrypt, aes_cbc_encrypt, b64decode_strict, random_iv
 from .._core.identity import Applicant, normalize_id_card, normalize_mobile, normalize_name
 from .._core.operation import Operation
 from .._core.redact import mask_id_card, mask_mobile, mask_name, register_secret, scrub_text
+from .._core.wire import Request, Response
 from ..errors import (
     AuthenticationError,
     ConfigurationError,
-    CreditSDKError,
     InsufficientBalanceError,
     InvalidInputError,
     ProductNotEnabledError,
@@ -156,14 +156,13 @@ def check_product_code(product_code: object) -> str:
     return product_code
 
 
-def build_request(config: TianyuanConfig, product_code: str, plaintext: bytes) -> httpx.Request:
+def build_request(config: TianyuanConfig, product_code: str, plaintext: bytes) -> Request:
     body = {"data": encrypt_envelope(config.key, plaintext, config.iv())}
-    return httpx.Request(
+    return Request(
         "POST",
-        f"{config.base_url}/api/v1/{product_code}",
-        params={"t": str(config.clock_ms())},
-        headers={"Access-Id": config.access_id, "Content-Type": "application/json"},
-        content=json.dumps(body, separators=(",", ":")).encode("ascii"),
+        f"{config.base_url}/api/v1/{product_code}?{urlencode({'t': str(config.clock_ms())})}",
+        headers=(("Access-Id", config.access_id), ("Content-Type", "application/json")),
+        body=json.dumps(body, separators=(",", ":")).encode("ascii"),
     )
 
 
@@ -176,7 +175,7 @@ class Envelope:
 
 
 def parse_envelope(
-    response: httpx.Response,
+    response: Response,
     *,
     names: tuple[str, ...] = (),
     values: tuple[str, ...] = (),
@@ -210,6 +209,17 @@ def parse_envelope(
     )
 
 
+def _answer_transaction_id(
+    names: tuple[str, ...], values: tuple[str, ...]
+) -> Callable[[Response], str | None]:
+    """The (masked) transaction id of an answer, for an error raised while reading it."""
+
+    def of(response: Response) -> str | None:
+        return parse_envelope(response, names=names, values=values).transaction_id
+
+    return of
+
+
 def error_for(envelope: Envelope) -> ProviderError:
     cls, meaning = ERROR_CODES.get(envelope.code, (ProviderError, "unknown error code"))
     said = scrub_text(envelope.message.strip(), limit=200)  # already masked: cut after masking
@@ -226,23 +236,20 @@ def _decrypt_data(config: TianyuanConfig, envelope: Envelope) -> Any:
     data = envelope.data
     if data is None or data == "":
         return None
+    # Errors get the provider and the envelope's transaction id from the call
+    # (Operation.transaction_id_of_answer).
+    if not isinstance(data, str):
+        raise ResponseIntegrityError(f"'data' is a {type(data).__name__}, not a string")
+    plaintext = decrypt_envelope(config.key, data)
     try:
-        if not isinstance(data, str):
-            raise ResponseIntegrityError(f"'data' is a {type(data).__name__}, not a string")
-        plaintext = decrypt_envelope(config.key, data)
-        try:
-            return json.loads(plaintext.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise ResponseIntegrityError("decrypted 'data' is not UTF-8 JSON") from None
-    except ResponseIntegrityError as exc:
-        exc.provider = PROVIDER
-        exc.transaction_id = envelope.transaction_id
-        raise
+        return json.loads(plaintext.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ResponseIntegrityError("decrypted 'data' is not UTF-8 JSON") from None
 
 
 def _success_envelope(
     config: TianyuanConfig,
-    response: httpx.Response,
+    response: Response,
     names: tuple[str, ...] = (),
     values: tuple[str, ...] = (),
 ) -> tuple[Envelope, Any]:
@@ -326,15 +333,11 @@ def build_call_operation(
         v for k, v in clean.items() if k in _ID_FIELDS + _MOBILE_FIELDS and isinstance(v, str)
     )
 
-    def parse(response: httpx.Response) -> TianyuanResult:
+    def parse(response: Response) -> TianyuanResult:
         envelope, data = _success_envelope(config, response, names, values)
         responses: tuple[SubResponse, ...] = ()
         if product.startswith("COMB") and data is not None:
-            try:
-                responses = _sub_responses(data)
-            except ResponseIntegrityError as exc:
-                exc.provider, exc.transaction_id = PROVIDER, envelope.transaction_id
-                raise
+            responses = _sub_responses(data)
         return TianyuanResult(
             product_code=product,
             code=envelope.code,
@@ -347,7 +350,7 @@ def build_call_operation(
     return Operation(
         provider=PROVIDER,
         name=product,
-        build_request=lambda _attempt: build_request(config, product, plaintext),
+        build_request=lambda: build_request(config, product, plaintext),
         parse_response=parse,
         billed=True,
         idempotent=False,
@@ -355,6 +358,7 @@ def build_call_operation(
         names=names,
         consent=consent,
         outcome_of=lambda r: "success" if r.has_data else "no_data",
+        transaction_id_of_answer=_answer_transaction_id(names, values),
     )
 
 
@@ -373,24 +377,20 @@ def build_multi_lending_operation(
     plaintext = encode_params(multi_lending_params(applicant, consent))
     values = (applicant.id_card, applicant.mobile)
 
-    def parse(response: httpx.Response) -> MultiLendingReport:
+    def parse(response: Response) -> MultiLendingReport:
         envelope, data = _success_envelope(config, response, (applicant.name,), values)
         if data is None:
             return MultiLendingReport.from_factors(
                 {}, transaction_id=envelope.transaction_id, tables=config.tables, has_data=False
             )
-        try:
-            return MultiLendingReport.from_factors(
-                data, transaction_id=envelope.transaction_id, tables=config.tables
-            )
-        except CreditSDKError as exc:
-            exc.provider, exc.transaction_id = PROVIDER, envelope.transaction_id
-            raise
+        return MultiLendingReport.from_factors(
+            data, transaction_id=envelope.transaction_id, tables=config.tables
+        )
 
     return Operation(
         provider=PROVIDER,
         name=MULTI_LENDING_PRODUCT,
-        build_request=lambda _attempt: build_request(config, MULTI_LENDING_PRODUCT, plaintext),
+        build_request=lambda: build_request(config, MULTI_LENDING_PRODUCT, plaintext),
         parse_response=parse,
         billed=True,
         idempotent=False,
@@ -398,4 +398,5 @@ def build_multi_lending_operation(
         names=(applicant.name,),
         consent=consent,
         outcome_of=lambda r: "success" if r.has_data else "no_data",
+        transaction_id_of_answer=_answer_transaction_id((applicant.name,), values),
     )
