@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from .redact import register_secret
 from .wire import Request, Response
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ class TokenCache:
         return slot.token
 
     def store(self, auth: TokenAuth, token: Token, fetch_began: float) -> None:
+        register_secret(token.value)  # masked by value wherever a string leaves the SDK
         expires_at = None if token.expires_in is None else fetch_began + token.expires_in
         with self._lock:
             self._slots[auth.key] = _Slot(token, expires_at)

@@ -216,7 +216,8 @@ class _Call:
         return err
 
     def refused(self, err: CreditSDKError) -> CreditSDKError:
-        """A gate refused the first attempt: nothing was sent, nothing is audited."""
+        """The first attempt never went out (a gate refused it, or its credentials could not be
+        obtained): nothing was sent, nothing is audited."""
         if err.provider is None:
             err.provider = self.op.provider
         self.settle(Outcome(OutcomeKind.NOT_SENT, 0, error=err))
@@ -270,6 +271,8 @@ def drive(
                 return None  # type: ignore[return-value]
             if isinstance(got, CreditSDKError):
                 call.attempt -= 1  # this attempt was never sent
+                if call.attempt == 0:
+                    raise call.refused(got) from None  # nothing sent: nothing to audit
                 raise call.fail(got, answered=False) from None
             token, stale = got, None
             request = op.auth.apply(request, token)
