@@ -103,10 +103,6 @@ class TokenCache:
             if slot is not None and slot.token is stale:
                 del self._slots[auth.key]
 
-    def clear(self) -> None:
-        with self._lock:
-            self._slots.clear()
-
     def fetch_lock(self, auth: TokenAuth) -> threading.Lock:
         with self._lock:
             return self._fetch_locks.setdefault(auth.key, threading.Lock())

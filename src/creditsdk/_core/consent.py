@@ -250,9 +250,6 @@ class CallbackAuditSink:
         self.fn(event)
 
 
-AuditArg = AuditSink | Callable[[AuditEvent], object] | Iterable[Any] | None
-
-
 def normalize_sinks(audit: object) -> tuple[AuditSink, ...]:
     """``audit=`` accepts a sink, a callable, an iterable of those, or None (default logging)."""
     if audit is None:

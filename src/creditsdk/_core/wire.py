@@ -36,10 +36,6 @@ class Headers:
         values = [v for k, v in self._items if k.lower() == key]
         return ", ".join(values) if values else default
 
-    def get_list(self, name: str) -> list[str]:
-        key = name.lower()
-        return [v for k, v in self._items if k.lower() == key]
-
     def multi_items(self) -> list[tuple[str, str]]:
         return list(self._items)
 
@@ -101,11 +97,6 @@ class Request:
     headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_pairs, repr=False)
     body: bytes = attrs.field(default=b"", repr=False)
 
-    def header(self, name: str) -> str | None:
-        """The first field named ``name`` (case-insensitive), or None."""
-        key = name.lower()
-        return next((v for k, v in self.headers if k.lower() == key), None)
-
     def with_header(self, name: str, value: str) -> Request:
         """A copy with ``name`` set to ``value`` (fields of that name replaced)."""
         key = name.lower()
@@ -157,7 +148,3 @@ class Response:
 
     def json(self) -> Any:
         return json.loads(self.content)
-
-    @property
-    def is_success(self) -> bool:
-        return 200 <= self.status_code < 300
