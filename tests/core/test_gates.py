@@ -246,3 +246,16 @@ async def test_errors_are_stamped_once_by_the_call() -> None:
         exc = info.value
         assert (exc.provider, exc.transaction_id, exc.attempts) == ("fake", "T1", 1)
         assert exc.maybe_billed is True
+
+
+async def test_the_error_a_call_ends_with_carries_its_outcome() -> None:
+    cases: list[tuple[list[Any], str]] = [
+        ([503], "not_sent"),
+        ([httpx.ReadTimeout("slow")], "maybe_billed"),
+        ([{"code": 7, "message": "no"}], "answered"),
+    ]
+    for answers, outcome in cases:
+        for err, _, _ in await _both(answers, (), retry=RetryPolicy.no_retries()):
+            assert err.outcome == outcome
+    [(refused, _, _), _] = await _both([OK], (Recorder(refuse_at=1),))
+    assert refused.outcome == "not_sent"

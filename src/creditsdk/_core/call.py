@@ -205,6 +205,7 @@ class _Call:
             kind = OutcomeKind.MAYBE_BILLED
         else:
             kind = OutcomeKind.ANSWERED if answered else OutcomeKind.NOT_SENT
+        err.outcome = kind.value
         self.settle(Outcome(kind, self.attempt, error=err, sent=self.sent_any))
         self.audit(
             outcome=outcome_name(err),
@@ -220,6 +221,7 @@ class _Call:
         obtained): nothing was sent, nothing is audited."""
         if err.provider is None:
             err.provider = self.op.provider
+        err.outcome = OutcomeKind.NOT_SENT.value
         self.settle(Outcome(OutcomeKind.NOT_SENT, 0, error=err))
         return err
 

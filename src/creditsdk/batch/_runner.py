@@ -32,7 +32,6 @@ from ..errors import (
     InsufficientBalanceError,
     InvalidInputError,
     ProductNotEnabledError,
-    ProviderError,
     RateLimitedError,
     ResponseIntegrityError,
     TransportError,
@@ -189,13 +188,13 @@ def _classify(exc: BaseException) -> tuple[str, str]:
     """(ledger state, output status) for a failed call."""
     if isinstance(exc, InvalidInputError):
         return RowState.INVALID, "invalid"
-    if isinstance(exc, (TransportError, ResponseIntegrityError)):
-        if getattr(exc, "maybe_billed", False):
-            return RowState.MAYBE_BILLED, "maybe_billed"
-        return RowState.NOT_SENT, "not_sent"
-    if isinstance(exc, (RateLimitedError, *_FATAL)):
+    # The call's own outcome says whether the request was sent (creditsdk._core.gates).
+    outcome = getattr(exc, "outcome", None)
+    if outcome == "maybe_billed":
+        return RowState.MAYBE_BILLED, "maybe_billed"
+    if outcome == "not_sent" or isinstance(exc, (RateLimitedError, *_FATAL)):
         return RowState.NOT_SENT, "not_sent"  # refused before processing: safe to send later
-    if isinstance(exc, ProviderError):
+    if outcome == "answered":
         return RowState.DONE, "error"
     # Anything else came from code between us and the wire: we cannot tell if it was sent.
     return RowState.MAYBE_BILLED, "maybe_billed"
