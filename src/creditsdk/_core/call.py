@@ -256,7 +256,7 @@ def drive(
                     raise call.refused(exc) from None
                 call.attempt -= 1  # the refused attempt never started
                 raise call.fail(exc, answered=False) from None
-            if gate not in call.admitted:
+            if not any(g is gate for g in call.admitted):
                 call.admitted.append(gate)
             wait = max(wait, float(seconds or 0.0))
         if wait > 0:
