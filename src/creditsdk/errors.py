@@ -40,8 +40,12 @@ class CreditSDKError(Exception):
 
     Attributes are ``None`` where not known: ``provider`` (``"tianyuan"``, ``"fireeye"``,
     ``"sesame"``), ``code`` (the provider's own code, as a string), ``transaction_id``,
-    ``http_status`` and ``attempts`` (how many HTTP attempts were made).
+    ``http_status`` and ``attempts`` (how many HTTP attempts were made). ``outcome`` says, for
+    an error a call ended with, what became of the request: ``"answered"`` (the provider gave
+    this error), ``"not_sent"`` (nothing it could have processed) or ``"maybe_billed"``.
     """
+
+    outcome: str | None = None
 
     def __init__(
         self,
@@ -90,6 +94,16 @@ class CreditSDKError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
 
+    def replace_text(self, old: str, new: str) -> None:
+        """Replace ``old`` with ``new`` in every string attribute and argument of the error
+        (e.g. a personal name the provider echoed, masked by the core once the call fails)."""
+        if not old:
+            return
+        for name, value in list(vars(self).items()):
+            if isinstance(value, str) and old in value:
+                setattr(self, name, value.replace(old, new))
+        self.args = tuple(a.replace(old, new) if isinstance(a, str) else a for a in self.args)
+
     def __reduce__(self) -> tuple[object, ...]:
         # Keep keyword attributes across pickling (multiprocessing, batch workers).
         return (_rebuild, (type(self), self.message, dict(self.__dict__)))
@@ -130,6 +144,7 @@ class TransportError(CreditSDKError):
     def __init__(self, message: str, *, maybe_billed: bool = False, **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.maybe_billed = maybe_billed
+        self.outcome = "maybe_billed" if maybe_billed else "not_sent"  # the call may refine it
 
     def __str__(self) -> str:
         base = super().__str__()
@@ -195,6 +210,7 @@ class ResponseIntegrityError(CreditSDKError):
     def __init__(self, message: str, *, maybe_billed: bool = False, **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.maybe_billed = maybe_billed
+        self.outcome = "maybe_billed" if maybe_billed else "not_sent"  # the call may refine it
 
 
 class CreditSDKWarning(UserWarning):

@@ -157,18 +157,20 @@ async def test_token_bucket_concurrent_waiters_share_the_rate() -> None:
     assert done == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0, 2.5])
 
 
-async def test_request_hook_charges_retries_but_not_a_prepaid_first_attempt() -> None:
+def test_bucket_gate_charges_retries_but_not_a_prepaid_first_attempt() -> None:
     clock = FakeClock()
     bucket = TokenBucket(1.0, clock=clock, sleep=clock.sleep)
-    import httpx
-
-    request = httpx.Request("POST", "http://x")
-    await bucket.prepay()  # the runner takes the first attempt's token itself
-    await bucket.request_hook(request)  # first attempt: already paid
+    gate = bucket.gate(first_attempt_paid=True)
+    assert bucket.reserve() == 0.0  # the runner takes the first attempt's token itself
+    assert gate.admit(1) == 0.0  # first attempt: already paid
     assert bucket.acquired == 1
-    await bucket.request_hook(request)  # a retry: pays
-    assert bucket.acquired == 2
-    assert clock.sleeps == [pytest.approx(1.0)]
+    assert gate.admit(2) == pytest.approx(1.0)  # a retry pays, and waits for its token
+    assert gate.admit(3) == pytest.approx(2.0)  # tokens are handed out in order
+    clock.now = 10.0
+    assert gate.admit(2) == 0.0  # refilled meanwhile
+    assert bucket.acquired == 4
+    unpaid = bucket.gate()
+    assert unpaid.admit(1) == pytest.approx(1.0)  # without a prepaid first, attempt 1 pays too
 
 
 def test_token_bucket_rejects_bad_settings() -> None:

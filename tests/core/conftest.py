@@ -6,16 +6,16 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
 from creditsdk._core.operation import Operation
+from creditsdk._core.wire import Request, Response
 from creditsdk.errors import ProviderError
 
 URL = "https://fake.example/api/query"
 
 
-def fake_parse(response: httpx.Response) -> dict[str, Any]:
+def fake_parse(response: Response) -> dict[str, Any]:
     body = response.json()
     if body.get("code") != 0:
         raise ProviderError(
@@ -31,13 +31,14 @@ def make_op(
     *,
     billed: bool = True,
     idempotent: bool = False,
-    parse: Callable[[httpx.Response], Any] = fake_parse,
+    parse: Callable[[Response], Any] = fake_parse,
     built: list[int] | None = None,
 ) -> Operation[Any]:
-    def build(attempt: int) -> httpx.Request:
+    def build() -> Request:
         if built is not None:
-            built.append(attempt)
-        return httpx.Request("POST", URL, content=json.dumps({"attempt": attempt}).encode())
+            built.append(len(built) + 1)
+        attempt = len(built) if built is not None else 1
+        return Request("POST", URL, body=json.dumps({"attempt": attempt}).encode())
 
     return Operation(
         provider="fake",

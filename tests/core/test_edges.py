@@ -17,6 +17,7 @@ import pytest
 
 from creditsdk import MemoryAuditSink, RetryPolicy
 from creditsdk._core.transport import AsyncTransport, SyncTransport
+from creditsdk._core.wire import Request
 from creditsdk.errors import (
     ConfigurationError,
     DeadlineExceededError,
@@ -100,8 +101,8 @@ async def test_cancelled_before_any_byte_was_sent_emits_nothing() -> None:
     audit = MemoryAuditSink()
     t = AsyncTransport(provider="fake", http_client=httpx.AsyncClient(), audit=audit, retry=ONE)
 
-    def build(attempt: int) -> httpx.Request:
-        return httpx.Request("POST", f"https://127.0.0.1:{port}/api", content=b"{}")
+    def build() -> Request:
+        return Request("POST", f"https://127.0.0.1:{port}/api", body=b"{}")
 
     task = asyncio.ensure_future(t.run(attrs.evolve(make_op(), build_request=build)))
     await got_hello.wait()

@@ -12,6 +12,7 @@ import respx
 from creditsdk import MemoryAuditSink, RetryPolicy
 from creditsdk._core.config import NOT_GIVEN
 from creditsdk._core.transport import AsyncTransport, SyncTransport
+from creditsdk._core.wire import Request
 from creditsdk.errors import (
     ConfigurationError,
     CreditSDKError,
@@ -404,8 +405,8 @@ def test_query_strings_never_reach_the_logs(
 ) -> None:
     import creditsdk._core.operation as operation_mod
 
-    def build(attempt: int) -> httpx.Request:
-        return httpx.Request("GET", URL + "?data=11010519491231002X&appKey=SECRET")
+    def build() -> Request:
+        return Request("GET", URL + "?data=11010519491231002X&appKey=SECRET")
 
     op = operation_mod.Operation(
         provider="fake",

@@ -15,6 +15,7 @@ from Crypto.PublicKey import RSA
 from Crypto.Signature import pkcs1_15
 from Crypto.Util.Padding import unpad
 
+from creditsdk._core.executors import as_httpx
 from creditsdk.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -86,7 +87,7 @@ def test_request_layout_is_the_official_sdks(
         auth_token="authusrBtok",
         top_level={"notify_url": "", "grant_type": "authorization_code"},
     )
-    request = p.build_request(config, params)
+    request = as_httpx(p.build_request(config, params))
     assert request.method == "POST"
     query = dict(parse_qsl(request.url.query.decode("ascii"), keep_blank_values=True))
     body = dict(parse_qsl(request.content.decode("ascii"), keep_blank_values=True))

@@ -16,6 +16,7 @@ from Crypto.PublicKey import RSA
 from Crypto.Signature import pkcs1_15
 
 from creditsdk import Applicant, Consent, RetryPolicy
+from creditsdk._core.executors import as_httpx
 from creditsdk.errors import (
     AuthenticationError,
     ProductNotEnabledError,
@@ -217,7 +218,7 @@ def test_sandbox_wants_admittance_score_not_admit_score(sb: Sandbox, consent: Co
     biz = {"transaction_id": "t_old", "product_code": p.BRIEF_PRODUCT_CODE,
            "cert_type": "IDENTITY_CARD", "cert_no": "11010519491231002X", "name": "张三",
            "admit_score": 600}  # fmt: skip
-    request = p.build_request(config, p.signed_params(config, p.M_BRIEF, biz=biz))
+    request = as_httpx(p.build_request(config, p.signed_params(config, p.M_BRIEF, biz=biz)))
     response = httpx.Client().send(request)
     content = p.verified_content(config, response, p.M_BRIEF)
     assert content["sub_code"] == "isv.missing-admittance-score"

@@ -66,8 +66,9 @@ def _check_datetime(inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
 class Consent:
     """The applicant's signed authorization for this query.
 
-    ``reference`` identifies the signed authorization letter (Tianyuan sends it as
-    ``auth_authorize_file_code``), ``purpose`` says what it was granted for. Naive datetimes are
+    ``reference`` identifies the signed authorization letter (providers that want it receive
+    it with the request, as their authorization-file code), ``purpose`` says what it was
+    granted for. Naive datetimes are
     compared with this machine's local clock, aware ones with UTC.
     """
 
@@ -247,9 +248,6 @@ class CallbackAuditSink:
 
     def emit(self, event: AuditEvent) -> None:
         self.fn(event)
-
-
-AuditArg = AuditSink | Callable[[AuditEvent], object] | Iterable[Any] | None
 
 
 def normalize_sinks(audit: object) -> tuple[AuditSink, ...]:

@@ -75,7 +75,7 @@ _PEM_RE = re.compile(r"-----BEGIN ([A-Z ]+)-----(.*?)-----END \1-----", re.S)
 
 
 def _key_bytes(value: str | bytes, which: str) -> bytes | str:
-    """Accept a PEM or the bare base64 body (as Alipay's console hands it out)."""
+    """Accept a PEM or the bare base64 body (as providers' consoles hand it out)."""
     if isinstance(value, bytes):
         value = value.decode("ascii", "replace")
     if not isinstance(value, str) or not value.strip():

@@ -451,6 +451,3 @@ def install_log_filters(*names: str) -> None:
             continue
         logging.getLogger(name).addFilter(RedactingFilter())
         _installed.add(name)
-
-
-install_log_filters()

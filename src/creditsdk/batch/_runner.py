@@ -32,7 +32,6 @@ from ..errors import (
     InsufficientBalanceError,
     InvalidInputError,
     ProductNotEnabledError,
-    ProviderError,
     RateLimitedError,
     ResponseIntegrityError,
     TransportError,
@@ -189,13 +188,13 @@ def _classify(exc: BaseException) -> tuple[str, str]:
     """(ledger state, output status) for a failed call."""
     if isinstance(exc, InvalidInputError):
         return RowState.INVALID, "invalid"
-    if isinstance(exc, (TransportError, ResponseIntegrityError)):
-        if getattr(exc, "maybe_billed", False):
-            return RowState.MAYBE_BILLED, "maybe_billed"
-        return RowState.NOT_SENT, "not_sent"
-    if isinstance(exc, (RateLimitedError, *_FATAL)):
+    # The call's own outcome says whether the request was sent (creditsdk._core.gates).
+    outcome = getattr(exc, "outcome", None)
+    if outcome == "maybe_billed":
+        return RowState.MAYBE_BILLED, "maybe_billed"
+    if outcome == "not_sent" or isinstance(exc, (RateLimitedError, *_FATAL)):
         return RowState.NOT_SENT, "not_sent"  # refused before processing: safe to send later
-    if isinstance(exc, ProviderError):
+    if outcome == "answered":
         return RowState.DONE, "error"
     # Anything else came from code between us and the wire: we cannot tell if it was sent.
     return RowState.MAYBE_BILLED, "maybe_billed"
@@ -278,15 +277,12 @@ def _open_sandbox(
     return sandbox, False
 
 
-def _http_client(sb: Any, bucket: TokenBucket | None, verify: Any) -> httpx.AsyncClient:
-    hooks: dict[str, list[Callable[..., Any]]] = {}
-    if bucket is not None:
-        hooks["request"] = [bucket.request_hook]
+def _http_client(sb: Any, verify: Any) -> httpx.AsyncClient:
     # One connection per worker: httpcore's pool bookkeeping grows with its size.
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     if sb is not None and not sb.running:
-        return httpx.AsyncClient(transport=sb.async_transport(), event_hooks=hooks)
-    return httpx.AsyncClient(limits=limits, event_hooks=hooks, verify=verify)
+        return httpx.AsyncClient(transport=sb.async_transport())
+    return httpx.AsyncClient(limits=limits, verify=verify)
 
 
 def _ssl_context(sb: Any) -> Any:
@@ -476,7 +472,7 @@ async def arun_batch(
             # A client (and one keep-alive connection) per worker.
             verify = _ssl_context(sb)
             for _ in range(concurrency):
-                https.append(_http_client(sb, bucket, verify))
+                https.append(_http_client(sb, verify))
                 apis.append(
                     _make_client(
                         op,
@@ -488,6 +484,10 @@ async def arun_batch(
                         audit=audit,
                     )
                 )
+                add_gate = getattr(apis[-1], "_add_gate", None)
+                if bucket is not None and add_gate is not None:
+                    # Retries take their tokens inside the call; the first is paid below.
+                    add_gate(bucket.gate(first_attempt_paid=True))
         else:
             apis = [client] * concurrency
         reader = sqlite3.connect(ledger_path, isolation_level=None)
@@ -504,7 +504,6 @@ async def arun_batch(
             retry_maybe_billed=retry_maybe_billed,
             concurrency=concurrency,
             bucket=bucket,
-            prepay_only=client is not None,
             limit=limit,
             timeout=timeout,
             retry=NOT_GIVEN if retry is None else retry,
@@ -661,7 +660,6 @@ class _Run:
         retry_maybe_billed: bool,
         concurrency: int,
         bucket: TokenBucket | None,
-        prepay_only: bool,
         limit: int | None,
         timeout: Any,
         retry: Any,
@@ -680,7 +678,6 @@ class _Run:
         self.retry_maybe_billed = retry_maybe_billed
         self.concurrency = concurrency
         self.bucket = bucket
-        self.prepay_only = prepay_only
         self.limit = limit
         self.timeout = timeout
         self.retry = retry
@@ -849,10 +846,8 @@ class _Run:
                 await self._skip(row_no, fp, keys)  # never sent: the next run sends it
                 continue
             if self.bucket is not None:
-                if self.prepay_only:
-                    await self.bucket.acquire()
-                else:
-                    await self.bucket.prepay()
+                # The first attempt's token, before the row is committed as being sent.
+                await self.bucket.acquire()
             if self.aborted is not None:
                 await self._skip(row_no, fp, keys)
                 continue

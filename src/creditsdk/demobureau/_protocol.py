@@ -11,12 +11,12 @@ import json
 from collections.abc import Callable
 
 import attrs
-import httpx
 
 from .._core.config import env_or
 from .._core.consent import Consent, check_consent
 from .._core.identity import Applicant
 from .._core.operation import Operation
+from .._core.wire import Request, Response
 from ..errors import (
     AuthenticationError,
     InsufficientBalanceError,
@@ -56,7 +56,7 @@ class DemoConfig:
 
 def _build(
     base_url: str, api_key: str, applicant: Applicant, consent: Consent
-) -> Callable[[int], httpx.Request]:
+) -> Callable[[], Request]:
     body = json.dumps(
         {
             "name": applicant.name,
@@ -67,18 +67,18 @@ def _build(
         ensure_ascii=False,
     ).encode("utf-8")
 
-    def build(_attempt: int) -> httpx.Request:
-        return httpx.Request(
+    def build() -> Request:
+        return Request(
             "POST",
             base_url.rstrip("/") + PATH,
-            content=body,
-            headers={"X-Demo-Key": api_key, "Content-Type": "application/json"},
+            body=body,
+            headers=(("X-Demo-Key", api_key), ("Content-Type", "application/json")),
         )
 
     return build
 
 
-def _parse(response: httpx.Response) -> DemoScoreResult:
+def _parse(response: Response) -> DemoScoreResult:
     try:
         doc = response.json()
     except ValueError:

@@ -15,10 +15,16 @@ from collections.abc import Callable
 
 import attrs
 
+from .._core.gates import Outcome, OutcomeKind
 from .._core.redact import mask_card
-from ..errors import ConfigurationError, InvalidInputError
+from ..errors import (
+    AuthenticationError,
+    ConfigurationError,
+    InvalidInputError,
+    ProductNotEnabledError,
+)
 
-__all__ = ["CardGuard", "CardGuardError"]
+__all__ = ["CardGate", "CardGuard", "CardGuardError"]
 
 
 class CardGuardError(InvalidInputError):
@@ -117,6 +123,11 @@ class CardGuard:
             self._cards[key] = entry
         return entry
 
+    def gate(self, card_no: str) -> CardGate:
+        """The gate of one check of ``card_no``: admitted by the call before its first attempt,
+        settled with the call's outcome (see `creditsdk._core.gates`)."""
+        return CardGate(self, card_no)
+
     def admit(self, card_no: str) -> _Ticket:
         """Reserve one check of ``card_no`` or raise [`CardGuardError`][]."""
         key = self._key(card_no)
@@ -171,3 +182,39 @@ class CardGuard:
                 self._cards.clear()
             else:
                 self._cards.pop(self._key(card_no), None)
+
+
+class CardGate:
+    """One transaction check of one card, as a gate of the call.
+
+    The first attempt reserves the check (or raises [`CardGuardError`][]: nothing is sent);
+    a retry, which the core only makes when the provider cannot have processed the attempt,
+    reuses the reservation. The outcome settles it: a result matched or not, a check that
+    never happened (not sent, refused credentials or product), or one that may have.
+    """
+
+    __slots__ = ("_card", "_guard", "_ticket")
+
+    def __init__(self, guard: CardGuard, card_no: str) -> None:
+        self._guard = guard
+        self._card = card_no
+        self._ticket: _Ticket | None = None
+
+    def admit(self, attempt: int) -> float:
+        if self._ticket is None:
+            self._ticket = self._guard.admit(self._card)
+        return 0.0
+
+    def settle(self, outcome: Outcome) -> None:
+        ticket, self._ticket = self._ticket, None
+        if ticket is None:
+            return
+        error = outcome.error
+        if outcome.kind is OutcomeKind.ANSWERED and error is None:
+            ticket.answered(bool(getattr(outcome.result, "matched", False)))
+        elif outcome.kind is OutcomeKind.NOT_SENT or isinstance(
+            error, (AuthenticationError, ProductNotEnabledError, ConfigurationError)
+        ):
+            ticket.not_checked()  # refused or never delivered: the card was not checked
+        else:
+            ticket.unknown()

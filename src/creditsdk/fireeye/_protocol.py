@@ -17,7 +17,6 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import attrs
-import httpx
 
 from .._core.config import env_or
 from .._core.consent import Consent, check_consent
@@ -31,6 +30,7 @@ from .._core.redact import (
     register_secret,
     scrub_text,
 )
+from .._core.wire import Request, Response
 from ..errors import (
     AuthenticationError,
     ConfigurationError,
@@ -492,17 +492,17 @@ def _envelope(creds: Credentials, data: Mapping[str, Any]) -> str:
 
 def build_request(
     base_url: str, path: str, method: HttpMethod, creds: Credentials, data: Mapping[str, Any]
-) -> httpx.Request:
+) -> Request:
     """POST with a form body ``data=…`` (default) or GET with ``?data=…``."""
     envelope = _envelope(creds, data)
     url = base_url + path
     if method == "GET":
-        return httpx.Request("GET", url, params={"data": envelope})
-    return httpx.Request(
+        return Request("GET", url + "?" + urlencode({"data": envelope}))
+    return Request(
         "POST",
         url,
-        content=urlencode({"data": envelope}).encode("ascii"),
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body=urlencode({"data": envelope}).encode("ascii"),
+        headers=(("Content-Type", "application/x-www-form-urlencoded"),),
     )
 
 
@@ -520,9 +520,7 @@ def _code_of(body: Mapping[str, object]) -> str:
     raise ResponseIntegrityError("answer code is not a string", provider=PROVIDER)
 
 
-def parse_envelope(
-    response: httpx.Response, *, known: tuple[str, ...] = ()
-) -> tuple[str, str, object]:
+def parse_envelope(response: Response, *, known: tuple[str, ...] = ()) -> tuple[str, str, object]:
     """``(code, msg, data)`` of an answer; raises for every code but 0000 and 0003.
 
     ``known``: the personal values the request carried, masked by value in ``msg`` (on top of
@@ -564,7 +562,7 @@ def _describe(data: object, known: tuple[str, ...]) -> str:
 
 
 def parse_transaction(
-    response: httpx.Response, *, card: str, known: tuple[str, ...] = ()
+    response: Response, *, card: str, known: tuple[str, ...] = ()
 ) -> TransactionCheck:
     code, message, data = parse_envelope(response, known=known)
     if code == "0003":
@@ -580,9 +578,7 @@ def parse_transaction(
     )
 
 
-def parse_score(
-    response: httpx.Response, *, card: str, known: tuple[str, ...] = ()
-) -> FireEyeScore:
+def parse_score(response: Response, *, card: str, known: tuple[str, ...] = ()) -> FireEyeScore:
     code, message, data = parse_envelope(response, known=known)
     if code == "0003":
         raise ResponseIntegrityError(
@@ -649,9 +645,7 @@ def transaction_operation(
     return Operation(
         provider=PROVIDER,
         name="transaction_auth",
-        build_request=lambda _attempt: build_request(
-            base_url, TRANSACTION_AUTH_PATH, method, creds, data
-        ),
+        build_request=lambda: build_request(base_url, TRANSACTION_AUTH_PATH, method, creds, data),
         parse_response=lambda resp: parse_transaction(resp, card=card, known=known),
         billed=True,
         idempotent=False,
@@ -682,9 +676,7 @@ def model_score_operation(
     return Operation(
         provider=PROVIDER,
         name="model_score",
-        build_request=lambda _attempt: build_request(
-            base_url, MODEL_SCORE_PATH, method, creds, data
-        ),
+        build_request=lambda: build_request(base_url, MODEL_SCORE_PATH, method, creds, data),
         parse_response=lambda resp: parse_score(resp, card=card, known=known),
         billed=True,
         idempotent=False,

@@ -18,13 +18,10 @@ from .._core.redact import mask_secret
 from .._core.retry import RetryPolicy
 from .._core.transport import DEFAULT_MAX_RESPONSE_BYTES, AsyncClientBase, SyncClientBase
 from ..errors import (
-    AuthenticationError,
     ConfigurationError,
-    ProductNotEnabledError,
-    TransportError,
 )
 from . import _protocol as proto
-from ._guard import CardGuard, _Ticket
+from ._guard import CardGuard
 from ._protocol import FireEyeConfig
 from .models import FireEyeScore, TransactionCheck
 
@@ -140,7 +137,7 @@ class _FireEyeCommon:
 
     def _transaction(
         self, legacy: tuple[object, ...], *values: object
-    ) -> tuple[Operation[TransactionCheck], _Ticket | None]:
+    ) -> Operation[TransactionCheck]:
         given = dict(zip(_TRANSACTION_ARGS, values, strict=True))
         raw = _legacy_positional("verify_transaction", legacy, _TRANSACTION_EXTRA, given)
         inputs = proto.inputs_verify_transaction(
@@ -152,9 +149,11 @@ class _FireEyeCommon:
             location=raw["location"],
         )
         op = proto.build_verify_transaction(self._config, inputs, consent=raw["consent"])
-        # Last: a refused input must not use up a slot of the card's daily allowance.
-        ticket = self.card_guard.admit(inputs.card_no) if self.card_guard is not None else None
-        return op, ticket
+        # The guard is a gate of the call: admitted once the inputs are valid (a refused input
+        # must not use up a slot of the card's daily allowance), settled by its outcome.
+        if self.card_guard is None:
+            return op
+        return op.with_gates(self.card_guard.gate(inputs.card_no))
 
     def _score(
         self, legacy: tuple[object, ...], consent: Consent | None, **raw: object
@@ -170,18 +169,6 @@ class _FireEyeCommon:
             f"method={c.method!r}, amount_unit={c.amount_unit!r}, "
             f"card_guard={self.card_guard!r})"
         )
-
-
-def _settle_failure(ticket: _Ticket | None, exc: BaseException) -> None:
-    """Tell the card guard what a failed call means for the card."""
-    if ticket is None:
-        return
-    if isinstance(exc, (AuthenticationError, ProductNotEnabledError, ConfigurationError)) or (
-        isinstance(exc, TransportError) and not exc.maybe_billed
-    ):
-        ticket.not_checked()  # refused or never delivered: the card was not checked
-    else:
-        ticket.unknown()
 
 
 class FireEyeClient(_FireEyeCommon, SyncClientBase):
@@ -246,15 +233,7 @@ class FireEyeClient(_FireEyeCommon, SyncClientBase):
         result, ``matched=False``, not an error.
         """
         raw = (card_no, trans_date, amount, consent, id_card, mobile, location)
-        op, ticket = self._transaction(legacy, *raw)
-        try:
-            result = self._run(op, timeout=timeout, retry=retry)
-        except BaseException as exc:
-            _settle_failure(ticket, exc)
-            raise
-        if ticket is not None:
-            ticket.answered(result.matched)
-        return result
+        return self._run(self._transaction(legacy, *raw), timeout=timeout, retry=retry)
 
     def model_score(
         self,
@@ -319,15 +298,7 @@ class AsyncFireEyeClient(_FireEyeCommon, AsyncClientBase):
     ) -> TransactionCheck:
         """See [`FireEyeClient.verify_transaction`][]."""
         raw = (card_no, trans_date, amount, consent, id_card, mobile, location)
-        op, ticket = self._transaction(legacy, *raw)
-        try:
-            result = await self._run(op, timeout=timeout, retry=retry)
-        except BaseException as exc:
-            _settle_failure(ticket, exc)
-            raise
-        if ticket is not None:
-            ticket.answered(result.matched)
-        return result
+        return await self._run(self._transaction(legacy, *raw), timeout=timeout, retry=retry)
 
     async def model_score(
         self,

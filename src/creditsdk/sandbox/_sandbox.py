@@ -18,6 +18,8 @@ from typing import Any, TypeVar, overload
 import attrs
 import httpx
 
+from .._core.wire import Headers
+from .._core.wire import Request as WireRequest
 from ..errors import ConfigurationError
 from ._app import (
     Ledger,
@@ -398,18 +400,26 @@ class _BodyStream(httpx.SyncByteStream, httpx.AsyncByteStream):
 
 
 class SandboxTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
-    """Answers httpx requests by calling the Sandbox directly: no socket, no port."""
+    """Answers httpx requests by calling the Sandbox directly: no socket, no port.
+
+    The request is handed on as the core's plain wire value (`creditsdk._core.wire.Request`),
+    the same an Operation builds."""
 
     def __init__(self, sandbox: Sandbox) -> None:
         self._sandbox = sandbox
 
+    @staticmethod
+    def _to_wire(request: httpx.Request, body: bytes) -> WireRequest:
+        return WireRequest(request.method, str(request.url), request.headers.multi_items(), body)
+
     def _to_sandbox(self, request: httpx.Request, body: bytes) -> SandboxRequest:
+        wire = self._to_wire(request, body)
         return SandboxRequest(
-            method=request.method,
-            path=request.url.path,
-            query_string=request.url.query.decode("ascii"),
-            headers={k.lower(): v for k, v in request.headers.items()},
-            body=body,
+            method=wire.method,
+            path=wire.path,
+            query_string=wire.query,
+            headers=dict(Headers(wire.headers).items()),
+            body=wire.body,
         )
 
     @staticmethod

@@ -22,7 +22,6 @@ from typing import Any, Literal, TypedDict
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import attrs
-import httpx
 from Crypto.PublicKey import RSA
 
 from .._core.consent import Consent, check_consent
@@ -38,11 +37,11 @@ from .._core.crypto import (
 from .._core.identity import Applicant
 from .._core.operation import Operation
 from .._core.redact import redact_text, register_secret
+from .._core.wire import Request, Response
 from ..errors import (
     ConfigurationError,
     CreditSDKError,
     InvalidInputError,
-    ProviderError,
     ResponseIntegrityError,
 )
 from ._cert import CertBundle
@@ -438,18 +437,18 @@ def signed_params(
     return clean
 
 
-def build_request(config: SesameConfig, params: Mapping[str, str]) -> httpx.Request:
+def build_request(config: SesameConfig, params: Mapping[str, str]) -> Request:
     """The official SDKs' layout: common params + ``sign`` in the URL query, the rest in a form
     body. (A body-only POST is refused by the real gateway: ``isv.invalid-signature``
     "请确认charset参数放在了URL查询字符串中".)"""
     query = {k: v for k, v in params.items() if k in QUERY_PARAMS}
     body = {k: v for k, v in params.items() if k not in QUERY_PARAMS}
     sep = "&" if urlsplit(config.gateway_url).query else "?"
-    return httpx.Request(
+    return Request(
         "POST",
         config.gateway_url + sep + urlencode(query),
-        content=urlencode(body).encode("ascii"),
-        headers={"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"},
+        body=urlencode(body).encode("ascii"),
+        headers=(("Content-Type", "application/x-www-form-urlencoded;charset=utf-8"),),
     )
 
 
@@ -568,7 +567,7 @@ def extract_signed(text: str, method: str) -> tuple[str, str, str]:
 _CHARSET_RE = re.compile(r"charset\s*=\s*\"?([A-Za-z0-9._:-]+)", re.I)
 
 
-def declared_charset(response: httpx.Response) -> str | None:
+def declared_charset(response: Response) -> str | None:
     """The ``charset`` of the answer's Content-Type, if any (GBK error answers exist)."""
     match = _CHARSET_RE.search(response.headers.get("content-type", ""))
     return match.group(1) if match else None
@@ -611,7 +610,7 @@ def _verify_key(config: SesameConfig, text: str) -> tuple[RSA.RsaKey, str]:
     return key, f"alipay_cert {sn}"
 
 
-def verified_content(config: SesameConfig, response: httpx.Response, method: str) -> dict[str, Any]:
+def verified_content(config: SesameConfig, response: Response, method: str) -> dict[str, Any]:
     """Verify the signature over the raw value text, decrypt if needed, return the JSON object.
 
     The text is decoded in the answer's declared charset (else UTF-8) and the signature is
@@ -819,10 +818,10 @@ def token_operation(
         top = {"grant_type": "refresh_token", "refresh_token": refresh_token or ""}
         name = "refresh"
 
-    def build(_attempt: int) -> httpx.Request:
+    def build() -> Request:
         return build_request(config, signed_params(config, M_TOKEN, top_level=top))
 
-    def parse(response: httpx.Response) -> Grant:
+    def parse(response: Response) -> Grant:
         content = verified_content(config, response, M_TOKEN)
         check_success(content)
         # Expiry counts from our clock when the answer arrived (the answer has no timestamp).
@@ -836,20 +835,6 @@ def token_operation(
     )  # fmt: skip
 
 
-def _with_txn(parse: Callable[[httpx.Response], Any], txn: str) -> Callable[[httpx.Response], Any]:
-    def wrapped(response: httpx.Response) -> Any:
-        try:
-            return parse(response)
-        except ProviderError as exc:
-            exc.transaction_id = exc.transaction_id or txn
-            raise
-        except ResponseIntegrityError as exc:
-            exc.transaction_id = exc.transaction_id or txn
-            raise
-
-    return wrapped
-
-
 def score_operation(
     config: SesameConfig,
     *,
@@ -860,11 +845,11 @@ def score_operation(
 ) -> Operation[SesameScore]:
     biz = {"transaction_id": transaction_id, "product_code": product_code}
 
-    def build(_attempt: int) -> httpx.Request:
+    def build() -> Request:
         # Same transaction_id on every attempt: Zhima answers a repeat with the first result.
         return build_request(config, signed_params(config, M_SCORE, biz=biz, auth_token=auth_token))
 
-    def parse(response: httpx.Response) -> SesameScore:
+    def parse(response: Response) -> SesameScore:
         content = verified_content(config, response, M_SCORE)
         check_success(content, transaction_id=transaction_id)
         raw = content.get("zm_score")
@@ -877,7 +862,8 @@ def score_operation(
         provider=PROVIDER,
         name="score",
         build_request=build,
-        parse_response=_with_txn(parse, transaction_id),
+        parse_response=parse,
+        transaction_id_of_answer=lambda _answer: transaction_id,
         billed=True,
         idempotent=True,
         consent=consent,
@@ -899,10 +885,10 @@ def authquery_operation(
         "auth_category": "C2B",
     }
 
-    def build(_attempt: int) -> httpx.Request:
+    def build() -> Request:
         return build_request(config, signed_params(config, M_AUTHQUERY, biz=biz))
 
-    def parse(response: httpx.Response) -> AuthorizationStatus:
+    def parse(response: Response) -> AuthorizationStatus:
         content = verified_content(config, response, M_AUTHQUERY)
         check_success(content)
         authorized = content.get("authorized")
@@ -939,10 +925,10 @@ def brief_operation(
         "admittance_score": threshold,
     }
 
-    def build(_attempt: int) -> httpx.Request:
+    def build() -> Request:
         return build_request(config, signed_params(config, M_BRIEF, biz=biz))
 
-    def parse(response: httpx.Response) -> Admittance:
+    def parse(response: Response) -> Admittance:
         content = verified_content(config, response, M_BRIEF)
         check_success(content, transaction_id=transaction_id)
         flag = str(content.get("is_admittance", "")).strip().upper()
@@ -959,7 +945,8 @@ def brief_operation(
         provider=PROVIDER,
         name="admittance",
         build_request=build,
-        parse_response=_with_txn(parse, transaction_id),
+        parse_response=parse,
+        transaction_id_of_answer=lambda _answer: transaction_id,
         billed=True,
         idempotent=True,
         applicant=applicant,
@@ -990,10 +977,10 @@ def watchlist_operation(
         "name": name,
     }
 
-    def build(_attempt: int) -> httpx.Request:
+    def build() -> Request:
         return build_request(config, signed_params(config, M_WATCHLIST, biz=biz))
 
-    def parse(response: httpx.Response) -> WatchlistResult:
+    def parse(response: Response) -> WatchlistResult:
         content = verified_content(config, response, M_WATCHLIST)
         check_success(content, transaction_id=transaction_id)
         level = str(content.get("level", "")).strip().upper()
@@ -1011,7 +998,8 @@ def watchlist_operation(
         provider=PROVIDER,
         name="watchlist",
         build_request=build,
-        parse_response=_with_txn(parse, transaction_id),
+        parse_response=parse,
+        transaction_id_of_answer=lambda _answer: transaction_id,
         billed=True,
         idempotent=True,  # same transaction_id within 24 h: first answer, not billed again
         applicant=applicant,

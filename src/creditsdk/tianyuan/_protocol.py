@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Generic, Literal, Protocol, TypeVar
+from urllib.parse import urlencode
 
 import attrs
-import httpx
 
 from .._core.config import env_or
 from .._core.consent import Consent, check_consent
@@ -28,10 +28,10 @@ from .._core.crypto import aes_cbc_decrypt, aes_cbc_encrypt, b64decode_strict, r
 from .._core.identity import Applicant, normalize_id_card, normalize_mobile, normalize_name
 from .._core.operation import Operation
 from .._core.redact import mask_id_card, mask_mobile, mask_name, register_secret, scrub_text
+from .._core.wire import Request, Response
 from ..errors import (
     AuthenticationError,
     ConfigurationError,
-    CreditSDKError,
     InsufficientBalanceError,
     InvalidInputError,
     ProductNotEnabledError,
@@ -226,14 +226,13 @@ def check_product_code(product_code: object) -> str:
     return product_code
 
 
-def build_request(config: TianyuanConfig, product_code: str, plaintext: bytes) -> httpx.Request:
+def build_request(config: TianyuanConfig, product_code: str, plaintext: bytes) -> Request:
     body = {"data": encrypt_envelope(config.key, plaintext, config.iv())}
-    return httpx.Request(
+    return Request(
         "POST",
-        f"{config.base_url}/api/v1/{product_code}",
-        params={"t": str(config.clock_ms())},
-        headers={"Access-Id": config.access_id, "Content-Type": "application/json"},
-        content=json.dumps(body, separators=(",", ":")).encode("ascii"),
+        f"{config.base_url}/api/v1/{product_code}?{urlencode({'t': str(config.clock_ms())})}",
+        headers=(("Access-Id", config.access_id), ("Content-Type", "application/json")),
+        body=json.dumps(body, separators=(",", ":")).encode("ascii"),
     )
 
 
@@ -246,7 +245,7 @@ class Envelope:
 
 
 def parse_envelope(
-    response: httpx.Response,
+    response: Response,
     *,
     names: tuple[str, ...] = (),
     values: tuple[str, ...] = (),
@@ -296,23 +295,31 @@ def _decrypt_data(config: TianyuanConfig, envelope: Envelope) -> Any:
     data = envelope.data
     if data is None or data == "":
         return None
+    # Errors get the provider and the envelope's transaction id from the call
+    # (Operation.transaction_id_of_answer).
+    if not isinstance(data, str):
+        raise ResponseIntegrityError(f"'data' is a {type(data).__name__}, not a string")
+    plaintext = decrypt_envelope(config.key, data)
     try:
-        if not isinstance(data, str):
-            raise ResponseIntegrityError(f"'data' is a {type(data).__name__}, not a string")
-        plaintext = decrypt_envelope(config.key, data)
-        try:
-            return json.loads(plaintext.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise ResponseIntegrityError("decrypted 'data' is not UTF-8 JSON") from None
-    except ResponseIntegrityError as exc:
-        exc.provider = PROVIDER
-        exc.transaction_id = envelope.transaction_id
-        raise
+        return json.loads(plaintext.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ResponseIntegrityError("decrypted 'data' is not UTF-8 JSON") from None
+
+
+def _answer_transaction_id(
+    names: tuple[str, ...], values: tuple[str, ...]
+) -> Callable[[Response], str | None]:
+    """The (masked) transaction id of an answer, for an error raised while reading it."""
+
+    def of(response: Response) -> str | None:
+        return parse_envelope(response, names=names, values=values).transaction_id
+
+    return of
 
 
 def _success_envelope(
     config: TianyuanConfig,
-    response: httpx.Response,
+    response: Response,
     names: tuple[str, ...] = (),
     values: tuple[str, ...] = (),
 ) -> tuple[Envelope, Any]:
@@ -677,21 +684,17 @@ def product_operation(
         raise InvalidInputError("must be JSON-serialisable", field="params", rule="type") from None
     names, values = inputs.names, inputs.values
 
-    def parse(response: httpx.Response) -> ResultT:
+    def parse(response: Response) -> ResultT:
         envelope, data = _success_envelope(config, response, names, values)
         answer = ProductAnswer(
             product_code, envelope.transaction_id, envelope.message, data, config.tables
         )
-        try:
-            return product.parse(answer)
-        except CreditSDKError as exc:
-            exc.provider, exc.transaction_id = PROVIDER, envelope.transaction_id
-            raise
+        return product.parse(answer)
 
     return Operation(
         provider=PROVIDER,
         name=product_code,
-        build_request=lambda _attempt: build_request(config, product_code, plaintext),
+        build_request=lambda: build_request(config, product_code, plaintext),
         parse_response=parse,
         billed=True,
         idempotent=False,
@@ -699,6 +702,7 @@ def product_operation(
         names=names,
         consent=consent,
         outcome_of=product.outcome_of,
+        transaction_id_of_answer=_answer_transaction_id(names, values),
     )
 
 

@@ -1,0 +1,370 @@
+"""The one call generator: gates, credentials, attempts, retries, the typed outcome, audit.
+
+`drive` is the whole life of one logical call, written once. It yields *commands* — `Send`
+this request, `Sleep` this long, `GetToken` for these credentials — and receives their outcomes,
+so the sync and the async executors (`creditsdk._core.executors`) follow exactly the same rules.
+It knows no HTTP library and no provider.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Generator
+from typing import Any, TypeVar
+
+import attrs
+
+from ..errors import CreditSDKError, RateLimitedError, ResponseIntegrityError
+from .auth import Token, TokenAuth
+from .consent import AuditEvent, AuditSink, emit_all
+from .gates import Gate, Outcome, OutcomeKind
+from .operation import Operation
+from .policy import (
+    Failure,
+    Processed,
+    classify_status,
+    finish_error,
+    outcome_name,
+    retry_delay,
+)
+from .redact import mask_name
+from .retry import RetryEvent, RetryPolicy
+from .wire import Request, Response
+
+__all__ = ["Cancelled", "GetToken", "Send", "Sleep", "drive", "safe_url"]
+
+T = TypeVar("T")
+log = logging.getLogger("creditsdk")
+
+
+@attrs.frozen
+class Send:
+    """Send ``request``; answer with a `Response` (body read within ``max_bytes``, all within
+    ``deadline`` seconds), a `Failure`, or a `Cancelled` (then re-raise the cancellation)."""
+
+    request: Request
+    deadline: float | None
+    max_bytes: int
+
+
+@attrs.frozen
+class Sleep:
+    """Wait ``seconds``; answer with None, or a `Cancelled`."""
+
+    seconds: float
+
+
+@attrs.frozen
+class GetToken:
+    """A token for ``auth`` (``stale``: the one just rejected, to be replaced); answer with a
+    `Token`, the `CreditSDKError` its fetch raised, or a `Cancelled`."""
+
+    auth: TokenAuth
+    stale: Token | None = None
+
+
+@attrs.frozen
+class Cancelled:
+    """The call was cancelled (CancelledError, KeyboardInterrupt …) while running a command."""
+
+    error_type: str
+    sent: bool  # had the attempt under way started sending?
+
+
+Command = Send | Sleep | GetToken
+
+
+def safe_url(url: str) -> str:
+    """The URL without its query: providers carry personal data and signatures there."""
+    return url.split("?", 1)[0].split("#", 1)[0]
+
+
+def _scrub_names(err: CreditSDKError, names: tuple[str, ...]) -> None:
+    for name in names:
+        if name:
+            err.replace_text(name, mask_name(name))
+
+
+def _handle_answer(op: Operation[T], response: Response) -> tuple[Failure | None, T | None]:
+    """The typed result of an answer, or the failure it is. Raises only CreditSDKError."""
+    try:
+        failure = classify_status(op, response)
+        if failure is not None:
+            return attrs.evolve(failure, status=response.status_code), None
+        return None, op.parse_response(response)
+    except RateLimitedError as exc:
+        # The provider refused to process: safe to retry after its wait.
+        return Failure(Processed.NO, "rate limited", exc, exc.retry_after), None
+    except CreditSDKError:
+        raise
+    except Exception as exc:  # a parser must not leak foreign exception types
+        # Chained and named, so a bug stays visible; a garbled answer is still an answer.
+        raised = ResponseIntegrityError(f"answer could not be parsed ({type(exc).__name__})")
+        raise raised from exc
+
+
+def _answer_transaction_id(op: Operation[Any], response: Response) -> str | None:
+    if op.transaction_id_of_answer is None:
+        return None
+    try:
+        return op.transaction_id_of_answer(response)
+    except Exception:  # a garbled answer has none
+        return None
+
+
+class _Call:
+    """The bookkeeping of one call, shared by its steps."""
+
+    def __init__(self, op: Operation[Any], sinks: tuple[AuditSink, ...], gates: tuple[Gate, ...]):
+        self.op = op
+        self.sinks = sinks
+        self.gates = (*op.gates, *gates)
+        self.admitted: list[Gate] = []
+        self.attempt = 0
+        self.maybe_processed = False  # did an attempt possibly reach the provider unanswered?
+        self.sent_any = False  # did an attempt start sending? (then a cancellation is audited)
+        self.last_status: int | None = None
+
+    def settle(self, outcome: Outcome) -> None:
+        for gate in self.admitted:
+            try:
+                gate.settle(outcome)
+            except Exception:  # pragma: no cover - a gate's bug must not replace the outcome
+                log.exception("creditsdk: a gate failed to settle")
+        self.admitted.clear()
+
+    def audit(
+        self,
+        *,
+        outcome: str,
+        maybe_billed: bool,
+        transaction_id: str | None,
+        error: CreditSDKError | None = None,
+        error_type: str | None = None,
+    ) -> None:
+        op = self.op
+        if not op.billed or not self.sinks:
+            return
+        emit_all(
+            self.sinks,
+            AuditEvent(
+                provider=op.provider,
+                operation=op.name,
+                outcome=outcome,
+                attempts=self.attempt,
+                maybe_billed=maybe_billed,
+                applicant=op.applicant,
+                consent_reference=op.consent.reference if op.consent else None,
+                consent_purpose=op.consent.purpose if op.consent else None,
+                transaction_id=transaction_id,
+                error_code=error.code if error else None,
+                error_type=type(error).__name__ if error else error_type,
+                http_status=self.last_status,
+            ),
+        )
+
+    def cancelled(self, cancelled: Cancelled) -> None:
+        """One event for a call cancelled after it started sending; none if nothing was sent."""
+        sent = self.sent_any or cancelled.sent
+        self.settle(Outcome(OutcomeKind.CANCELLED, self.attempt, sent=sent))
+        if not sent:
+            return
+        op = self.op
+        self.audit(
+            outcome="cancelled",
+            maybe_billed=op.billed and (self.maybe_processed or cancelled.sent),
+            transaction_id=None,
+            error_type=cancelled.error_type,
+        )
+        log.info(
+            "%s %s cancelled (%s)%s",
+            op.provider,
+            op.name,
+            cancelled.error_type,
+            " after the request was sent: maybe billed" if cancelled.sent else "",
+        )
+
+    def fail(
+        self, err: CreditSDKError, *, answered: bool, transaction_id: str | None = None
+    ) -> CreditSDKError:
+        """Stamp, settle, audit and log the error the call ends with."""
+        op = self.op
+        _scrub_names(err, op.names)
+        maybe_billed = op.billed and self.maybe_processed
+        finish_error(
+            err,
+            provider=op.provider,
+            transaction_id=transaction_id,
+            attempts=self.attempt,
+            maybe_billed=maybe_billed,
+            http_status=self.last_status,
+        )
+        if self.maybe_processed:
+            kind = OutcomeKind.MAYBE_BILLED
+        else:
+            kind = OutcomeKind.ANSWERED if answered else OutcomeKind.NOT_SENT
+        err.outcome = kind.value
+        self.settle(Outcome(kind, self.attempt, error=err, sent=self.sent_any))
+        self.audit(
+            outcome=outcome_name(err),
+            maybe_billed=maybe_billed,
+            transaction_id=err.transaction_id,
+            error=err,
+        )
+        log.info("%s %s failed: %s", op.provider, op.name, err)
+        return err
+
+    def refused(self, err: CreditSDKError) -> CreditSDKError:
+        """The first attempt never went out (a gate refused it, or its credentials could not be
+        obtained): nothing was sent, nothing is audited."""
+        if err.provider is None:
+            err.provider = self.op.provider
+        err.outcome = OutcomeKind.NOT_SENT.value
+        self.settle(Outcome(OutcomeKind.NOT_SENT, 0, error=err))
+        return err
+
+
+def drive(
+    op: Operation[T],
+    policy: RetryPolicy,
+    deadline: float | None,
+    sinks: tuple[AuditSink, ...],
+    rng: random.Random,
+    max_bytes: int,
+    gates: tuple[Gate, ...] = (),
+) -> Generator[Command, Any, T]:
+    """The whole life of one logical call. Yields commands; returns the result or raises.
+
+    ``gates`` are the client's, asked after the Operation's own. A cancellation audits and then
+    returns None: the executor re-raises it.
+    """
+    call = _Call(op, sinks, gates)
+    token: Token | None = None
+    stale: Token | None = None
+    reauthorised = False
+    while True:
+        call.attempt += 1
+        # -- gates: each may refuse, or ask for a wait ------------------------------------------
+        wait = 0.0
+        for gate in call.gates:
+            try:
+                seconds = gate.admit(call.attempt)
+            except CreditSDKError as exc:
+                if call.attempt == 1:
+                    raise call.refused(exc) from None
+                call.attempt -= 1  # the refused attempt never started
+                raise call.fail(exc, answered=False) from None
+            if not any(g is gate for g in call.admitted):
+                call.admitted.append(gate)
+            wait = max(wait, float(seconds or 0.0))
+        if wait > 0:
+            slept = yield Sleep(wait)
+            if isinstance(slept, Cancelled):
+                call.cancelled(slept)
+                return None  # type: ignore[return-value]  # the executor re-raises
+        # -- credentials --------------------------------------------------------------------------
+        request = op.build_request()
+        if op.auth is not None:
+            got = yield GetToken(op.auth, stale)
+            if isinstance(got, Cancelled):
+                call.cancelled(got)
+                return None  # type: ignore[return-value]
+            if isinstance(got, CreditSDKError):
+                call.attempt -= 1  # this attempt was never sent
+                if call.attempt == 0:
+                    raise call.refused(got) from None  # nothing sent: nothing to audit
+                raise call.fail(got, answered=False) from None
+            token, stale = got, None
+            request = op.auth.apply(request, token)
+        # -- the attempt --------------------------------------------------------------------------
+        started = time.perf_counter()
+        if log.isEnabledFor(logging.DEBUG):  # safe_url is not free: only when it is shown
+            log.debug(
+                "%s %s → %s %s (attempt %d)",
+                op.provider,
+                op.name,
+                request.method,
+                safe_url(request.url),
+                call.attempt,
+            )
+        outcome = yield Send(request, deadline, max_bytes)
+        if isinstance(outcome, Cancelled):
+            call.cancelled(outcome)
+            return None  # type: ignore[return-value]  # the executor re-raises
+        failure: Failure | None = None
+        result: T | None = None
+        if isinstance(outcome, Failure):
+            failure = outcome
+            call.sent_any = call.sent_any or failure.processed is Processed.MAYBE
+            call.last_status = failure.status or call.last_status
+            log.debug(
+                "%s %s ✗ %s after %.0f ms",
+                op.provider,
+                op.name,
+                failure.reason,
+                (time.perf_counter() - started) * 1000,
+            )
+        else:
+            response: Response = outcome
+            call.sent_any = True
+            call.last_status = response.status_code
+            log.debug(
+                "%s %s ← HTTP %d in %.0f ms",
+                op.provider,
+                op.name,
+                response.status_code,
+                (time.perf_counter() - started) * 1000,
+            )
+            if (
+                op.auth is not None
+                and token is not None
+                and not reauthorised
+                and op.auth.rejected(response)
+            ):
+                # The credentials were refused, not the request processed: fetch new ones and
+                # send again, once (whatever the retry policy says).
+                reauthorised, stale = True, token
+                log.info("%s %s: credentials rejected; renewing them", op.provider, op.name)
+                continue
+            try:
+                handled = _handle_answer(op, response)
+            except CreditSDKError as exc:
+                if isinstance(exc, ResponseIntegrityError):
+                    call.maybe_processed = True
+                txn = _answer_transaction_id(op, response)
+                raise call.fail(exc, answered=True, transaction_id=txn) from exc.__cause__
+            failure, result = handled
+        if failure is None:
+            try:
+                name = op.outcome_of(result)  # type: ignore[arg-type]
+                transaction_id = op.transaction_id_of(result)  # type: ignore[arg-type]
+            except Exception as exc:  # pragma: no cover - an Operation bug, kept visible
+                call.maybe_processed = True
+                raised = ResponseIntegrityError(
+                    f"answer could not be parsed ({type(exc).__name__})"
+                )
+                raise call.fail(raised, answered=True) from exc
+            call.settle(Outcome(OutcomeKind.ANSWERED, call.attempt, result=result, sent=True))
+            call.audit(outcome=name, maybe_billed=False, transaction_id=transaction_id)
+            return result  # type: ignore[return-value]
+        if failure.processed is Processed.MAYBE:
+            call.maybe_processed = True
+        delay = retry_delay(op, policy, failure, call.attempt, rng)
+        if delay is None:
+            raise call.fail(failure.error, answered=False)
+        log.info(
+            "%s %s: attempt %d failed (%s); retrying in %.2f s",
+            op.provider,
+            op.name,
+            call.attempt,
+            failure.reason,
+            delay,
+        )
+        if policy.on_retry is not None:
+            policy.on_retry(RetryEvent(op.provider, op.name, call.attempt, delay, failure.reason))
+        slept = yield Sleep(delay)
+        if isinstance(slept, Cancelled):
+            call.cancelled(slept)
+            return None  # type: ignore[return-value]  # the executor re-raises

@@ -1,0 +1,158 @@
+"""SyncClientBase / AsyncClientBase: what every provider client shares.
+
+A provider client configures itself, then calls ``_init_transport(...)``; each of its methods
+builds an Operation and returns ``self._run(op, timeout, retry)``.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from .config import NOT_GIVEN, NotGiven, TimeoutArg
+from .executors import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    AsyncTransport,
+    SyncTransport,
+    _TransportBase,
+    check_max_bytes,
+)
+from .gates import Gate
+from .operation import Operation
+from .retry import RetryPolicy
+
+__all__ = ["AsyncClientBase", "SyncClientBase"]
+
+T = TypeVar("T")
+_ClientT = TypeVar("_ClientT", bound="SyncClientBase")
+_AClientT = TypeVar("_AClientT", bound="AsyncClientBase")
+
+
+class _ClientSettings:
+    """The settings every provider client shows, sync or async: read from its transport."""
+
+    _transport: _TransportBase
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        return self._transport.timeout
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self._transport.retry
+
+    @property
+    def max_response_bytes(self) -> int:
+        """The largest answer this client reads, in decoded bytes; larger ones raise
+        `creditsdk.errors.ResponseTooLargeError`. Settable."""
+        return self._transport.max_response_bytes
+
+    @max_response_bytes.setter
+    def max_response_bytes(self, value: int) -> None:
+        self._transport.max_response_bytes = check_max_bytes(value)
+
+    def _add_gate(self, gate: Gate) -> None:
+        """Every call of this client passes ``gate`` too (after the Operation's own gates)."""
+        self._transport.gates = (*self._transport.gates, gate)
+
+
+class SyncClientBase(_ClientSettings):
+    """What every sync provider client shares: the transport, context manager, ``close()``."""
+
+    _transport: SyncTransport
+
+    def _init_transport(
+        self,
+        *,
+        provider: str,
+        timeout: TimeoutArg | NotGiven,
+        retry: RetryPolicy | None,
+        http_client: httpx.Client | None,
+        audit: object,
+        verify: Any = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        self._transport = SyncTransport(
+            provider=provider,
+            timeout=timeout,
+            retry=retry,
+            http_client=http_client,
+            audit=audit,
+            verify=verify,
+            max_response_bytes=max_response_bytes,
+        )
+
+    def _run(
+        self,
+        op: Operation[T],
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | NotGiven = NOT_GIVEN,
+    ) -> T:
+        return self._transport.run(op, timeout=timeout, retry=retry)
+
+    def close(self) -> None:
+        """Close the HTTP connections this client opened (not a caller-owned ``http_client``)."""
+        self._transport.close()
+
+    def __enter__(self: _ClientT) -> _ClientT:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncClientBase(_ClientSettings):
+    """What every async provider client shares: the transport, ``async with``, ``aclose()``."""
+
+    _transport: AsyncTransport
+
+    def _init_transport(
+        self,
+        *,
+        provider: str,
+        timeout: TimeoutArg | NotGiven,
+        retry: RetryPolicy | None,
+        http_client: httpx.AsyncClient | None,
+        audit: object,
+        verify: Any = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        self._transport = AsyncTransport(
+            provider=provider,
+            timeout=timeout,
+            retry=retry,
+            http_client=http_client,
+            audit=audit,
+            verify=verify,
+            max_response_bytes=max_response_bytes,
+        )
+
+    async def _run(
+        self,
+        op: Operation[T],
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | NotGiven = NOT_GIVEN,
+    ) -> T:
+        return await self._transport.run(op, timeout=timeout, retry=retry)
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections this client opened (not a caller-owned ``http_client``)."""
+        await self._transport.aclose()
+
+    async def __aenter__(self: _AClientT) -> _AClientT:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

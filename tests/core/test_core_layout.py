@@ -1,0 +1,55 @@
+"""The core's rooms: who may import httpx, and nothing in the core names a provider."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import creditsdk
+
+SRC = pathlib.Path(creditsdk.__file__).parent
+CORE = SRC / "_core"
+#: The executors adapt wire values to httpx; config and the client bases take httpx values
+#: from users (``timeout=httpx.Timeout``, ``http_client=``); the pool and the log filter are
+#: httpx's own plumbing. Everything else in the core, and every ``_protocol``, is httpx-free.
+HTTPX_ALLOWED = {"executors.py", "pool.py", "clients.py", "config.py"}
+
+
+def _imports(path: pathlib.Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_protocols_and_the_core_outside_the_executors_import_no_httpx() -> None:
+    checked = [p for p in CORE.glob("*.py") if p.name not in HTTPX_ALLOWED]
+    checked += list(SRC.glob("*/_protocol.py"))
+    assert len(checked) >= 10
+    offenders = [str(p.relative_to(SRC)) for p in checked if "httpx" in _imports(p)]
+    assert offenders == []
+
+
+def test_the_core_names_no_provider_and_no_provider_field() -> None:
+    words = ("tianyuan", "fireeye", "sesame", "zhima", "alipay", "unionpay", "sub_msg")
+    found = []
+    for path in CORE.glob("*.py"):
+        text = path.read_text(encoding="utf-8").lower()
+        found += [f"{path.name}: {w}" for w in words if w in text]
+    assert found == []
+
+
+def test_importing_the_core_configures_no_logging() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import logging, creditsdk._core.call, creditsdk._core.redact, creditsdk._core.httplog;"
+        "names = ('creditsdk', 'creditsdk.audit', 'creditsdk.batch', 'httpx');"
+        "print(sum(len(logging.getLogger(n).filters) for n in names))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "0"
