@@ -180,12 +180,7 @@ def test_no_provider_names_outside_provider_folders(module: str) -> None:
 WIRE_NAMES = sorted({w for spec in SPECS for w in spec.wire_names})
 
 #: Central modules of other rooms that still handle a provider's wire fields.
-KNOWN_WIRE_NAMES: dict[str, str] = {
-    # error scrubbing knows Sesame's sub_msg: the provider should hand the core the texts to
-    # scrub (contract §4: "no provider field names (sub_msg) in _core")
-    "creditsdk._core.transport": "room: core (sub_msg in the error scrubbing)",
-    "creditsdk.errors": "room: core (_SCRUBBED names sub_msg)",
-}
+KNOWN_WIRE_NAMES: dict[str, str] = {}
 
 
 def wire_name_mentions(module: str) -> list[str]:

@@ -79,12 +79,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
-
-
-def _configure_logging() -> None:
-    from ._core.config import configure_logging_from_env
-
-    configure_logging_from_env()
-
-
-_configure_logging()

@@ -1,10 +1,11 @@
 """Every exception creditsdk raises.
 
 All of them derive from [`CreditSDKError`][]. Messages are one line and never contain personal
-data or secrets: the message, ``code``, ``transaction_id`` and ``sub_msg`` of every error go
-through the SDK's masking pass (`creditsdk._core.redact.scrub_text`) when they are set,
-whoever sets them — so a provider's echo of an ID number, mobile, card or of the client's own key
-is masked before anything can show it.
+data or secrets: the message and every other public text attribute of every error (``code``,
+``transaction_id``, a provider's own detail fields) go through the SDK's masking pass
+(`creditsdk._core.redact.scrub_text`) when they are set, whoever sets them — so a provider's
+echo of an ID number, mobile, card or of the client's own key is masked before anything can
+show it.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ __all__ = [
     "UnverifiedCardWarning",
 ]
 
-#: Attributes masked whenever they are set (see the module docstring).
-_SCRUBBED = frozenset({"message", "code", "transaction_id", "sub_msg"})
+#: Text attributes left as they are: names the SDK itself chose (never a provider's echo).
+_NOT_SCRUBBED = frozenset({"provider", "field", "rule", "outcome"})
 
 
 class CreditSDKError(Exception):
@@ -69,7 +70,7 @@ class CreditSDKError(Exception):
     if not TYPE_CHECKING:  # hidden from mypy, which would otherwise allow any attribute
 
         def __setattr__(self, name: str, value: Any) -> None:
-            if name in _SCRUBBED and isinstance(value, str):
+            if isinstance(value, str) and not name.startswith("_") and name not in _NOT_SCRUBBED:
                 value = scrub_text(value)
                 if name == "message":
                     self.args = (value, *self.args[1:])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import pathlib
 
 import creditsdk
@@ -43,13 +44,24 @@ def test_the_core_names_no_provider_and_no_provider_field() -> None:
 
 
 def test_importing_the_core_configures_no_logging() -> None:
+    """Importing adds no handler, sets no level and leaves httpx's logger alone; the SDK's own
+    loggers only get their masking filter (one each)."""
     import subprocess
     import sys
 
     code = (
         "import logging, creditsdk._core.call, creditsdk._core.redact, creditsdk._core.httplog;"
         "names = ('creditsdk', 'creditsdk.audit', 'creditsdk.batch', 'httpx');"
-        "print(sum(len(logging.getLogger(n).filters) for n in names))"
+        "print([(len(logging.getLogger(n).filters), len(logging.getLogger(n).handlers),"
+        " logging.getLogger(n).level) for n in names])"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "0"
+    env = {k: v for k, v in os.environ.items() if k != "CREDITSDK_LOG"}
+    env["CREDITSDK_LOG"] = "debug"  # configured when a client is made, not at import
+    out = subprocess.run(
+        [sys.executable, "-c", code.replace("creditsdk._core.call", "creditsdk")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    assert out.stdout.strip() == "[(1, 0, 0), (1, 0, 0), (1, 0, 0), (0, 0, 0)]"

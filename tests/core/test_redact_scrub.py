@@ -176,6 +176,9 @@ def test_every_error_class_masks(caplog: pytest.LogCaptureFixture) -> None:
 def test_the_sdk_loggers_and_httpx_mask_records_at_the_source(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    from creditsdk._core.redact import install_log_filters
+
+    install_log_filters()  # httpx's logger: what the first client does (not at import)
     try:
         raise ValueError(f"boom {CARD}")
     except ValueError:

@@ -152,7 +152,10 @@ def test_a_code_or_name_is_declared_once(probe: Any) -> None:
 
 def test_through_the_sandbox(probe: Any) -> None:
     with Sandbox(providers=["tianyuan"], seed=5) as sb:
-        sb.tianyuan.enabled_products.add(CODE)
+        # The Sandbox answers the product as its declaration says (the folder's own payload).
+        sandbox_data = probe.sandbox_data
+        assert sandbox_data is not None
+        sb.tianyuan.add_product(CODE, sandbox_data)
         sb.tianyuan.pin(APPLICANT.id_card, "light")
         with sb.tianyuan_client() as ty:
             result = ty.query(CODE, applicant=APPLICANT, consent=CONSENT)
@@ -168,3 +171,19 @@ def test_through_the_sandbox(probe: Any) -> None:
     ]
     assert isinstance(report, MultiLendingReport)
     assert report.factors == named.factors
+
+
+def test_add_product_refuses_a_bad_code_a_known_one_and_a_non_callable() -> None:
+    from creditsdk.errors import ConfigurationError
+
+    with Sandbox(providers=["tianyuan"]) as sb:
+        with pytest.raises(ConfigurationError, match="not a product code"):
+            sb.tianyuan.add_product("jrzq 1", lambda params, scenario: None)
+        with pytest.raises(ConfigurationError, match="already answers JRZQ9E2A"):
+            sb.tianyuan.add_product("JRZQ9E2A", lambda params, scenario: None)
+        with pytest.raises(ConfigurationError, match="callable"):
+            sb.tianyuan.add_product("TSTADD01", "data")  # type: ignore[arg-type]
+        assert "TSTADD01" not in sb.tianyuan.implemented_products
+        sb.tianyuan.add_product("TSTADD01", lambda params, scenario: None, enabled=False)
+        assert "TSTADD01" in sb.tianyuan.implemented_products
+        assert "TSTADD01" not in sb.tianyuan.enabled_products

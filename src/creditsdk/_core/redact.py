@@ -451,3 +451,8 @@ def install_log_filters(*names: str) -> None:
             continue
         logging.getLogger(name).addFilter(RedactingFilter())
         _installed.add(name)
+
+
+# The SDK's own loggers mask from the start (a record of ours is never shown unmasked, even
+# before a client exists); httpx's logger is another library's: filtered on first use only.
+install_log_filters(*(name for name in _LOGGERS if name.startswith("creditsdk")))

@@ -136,6 +136,8 @@ class TianyuanSandbox(ProviderSandboxBase["TianyuanClient", "AsyncTianyuanClient
             "JRZQ8F7C": self._risk_payload,
             "COMB86PM": self._composite,
         }
+        #: products answered by add_product(): code -> payload(params, scenario)
+        self._added: dict[str, Callable[[Mapping[str, Any], str], Any]] = {}
         self.enabled_products: set[str] = set(opts.get("enabled_products", DEFAULT_ENABLED))
         unknown = sorted(self.enabled_products - self.implemented_products)
         if unknown:
@@ -150,10 +152,36 @@ class TianyuanSandbox(ProviderSandboxBase["TianyuanClient", "AsyncTianyuanClient
 
     # -- knobs -------------------------------------------------------------------------------
 
+    def add_product(
+        self,
+        code: str,
+        payload: Callable[[Mapping[str, Any], str], Any],
+        *,
+        price: Decimal | str | None = None,
+        enabled: bool = True,
+    ) -> None:
+        """Answer product ``code`` too: ``payload(params, scenario)`` returns the ``data`` of a
+        code-0 answer (``None``: no data) from the request's decrypted ``params`` and the
+        applicant's scenario. For trying a product of your contract (or a test's) before the
+        Sandbox implements it; its requests are person queries (``name``, ``id_card``,
+        ``mobile_no``) like every other product's."""
+        if not isinstance(code, str) or not re.fullmatch(r"[A-Z0-9]{4,16}", code):
+            raise ConfigurationError(f"add_product: {code!r} is not a product code like JRZQ9E2A")
+        if code in self.implemented_products:
+            raise ConfigurationError(f"add_product: the sandbox already answers {code}")
+        if not callable(payload):
+            raise ConfigurationError("add_product: payload must be a callable (params, scenario)")
+        with self._lock:
+            self._added[code] = payload
+            if price is not None:
+                self.prices[code] = Decimal(str(price))
+            if enabled:
+                self.enabled_products.add(code)
+
     @property
     def implemented_products(self) -> frozenset[str]:
         """The product codes the Sandbox answers; any other answers 1008."""
-        return frozenset(self._payloads)
+        return frozenset(self._payloads) | frozenset(self._added)
 
     def _failure(self, code: int | str, message: str | None) -> InjectedFailure:
         number = int(code) if isinstance(code, str) and code.strip().isdigit() else code
@@ -278,7 +306,7 @@ class TianyuanSandbox(ProviderSandboxBase["TianyuanClient", "AsyncTianyuanClient
         params = self._decrypt(request.body)
         if params is None:
             return self._error(1002)
-        if product not in self.enabled_products or product not in self._payloads:
+        if product not in self.enabled_products or product not in self.implemented_products:
             return self._error(1008)
         failure = self._next_failure()
         if failure is not None:
@@ -295,7 +323,11 @@ class TianyuanSandbox(ProviderSandboxBase["TianyuanClient", "AsyncTianyuanClient
                 return self._error(1007)
             tid = self._next_tid()
             balance_after = self.balance
-        payload = self._payloads[product](id_card, scenario)
+        added = self._added.get(product)
+        if added is not None:
+            payload = added(params, scenario)
+        else:
+            payload = self._payloads[product](id_card, scenario)
         self._bill(
             product,
             tid,
