@@ -6,12 +6,15 @@ builds an Operation and returns ``self._run(op, timeout, retry)``.
 
 from __future__ import annotations
 
+import ssl
+from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 
 from .config import NOT_GIVEN, NotGiven, TimeoutArg
+from .consent import AuditEvent, AuditSink
 from .executors import (
     DEFAULT_MAX_RESPONSE_BYTES,
     AsyncTransport,
@@ -23,7 +26,15 @@ from .gates import Gate
 from .operation import Operation
 from .retry import RetryPolicy
 
-__all__ = ["AsyncClientBase", "SyncClientBase"]
+__all__ = ["AsyncClientBase", "AuditArg", "SyncClientBase", "VerifyArg"]
+
+_Sink = AuditSink | Callable[[AuditEvent], object]
+#: What ``audit=`` takes: a sink, a callable given each event, several of those, or None (the
+#: ``creditsdk.audit`` logger).
+AuditArg = _Sink | Iterable[_Sink] | None
+#: What ``verify=`` takes (as httpx): True (system CAs), False, a CA bundle path or an
+#: ``ssl.SSLContext``.
+VerifyArg = ssl.SSLContext | str | bool
 
 T = TypeVar("T")
 _ClientT = TypeVar("_ClientT", bound="SyncClientBase")
@@ -70,8 +81,8 @@ class SyncClientBase(_ClientSettings):
         timeout: TimeoutArg | NotGiven,
         retry: RetryPolicy | None,
         http_client: httpx.Client | None,
-        audit: object,
-        verify: Any = True,
+        audit: AuditArg,
+        verify: VerifyArg = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._transport = SyncTransport(
@@ -120,8 +131,8 @@ class AsyncClientBase(_ClientSettings):
         timeout: TimeoutArg | NotGiven,
         retry: RetryPolicy | None,
         http_client: httpx.AsyncClient | None,
-        audit: object,
-        verify: Any = True,
+        audit: AuditArg,
+        verify: VerifyArg = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._transport = AsyncTransport(

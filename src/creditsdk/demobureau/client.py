@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
+from .._core.clients import AsyncClientBase, AuditArg, SyncClientBase, VerifyArg
 from .._core.config import NOT_GIVEN, NotGiven, TimeoutArg
 from .._core.consent import Consent
 from .._core.identity import Applicant
 from .._core.retry import RetryPolicy
-from .._core.transport import AsyncClientBase, SyncClientBase
 from . import _protocol
 from .models import DemoScoreResult
 
@@ -35,8 +33,8 @@ class DemoClient(_DemoConfig, SyncClientBase):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | None = None,
         http_client: httpx.Client | None = None,
-        audit: object = None,
-        verify: Any = True,
+        audit: AuditArg = None,
+        verify: VerifyArg = True,
     ) -> None:
         self._configure(api_key, base_url)
         self._init_transport(
@@ -69,8 +67,8 @@ class AsyncDemoClient(_DemoConfig, AsyncClientBase):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
-        audit: object = None,
-        verify: Any = True,
+        audit: AuditArg = None,
+        verify: VerifyArg = True,
     ) -> None:
         self._configure(api_key, base_url)
         self._init_transport(

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import datetime as _dt
-import ssl
 import warnings
-from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 import httpx
 
+from .._core.clients import AsyncClientBase, AuditArg, SyncClientBase, VerifyArg
 from .._core.config import NOT_GIVEN, NotGiven, TimeoutArg
-from .._core.consent import AuditEvent, AuditSink, Consent
+from .._core.consent import Consent
+from .._core.executors import DEFAULT_MAX_RESPONSE_BYTES
 from .._core.identity import _caller_stacklevel
 from .._core.operation import Operation
 from .._core.redact import mask_secret
 from .._core.retry import RetryPolicy
-from .._core.transport import DEFAULT_MAX_RESPONSE_BYTES, AsyncClientBase, SyncClientBase
 from ..errors import (
     ConfigurationError,
 )
@@ -34,12 +33,6 @@ __all__ = [
     "VerifyArg",
 ]
 
-_Sink = AuditSink | Callable[[AuditEvent], object]
-#: What ``audit=`` takes: a sink, a callable given each event, several of those, or None (the
-#: ``creditsdk.audit`` logger).
-AuditArg = _Sink | Iterable[_Sink] | None
-#: What ``verify=`` takes (as httpx): True, False, a CA bundle path or an ``ssl.SSLContext``.
-VerifyArg = ssl.SSLContext | str | bool
 #: A transaction date: a ``date`` (or ``datetime``) or ``"YYYYMMDD"`` / ``"YYYY-MM-DD"``.
 DateArg = _dt.date | str
 #: An amount in yuan: ``Decimal("212.00")``, ``212`` or ``"212.00"`` (never a float).

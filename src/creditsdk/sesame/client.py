@@ -6,18 +6,18 @@ import datetime as _dt
 import functools
 import inspect
 import os
-import ssl
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import httpx
 
+from .._core.clients import AsyncClientBase, AuditArg, SyncClientBase, VerifyArg
 from .._core.config import NOT_GIVEN, NotGiven, TimeoutArg
-from .._core.consent import AuditEvent, AuditSink, Consent
+from .._core.consent import Consent
+from .._core.executors import DEFAULT_MAX_RESPONSE_BYTES
 from .._core.identity import Applicant
 from .._core.retry import RetryPolicy
-from .._core.transport import DEFAULT_MAX_RESPONSE_BYTES, AsyncClientBase, SyncClientBase
 from ..errors import ConfigurationError
 from . import _protocol as p
 from .models import Admittance, AuthorizationStatus, Grant, SesameScore, WatchlistResult
@@ -27,11 +27,6 @@ __all__ = ["AsyncSesameClient", "AuditArg", "SesameClient", "VerifyArg"]
 GrantOrToken = Grant | str
 CertArg = str | bytes | os.PathLike[str] | None
 PathArg = str | os.PathLike[str] | None
-#: ``verify=``: what httpx takes: True (system CAs), False, a CA bundle path or an SSLContext.
-VerifyArg = bool | str | ssl.SSLContext
-_AuditOne = AuditSink | Callable[[AuditEvent], object]
-#: ``audit=``: a sink, a callable taking an AuditEvent, several of those, or None (log at INFO).
-AuditArg = _AuditOne | Iterable[_AuditOne] | None
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _H = TypeVar("_H", httpx.Client, httpx.AsyncClient)
@@ -164,8 +159,8 @@ class _SesameBase(Generic[_H]):
             timeout: TimeoutArg | NotGiven,
             retry: RetryPolicy | None,
             http_client: _H | None,
-            audit: object,
-            verify: Any = True,
+            audit: AuditArg,
+            verify: VerifyArg = True,
             max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         ) -> None: ...
 

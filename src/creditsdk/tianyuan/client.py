@@ -7,11 +7,12 @@ from typing import Any, TypeVar, overload
 
 import httpx
 
+from .._core.clients import AsyncClientBase, AuditArg, SyncClientBase, VerifyArg
 from .._core.config import NOT_GIVEN, NotGiven, TimeoutArg
 from .._core.consent import Consent
+from .._core.executors import DEFAULT_MAX_RESPONSE_BYTES
 from .._core.identity import Applicant
 from .._core.retry import RetryPolicy
-from .._core.transport import DEFAULT_MAX_RESPONSE_BYTES, AsyncClientBase, SyncClientBase
 from ..errors import ConfigurationError
 from . import _protocol as proto
 from .factors import BucketTables
@@ -92,8 +93,8 @@ class TianyuanClient(_Common, SyncClientBase):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | None = None,
         http_client: httpx.Client | None = None,
-        audit: object = None,
-        verify: Any = True,
+        audit: AuditArg = None,
+        verify: VerifyArg = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         config: proto.TianyuanConfig | None = None,
     ) -> None:
@@ -188,8 +189,8 @@ class AsyncTianyuanClient(_Common, AsyncClientBase):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
-        audit: object = None,
-        verify: Any = True,
+        audit: AuditArg = None,
+        verify: VerifyArg = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         config: proto.TianyuanConfig | None = None,
     ) -> None:
