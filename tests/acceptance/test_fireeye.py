@@ -79,8 +79,10 @@ def test_added_transaction_with_cardholder_details(sb: Sandbox, consent: Consent
     day = dt.date(2016, 12, 1)
     sb.fireeye.add_transaction(CARD, day, Decimal("212.00"), id_card=ID_CARD, mobile=MOBILE)
     with sb.fireeye_client() as fe:
-        ok = fe.verify_transaction(CARD, day, Decimal("212"), consent, id_card=ID_CARD)
-        other = fe.verify_transaction(CARD, day, Decimal("212"), consent, mobile="13900139000")
+        ok = fe.verify_transaction(CARD, day, Decimal("212"), consent=consent, id_card=ID_CARD)
+        other = fe.verify_transaction(
+            CARD, day, Decimal("212"), consent=consent, mobile="13900139000"
+        )
     assert (ok.matched, other.matched) == (True, False)
 
 
@@ -187,7 +189,7 @@ def test_in_process_sandbox(consent: Consent) -> None:
     with sb.fireeye_client() as fe:
         assert fe.base_url == "http://sandbox.invalid"
         assert fe.verify_transaction(CARD, real.date, real.amount, consent=consent).matched
-        assert fe.model_score(CARD, ID_CARD, MOBILE, consent).score == sb.fireeye.score_for(
+        assert fe.model_score(CARD, ID_CARD, MOBILE, consent=consent).score == sb.fireeye.score_for(
             CARD, ID_CARD, MOBILE
         )
     assert len(sb.ledger("fireeye")) == 2
@@ -220,7 +222,7 @@ def test_a_client_built_by_hand_works_against_the_sandbox(sb: Sandbox, consent: 
         base_url=sb.base_url,
         method="GET",
     ) as fe:
-        assert fe.verify_transaction(CARD, real.date, real.amount, consent).matched
+        assert fe.verify_transaction(CARD, real.date, real.amount, consent=consent).matched
 
 
 def test_garbled_answer_is_integrity_error(sb: Sandbox, consent: Consent) -> None:

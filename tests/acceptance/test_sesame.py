@@ -39,13 +39,13 @@ def test_sync_flow_over_loopback(sb: Sandbox) -> None:
         before = len(sb.ledger("sesame"))
         score = zm.score(grant, consent=CONSENT)
         assert score.score == 688
-        assert zm.score(grant, CONSENT, transaction_id=score.transaction_id) == score
+        assert zm.score(grant, consent=CONSENT, transaction_id=score.transaction_id) == score
         assert len(sb.ledger("sesame")) == before + 1
         assert sb.ledger("sesame")[-1].transaction_id == score.transaction_id
         assert zm.authorization_status(grant).authorized is True
         sb.sesame.revoke(grant.user_id)
         with pytest.raises(AuthorizationRevokedError):
-            zm.score(grant, CONSENT)
+            zm.score(grant, consent=CONSENT)
 
 
 def test_authorize_page_over_http(sb: Sandbox) -> None:
@@ -75,7 +75,7 @@ async def test_async_flow_over_loopback(sb: Sandbox) -> None:
         back = sb.sesame.approve(zm.authorization_url("https://l.example/cb", "a1"), user_id=user)
         grant = await zm.exchange_code(zm.parse_redirect(back, "a1"))
         assert grant.user_id == user
-        score = await zm.score(grant, CONSENT)
+        score = await zm.score(grant, consent=CONSENT)
         assert score.score is None
         grant2 = await zm.refresh(grant)
         assert (await zm.authorization_status(grant2)).authorized is True
@@ -89,7 +89,7 @@ def test_in_process_sandbox_without_a_port() -> None:
         with sandbox.sesame_client() as zm:
             url = zm.authorization_url("https://l.example/cb", "p")
             grant = zm.exchange_code(zm.parse_redirect(sandbox.sesame.approve(url), "p"))
-            assert zm.score(grant, CONSENT).score is not None
+            assert zm.score(grant, consent=CONSENT).score is not None
             assert len(sandbox.ledger("sesame")) == 1
     finally:
         sandbox.stop()
@@ -106,8 +106,8 @@ async def test_cert_mode_async_flow_with_watchlist() -> None:
             assert zm.cert_mode
             back = sb.sesame.approve(zm.authorization_url("https://l.example/cb", "c1"))
             grant = await zm.exchange_code(zm.parse_redirect(back, "c1"))
-            assert (await zm.score(grant, CONSENT)).score is not None
-            watch = await zm.watchlist(person, CONSENT, "w1010100000000009999")
+            assert (await zm.score(grant, consent=CONSENT)).score is not None
+            watch = await zm.watchlist(person, consent=CONSENT, product_code="w1010100000000009999")
             assert (watch.level, watch.listed) == (1, True)
         assert [e.operation for e in sb.ledger("sesame")] == [
             "zhima.credit.score.get",

@@ -284,7 +284,7 @@ def test_nested_json_on_error_statuses_for_every_provider(provider: str, status:
         if provider == "tianyuan":
             return client.multi_lending(applicant, consent=consent)
         return client.verify_transaction(
-            "6222020000000000000", dt.date(2025, 3, 14), Decimal("1.00"), consent
+            "6222020000000000000", dt.date(2025, 3, 14), Decimal("1.00"), consent=consent
         )
 
     with client, pytest.raises(CreditSDKError) as caught:
@@ -319,7 +319,7 @@ def test_nested_json_on_error_statuses_for_sesame(status: int) -> None:
         http_client=httpx.Client(transport=httpx.MockTransport(answer)), audit=audit, retry=ONE
     )
     with client, pytest.raises(CreditSDKError) as caught:
-        client.admittance(applicant, 600, consent)
+        client.admittance(applicant, 600, consent=consent)
     assert type(caught.value) is ResponseIntegrityError
     assert len(seen) == 1  # the caller's http_client carried the call
     assert len(audit.events) == 1

@@ -288,10 +288,12 @@ def _hostile_flows(ev: Evidence) -> None:
             ev.run(
                 f"hostile fireeye {amount}",
                 lambda a=amount: fe.verify_transaction(
-                    CARD, TRANS_DATE, Decimal(a), CONSENT, id_card=ID_CARD, mobile=MOBILE
+                    CARD, TRANS_DATE, Decimal(a), consent=CONSENT, id_card=ID_CARD, mobile=MOBILE
                 ),
             )
-        ev.run("hostile fireeye score", lambda: fe.model_score(CARD, ID_CARD, MOBILE, CONSENT))
+        ev.run(
+            "hostile fireeye score", lambda: fe.model_score(CARD, ID_CARD, MOBILE, consent=CONSENT)
+        )
 
 
 def _faults(
@@ -400,18 +402,25 @@ def _fireeye_calls(sb: Sandbox, ev: Evidence, fe: Any, method: str) -> None:
     ev.run(
         f"fireeye {method} match",
         lambda: fe.verify_transaction(
-            CARD, TRANS_DATE, Decimal("212.00"), CONSENT, id_card=ID_CARD, mobile=MOBILE
+            CARD, TRANS_DATE, Decimal("212.00"), consent=CONSENT, id_card=ID_CARD, mobile=MOBILE
         ),
     )
     ev.run(
         f"fireeye {method} no match",
-        lambda: fe.verify_transaction(CARD, TRANS_DATE, Decimal("1.00"), CONSENT),
+        lambda: fe.verify_transaction(CARD, TRANS_DATE, Decimal("1.00"), consent=CONSENT),
     )
-    ev.run(f"fireeye {method} score", lambda: fe.model_score(CARD, ID_CARD, MOBILE, CONSENT))
+    ev.run(
+        f"fireeye {method} score", lambda: fe.model_score(CARD, ID_CARD, MOBILE, consent=CONSENT)
+    )
     for code in ("0001", "0002", "0004", "9999"):
         sb.fireeye.fail_next(code)
-        ev.run(f"fireeye {method} {code}", lambda: fe.model_score(CARD, ID_CARD, MOBILE, CONSENT))
-    ev.run("fireeye bad id", lambda: fe.model_score(CARD, ID_CARD[:-1] + "9", MOBILE, CONSENT))
+        ev.run(
+            f"fireeye {method} {code}",
+            lambda: fe.model_score(CARD, ID_CARD, MOBILE, consent=CONSENT),
+        )
+    ev.run(
+        "fireeye bad id", lambda: fe.model_score(CARD, ID_CARD[:-1] + "9", MOBILE, consent=CONSENT)
+    )
 
 
 def _sesame_flows(sb: Sandbox, ev: Evidence, hooks: dict[str, Any]) -> None:
@@ -431,10 +440,10 @@ def _sesame_flows(sb: Sandbox, ev: Evidence, hooks: dict[str, Any]) -> None:
             "sesame redirect denied",
             lambda: zm.parse_redirect(sb.sesame.deny(url), expected_state="order-42"),
         )
-        ev.run("sesame score", lambda: zm.score(grant, CONSENT))
+        ev.run("sesame score", lambda: zm.score(grant, consent=CONSENT))
         sb.sesame.set_score(grant.user_id, None)
-        ev.run("sesame score N/A", lambda: zm.score(grant, CONSENT))
-        ev.run("sesame admittance", lambda: zm.admittance(APPLICANT, 600, CONSENT))
+        ev.run("sesame score N/A", lambda: zm.score(grant, consent=CONSENT))
+        ev.run("sesame admittance", lambda: zm.admittance(APPLICANT, 600, consent=CONSENT))
         ev.run(
             "sesame authquery applicant",
             lambda: zm.authorization_status(APPLICANT, consent=CONSENT),
@@ -444,10 +453,10 @@ def _sesame_flows(sb: Sandbox, ev: Evidence, hooks: dict[str, Any]) -> None:
         if fresh is not None:
             ev.secret("access token", fresh.access_token)
             ev.secret("refresh token", fresh.refresh_token)
-        ev.run("sesame old token", lambda: zm.score(grant, CONSENT))
+        ev.run("sesame old token", lambda: zm.score(grant, consent=CONSENT))
         sb.sesame.revoke(grant.user_id)
-        ev.run("sesame revoked", lambda: zm.score(fresh or grant, CONSENT))
-        ev.run("sesame bad token", lambda: zm.score("not-a-token-at-all", CONSENT))
+        ev.run("sesame revoked", lambda: zm.score(fresh or grant, consent=CONSENT))
+        ev.run("sesame bad token", lambda: zm.score("not-a-token-at-all", consent=CONSENT))
         ev.run(
             "sesame bad admittance id",
             lambda: zm.admittance(
