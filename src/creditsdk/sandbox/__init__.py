@@ -38,7 +38,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    if name == "Ledger":  # deprecated: one public Ledger is creditsdk.batch.Ledger
+    if name == "Ledger":  # deprecated: the batch runner's is creditsdk.batch.RunLedger
         import warnings
 
         from ._app import Ledger
