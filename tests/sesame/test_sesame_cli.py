@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from creditsdk.cli import main
+from creditsdk._cli import main
 from creditsdk.sandbox import Sandbox
 
 CONSENT = ["--consent-reference", "AUTH20261101001", "--consent-purpose", "credit_underwriting"]

@@ -228,7 +228,7 @@ def test_sandbox_wants_admittance_score_not_admit_score(sb: Sandbox, consent: Co
 def test_sandbox_rate_limit_is_retried_end_to_end(
     sb: Sandbox, applicant: Applicant, consent: Consent
 ) -> None:
-    sb.sesame.fail_next("isv.app-call-limited", code="40002")
+    sb.sesame.fail_next("40002 isv.app-call-limited")
     with sb.sesame_client(retry=NO_WAIT) as zm:
         assert zm.admittance(applicant, 400, consent=consent).admitted is not None
     assert len(sb.ledger("sesame")) == 1
