@@ -1,6 +1,4 @@
-"""What an Operation would send, whichever request type it builds: an ``httpx.Request`` from
-``build_request(attempt)`` (before issue 13) or a plain wire value from ``build_request()``
-(issue 13's ``creditsdk._core.wire.Request``), so these tests read the same bytes either way."""
+"""What an Operation would send: its plain wire `Request` (creditsdk._core.wire), read back."""
 
 from __future__ import annotations
 
@@ -15,14 +13,6 @@ class Sent(NamedTuple):
 
 
 def sent(op: Any) -> Sent:
-    try:
-        request = op.build_request()
-    except TypeError:
-        request = op.build_request(1)
-    body = getattr(request, "body", None)
-    if body is None:
-        body = request.content
-    raw = request.headers
-    items = raw.items() if hasattr(raw, "items") else raw
-    headers = {str(k).lower(): str(v) for k, v in items}
-    return Sent(str(request.method), str(request.url), headers, bytes(body))
+    request = op.build_request()
+    headers = {k.lower(): v for k, v in request.headers}
+    return Sent(request.method, request.url, headers, request.body)

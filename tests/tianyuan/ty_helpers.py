@@ -27,14 +27,8 @@ def unseal(key: bytes, data: str) -> Any:
 
 
 def wire(op: Any) -> tuple[str, dict[str, str], bytes]:
-    """(URL path, headers lower-cased, body) of an Operation's request, whether it builds an
-    httpx.Request from an attempt number or a plain wire value with no argument."""
-    import inspect
+    """(URL path, headers lower-cased, body) of an Operation's plain wire request."""
     from urllib.parse import urlsplit
 
-    build = op.build_request
-    request = build(1) if inspect.signature(build).parameters else build()
-    headers = request.headers
-    pairs = headers if isinstance(headers, tuple) else headers.items()
-    body = request.content if hasattr(request, "content") else request.body
-    return urlsplit(str(request.url)).path, {k.lower(): v for k, v in pairs}, body
+    request = op.build_request()
+    return urlsplit(request.url).path, {k.lower(): v for k, v in request.headers}, request.body
