@@ -92,8 +92,11 @@ def _product_code(value: object) -> str:
 
 
 def new_transaction_id() -> str:
-    """32 hex chars from a UUID4 plus a prefix: unique, ``[A-Za-z0-9_]``, well under 64."""
-    return f"csdk_{uuid.uuid4().hex}"
+    """``csdk_`` and a UUID4's 32 hex digits in groups of 8: unique, ``[A-Za-z0-9_]``, 40
+    characters. Grouped so that no run of 11+ digits can occur: the masking pass would take one
+    for a card or mobile and star it out of audit events and errors (the id stops matching)."""
+    hexed = uuid.uuid4().hex
+    return "csdk_" + "_".join(hexed[i : i + 8] for i in range(0, 32, 8))
 
 
 def check_transaction_id(value: object) -> str:
