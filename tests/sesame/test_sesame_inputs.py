@@ -436,3 +436,14 @@ def test_generated_transaction_ids_survive_the_masking_pass(monkeypatch: Any) ->
     ids = {_inputs.new_transaction_id() for _ in range(5000)}
     assert len(ids) == 5000
     assert all(scrub_text(t) == t and len(t) == 40 for t in ids)
+
+
+@pytest.mark.parametrize("redirect", ["http://[::1/cb?auth_code=x&state=s", "https://[x?state=s"])
+def test_a_redirect_urllib_cannot_split_is_an_input_error(redirect: str) -> None:
+    """The fuzzer's find: urlsplit raised ValueError ("Invalid IPv6 URL") out of parse_redirect."""
+    from creditsdk.errors import InvalidInputError
+    from creditsdk.sesame import _protocol
+
+    with pytest.raises(InvalidInputError) as caught:
+        _protocol.parse_redirect(redirect, "s")
+    assert caught.value.field == "redirect"

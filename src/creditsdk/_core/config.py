@@ -6,6 +6,7 @@ import enum
 import logging
 import os
 from typing import Final, Literal, TypeVar
+from urllib.parse import SplitResult, urlsplit
 
 import httpx
 
@@ -93,3 +94,16 @@ def configure_logging_from_env() -> None:
         handler._creditsdk_env = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
     logger.setLevel(level)
+
+
+def url_parts(value: object) -> SplitResult | None:
+    """``urlsplit(value)``, or None for a non-string or a URL urllib cannot read (it raises
+    ValueError, e.g. "Invalid IPv6 URL" for an unclosed ``[``): callers raise their typed error."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  # a bad port raises only when read
+    except ValueError:
+        return None
+    return parts

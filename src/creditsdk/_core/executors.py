@@ -468,6 +468,8 @@ class SyncTransport(_TransportBase):
             request = _to_httpx(command.request, timeouts, progress.trace)
         except (httpx.InvalidURL, httpx.HTTPError) as exc:
             return _httpx_failure(exc)
+        except ValueError as exc:  # urllib's "Invalid IPv6 URL" and the like: never sent
+            return _httpx_failure(httpx.InvalidURL(str(exc)))
         deadline_at = None if command.deadline is None else clock() + command.deadline
         status: int | None = None
         try:
@@ -603,6 +605,8 @@ class AsyncTransport(_TransportBase):
             request = _to_httpx(command.request, timeouts, progress.atrace)
         except (httpx.InvalidURL, httpx.HTTPError) as exc:
             return _httpx_failure(exc)
+        except ValueError as exc:  # urllib's "Invalid IPv6 URL" and the like: never sent
+            return _httpx_failure(httpx.InvalidURL(str(exc)))
         deadline_at = None if command.deadline is None else clock() + command.deadline
         status: int | None = None
         task = asyncio.current_task()

@@ -14,11 +14,11 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import attrs
 
-from .._core.config import env_or
+from .._core.config import env_or, url_parts
 from .._core.consent import Consent, check_consent
 from .._core.identity import normalize_card_no, normalize_id_card, normalize_mobile
 from .._core.operation import Operation
@@ -108,8 +108,8 @@ class Credentials:
 
 
 def check_base_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    parts = url_parts(value)
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigurationError(
             "FireEye base_url must be an http(s) URL such as " + DEFAULT_BASE_URL
         )

@@ -14,10 +14,10 @@ import re
 import uuid
 from collections.abc import Callable
 from typing import Literal
-from urllib.parse import urlsplit
 
 import attrs
 
+from .._core.config import url_parts
 from .._core.identity import Applicant, normalize_id_card, normalize_name
 from .._core.redact import mask_id_card, mask_mobile, mask_name
 from ..errors import InvalidInputError
@@ -184,7 +184,7 @@ def inputs_authorization_url(
     *, redirect_uri: str, state: str, scope: str = "auth_zhima"
 ) -> AuthorizationUrlInputs:
     """``redirect_uri`` an absolute http(s) URL, ``state`` 1-256 characters, ``scope`` names."""
-    parts = urlsplit(redirect_uri) if isinstance(redirect_uri, str) else None
+    parts = url_parts(redirect_uri)
     if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidInputError(
             "must be an absolute http(s) URL", field="redirect_uri", rule="format"

@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import attrs
 from Crypto.PublicKey import RSA
 
+from .._core.config import url_parts
 from .._core.consent import Consent, check_consent
 from .._core.crypto import (
     aes_cbc_decrypt,
@@ -209,7 +210,8 @@ class SesameConfig:
             if len(aes) not in (16, 24, 32):
                 raise ConfigurationError("encrypt_key must decode to 16, 24 or 32 bytes (AES)")
         for name, url in (("gateway_url", gateway_url), ("authorize_url", authorize_url)):
-            if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+            parts = url_parts(url)
+            if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ConfigurationError(f"{name} must be an absolute http(s) URL")
         return cls(
             app_id=app_id,
@@ -741,7 +743,12 @@ def authorization_url(
 def parse_redirect(url_or_params: str | Mapping[str, object], expected_state: str) -> str:
     """The ``auth_code`` of the redirect back from Alipay, after checking ``state``."""
     if isinstance(url_or_params, str):
-        query = urlsplit(url_or_params).query if "?" in url_or_params else url_or_params
+        try:
+            query = urlsplit(url_or_params).query if "?" in url_or_params else url_or_params
+        except ValueError:  # e.g. "Invalid IPv6 URL" for an unclosed "[" in the host
+            raise InvalidInputError(
+                "is not a URL urllib can read", field="redirect", rule="format"
+            ) from None
         params: dict[str, str] = dict(parse_qsl(query, keep_blank_values=True))
     elif isinstance(url_or_params, Mapping):
         params = {}

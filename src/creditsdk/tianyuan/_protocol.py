@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 import attrs
 
-from .._core.config import env_or
+from .._core.config import env_or, url_parts
 from .._core.consent import Consent, check_consent
 from .._core.crypto import aes_cbc_decrypt, aes_cbc_encrypt, b64decode_strict, random_iv
 from .._core.identity import Applicant, normalize_id_card, normalize_mobile, normalize_name
@@ -200,7 +200,8 @@ class TianyuanConfig:
         assert aid is not None
         assert key is not None
         url = (url or DEFAULT_BASE_URL).rstrip("/")
-        if not url.startswith(("http://", "https://")):
+        parts = url_parts(url)
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigurationError("Tianyuan base_url must start with http:// or https://")
         if bucket_tables is None:
             bucket_tables = env_or(
