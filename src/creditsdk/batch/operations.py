@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
@@ -33,6 +33,7 @@ __all__ = [
     "get_operation",
     "register_operation",
     "required_field",
+    "row_cells",
     "score_layout",
 ]
 
@@ -113,6 +114,16 @@ def _scalar(value: Any) -> Scalar:
     if isinstance(value, (_dt.date, _dt.datetime)):
         return value.isoformat()
     return str(value)
+
+
+def row_cells(row: Mapping[str, str], names: Iterable[str]) -> dict[str, str | None]:
+    """The row's cells for ``names``, a blank cell as None: the keyword arguments of a provider's
+    ``_protocol.inputs_<op>`` (whose rules then say "required" for a missing one)."""
+    out: dict[str, str | None] = {}
+    for name in names:
+        value = row.get(name)
+        out[name] = None if value is None or not str(value).strip() else str(value)
+    return out
 
 
 def required_field(row: Mapping[str, str], name: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from .._core.consent import Consent
 from ..batch._schema import Column, FactorLayout
-from ..batch.operations import ProviderOperation, Scalar, score_layout
+from ..batch.operations import ProviderOperation, Scalar, row_cells, score_layout
 from ..errors import UnverifiedCardWarning
 from ._protocol import (
     ModelScoreInputs,
@@ -19,15 +19,6 @@ from ._protocol import (
 )
 
 __all__ = ["ModelScore", "VerifyTransaction"]
-
-
-def _cells(row: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str | None]:
-    """The row's cells for ``names``, a blank cell as None (the rules then say "required")."""
-    out: dict[str, str | None] = {}
-    for name in names:
-        value = row.get(name)
-        out[name] = None if value is None or not str(value).strip() else str(value)
-    return out
 
 
 def _quietly(build: Any, **raw: Any) -> Any:
@@ -47,7 +38,7 @@ class ModelScore(ProviderOperation):
     client_class = "creditsdk.fireeye.client:AsyncFireEyeClient"
 
     def prepare(self, row: Mapping[str, str]) -> ModelScoreInputs:
-        return _quietly(inputs_model_score, **_cells(row, self.columns))  # type: ignore[no-any-return]
+        return _quietly(inputs_model_score, **row_cells(row, self.columns))  # type: ignore[no-any-return]
 
     def masked(self, prepared: ModelScoreInputs) -> dict[str, str]:
         return prepared.masked()
@@ -93,7 +84,7 @@ class VerifyTransaction(ProviderOperation):
     client_class = "creditsdk.fireeye.client:AsyncFireEyeClient"
 
     def prepare(self, row: Mapping[str, str]) -> VerifyTransactionInputs:
-        return _quietly(inputs_verify_transaction, **_cells(row, self.columns))  # type: ignore[no-any-return]
+        return _quietly(inputs_verify_transaction, **row_cells(row, self.columns))  # type: ignore[no-any-return]
 
     def masked(self, prepared: VerifyTransactionInputs) -> dict[str, str]:
         masked = prepared.masked()

@@ -8,7 +8,7 @@ from typing import Any
 from .._core.consent import Consent
 from .._core.identity import Applicant
 from ..batch._schema import Column, FactorLayout
-from ..batch.operations import ApplicantOperation, Scalar
+from ..batch.operations import ApplicantOperation, Scalar, row_cells
 from ._protocol import inputs_multi_lending
 
 __all__ = ["MultiLending"]
@@ -29,8 +29,7 @@ class MultiLending(ApplicantOperation):
 
     def prepare(self, row: Mapping[str, str]) -> Applicant:
         # The rules of the client's own call (_protocol): one place validates a person.
-        raw = {c: (row.get(c) if str(row.get(c) or "").strip() else None) for c in self.columns}
-        return inputs_multi_lending(**raw).applicant
+        return inputs_multi_lending(**row_cells(row, self.columns)).applicant
 
     def _resolve_tables(self, client_kwargs: dict[str, Any], sandbox: Any) -> None:
         # Against the Sandbox, decode with the Sandbox's own bucket tables unless told otherwise
