@@ -313,3 +313,29 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     result = run_cli("--version")
     assert result.returncode == 0
     assert result.stdout.strip() == f"creditsdk {__version__}"
+
+
+def test_demo_and_query_json_give_factors_in_one_shape(
+    env_for: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 16 item 8: ``demo --json`` and ``query … --json`` print the same factor shape (the
+    report's to_dict()): the same keys, and for the same applicant and data the same values."""
+    from creditsdk._cli import demo
+    from creditsdk.tianyuan import SANDBOX_BUCKET_TABLES
+
+    monkeypatch.setenv("CREDITSDK_TIANYUAN_BUCKET_TABLES", str(SANDBOX_BUCKET_TABLES))
+    env_for.tianyuan.pin("11010519491231002X", "heavy_borrower")  # what the demo pins
+    assert main([*ML, "--json"]) == 0
+    queried = _json(capsys)
+    shown = demo.collect(seed=0)["tianyuan"]
+    assert set(queried) <= set(shown)
+    factors = queried["factors"]
+    assert isinstance(factors, dict)
+    assert len(factors) > 300
+    assert shown["factors"] == factors  # same keys, same structured values
+    sample = factors["xyp_cpl0001"]
+    assert set(sample) == {"code", "raw", "value", "status", "label", "label_en", "kind",
+                           "provenance"}  # fmt: skip
+    assert set(sample["value"]) == {"low", "high", "inclusivity", "unit", "label"}
+    assert shown["raw"] == queried["raw"]
+    assert shown["tables"] == queried["tables"] == "creditsdk-sandbox-synthetic"

@@ -31,6 +31,7 @@ __all__ = [
     "client_for",
     "consent_from",
     "emit",
+    "env_groups",
     "key_values",
     "masked_applicant",
 ]
@@ -141,6 +142,32 @@ def emit(args: argparse.Namespace, data: dict[str, Any], lines: list[str]) -> in
     else:
         print("\n".join(lines))
     return 0
+
+
+# -- environment variables ------------------------------------------------------------------------
+
+
+def env_groups() -> list[tuple[str, tuple[Any, ...]]]:
+    """Every environment variable the clients (and so ``creditsdk query``) read: the shared
+    ones, then per provider its own ``ENV_VARS`` (declared next to its config's ``from_env``)
+    and the transport ones. docs/production.md shows `env_table` of this."""
+    import importlib
+
+    from .._core.config import GLOBAL_ENV_VARS, transport_env_vars
+    from .._spec import discover_specs
+
+    specs = discover_specs()
+    names = ", ".join(spec.name.upper() for spec in specs)
+    groups: list[tuple[str, tuple[Any, ...]]] = [
+        (
+            f"every provider (`<PROVIDER>`: {names})",
+            (*GLOBAL_ENV_VARS, *transport_env_vars("<PROVIDER>")),
+        )
+    ]
+    for spec in specs:
+        module = importlib.import_module(spec.config_from_env.partition(":")[0])
+        groups.append((spec.display_name, tuple(getattr(module, "ENV_VARS", ()))))
+    return groups
 
 
 # -- the parser ----------------------------------------------------------------------------------

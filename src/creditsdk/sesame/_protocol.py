@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import attrs
 from Crypto.PublicKey import RSA
 
-from .._core.config import url_parts
+from .._core.config import EnvVar, env_value, looks_like_path, url_parts
 from .._core.consent import Consent, check_consent
 from .._core.crypto import (
     aes_cbc_decrypt,
@@ -251,7 +251,8 @@ class SesameConfig:
 
         Each key or certificate comes from its argument, its ``*_path`` argument, or the
         environment variable of the same name (``CREDITSDK_SESAME_APP_PRIVATE_KEY``) or of
-        its path (``CREDITSDK_SESAME_APP_PRIVATE_KEY_PATH``); giving both forms is an error.
+        its file (``CREDITSDK_SESAME_APP_PRIVATE_KEY_FILE``, also spelt ``…_PATH``); giving
+        both forms is an error, and a path where the key text is expected says so.
         Certificate mode is chosen by certificate arguments, else by certificate variables
         when no ``alipay_public_key`` argument is given. Every variable: docs/sesame.md.
         """
@@ -312,7 +313,7 @@ class SesameConfig:
             gateway_url=_env_text(gateway_url, "GATEWAY_URL", env) or DEFAULT_GATEWAY_URL,
             authorize_url=_env_text(authorize_url, "AUTHORIZE_URL", env) or DEFAULT_AUTHORIZE_URL,
             sign_type=_env_text(sign_type, "SIGN_TYPE", env) or "RSA2",
-            encrypt_key=_env_text(encrypt_key, "ENCRYPT_KEY", env),
+            encrypt_key=_env_text(encrypt_key, "ENCRYPT_KEY", env, secret=True),
             clock=clock,
             certs=bundle,
         )
@@ -323,13 +324,47 @@ class SesameConfig:
 
 #: Every setting of `SesameConfig.from_env` has a variable ``CREDITSDK_SESAME_<SETTING>``.
 ENV_PREFIX = "CREDITSDK_SESAME_"
+_KEY_FILES = "; or `{0}_FILE`, the path of a file holding it (`{0}_PATH` is the same)"
+#: Every variable of `SesameConfig.from_env` (the transport ones come on top).
+ENV_VARS = (
+    EnvVar(ENV_PREFIX + "APP_ID", "your Alipay app id", required=True),
+    EnvVar(
+        ENV_PREFIX + "APP_PRIVATE_KEY",
+        "your app's RSA private key, PEM or bare base64",
+        secret=True,
+        required=True,
+    ),
+    EnvVar(
+        ENV_PREFIX + "ALIPAY_PUBLIC_KEY",
+        "**Alipay's** public key (public-key mode)",
+        secret=True,
+    ),
+    EnvVar(ENV_PREFIX + "APP_CERT", "appCertPublicKey_*.crt (certificate mode)", secret=True),
+    EnvVar(
+        ENV_PREFIX + "ALIPAY_CERT", "alipayCertPublicKey_RSA2.crt (certificate mode)", secret=True
+    ),
+    EnvVar(ENV_PREFIX + "ALIPAY_ROOT_CERT", "alipayRootCert.crt (certificate mode)", secret=True),
+    EnvVar(ENV_PREFIX + "ENCRYPT_KEY", "AES content key, base64 (content encryption)", secret=True),
+    EnvVar(ENV_PREFIX + "SIGN_TYPE", "`RSA2` or `RSA`", "RSA2"),
+    EnvVar(ENV_PREFIX + "GATEWAY_URL", "the gateway", DEFAULT_GATEWAY_URL),
+    EnvVar(ENV_PREFIX + "AUTHORIZE_URL", "the user authorization page", DEFAULT_AUTHORIZE_URL),
+    EnvVar(
+        ENV_PREFIX + "WATCHLIST_PRODUCT_CODE",
+        "your contract's watchlist product code (`creditsdk query sesame watchlist`)",
+    ),
+)
 
 KeyArg = str | bytes | os.PathLike[str] | None
 PathArg = str | os.PathLike[str] | None
 
 
 def _env_text(
-    value: str | None, name: str, env: Mapping[str, str], *, required: bool = False
+    value: str | None,
+    name: str,
+    env: Mapping[str, str],
+    *,
+    required: bool = False,
+    secret: bool = False,
 ) -> str | None:
     """``value`` if given (not blank), else ``$CREDITSDK_SESAME_<name>``."""
     var = ENV_PREFIX + name
@@ -337,9 +372,9 @@ def _env_text(
         if not isinstance(value, str) or not value.strip():
             raise ConfigurationError(f"{name.lower()} is empty (pass it or set {var})")
         return value.strip()
-    found = env.get(var, "").strip()
-    if found:
-        return found
+    found = env_value(var, secret=secret, environ=env)
+    if found and found.strip():
+        return found.strip()
     if required:
         raise ConfigurationError(f"{name.lower()} is missing: pass it as an argument or set {var}")
     return None
@@ -360,16 +395,22 @@ def _material(
     if value is not None:
         if isinstance(value, str) and not value.strip():
             raise ConfigurationError(f"{what} is empty (pass it or set {ENV_PREFIX}{name})")
+        if looks_like_path(value):
+            raise ConfigurationError(
+                f"{what} looks like a path, not the key itself: pass {what}_path=, or the "
+                "file's text"
+            )
         return value
-    text = env.get(ENV_PREFIX + name, "").strip()
-    file = env.get(ENV_PREFIX + name + "_PATH", "").strip()
-    if text and file:
-        raise ConfigurationError(
-            f"{ENV_PREFIX}{name} and {ENV_PREFIX}{name}_PATH are both set: unset one"
-        )
-    if file:
-        return _read_file(file, f"{ENV_PREFIX}{name}_PATH")
-    return text or None
+    var = ENV_PREFIX + name
+    # NAME_FILE (the Docker/Kubernetes convention) and NAME_PATH (its earlier name) are one.
+    file_vars = [v for v in (f"{var}_FILE", f"{var}_PATH") if env.get(v, "").strip()]
+    if len(file_vars) > 1:
+        raise ConfigurationError(f"{file_vars[0]} and {file_vars[1]} are both set: unset one")
+    if file_vars:
+        if env.get(var, "").strip():
+            raise ConfigurationError(f"{var} and {file_vars[0]} are both set: unset one")
+        return _read_file(env[file_vars[0]].strip(), file_vars[0])
+    return env_value(var, secret=True, environ=env)
 
 
 def _read_file(path: str | os.PathLike[str], what: str) -> bytes:
@@ -377,7 +418,7 @@ def _read_file(path: str | os.PathLike[str], what: str) -> bytes:
         return Path(path).expanduser().read_bytes()
     except OSError as exc:
         raise ConfigurationError(
-            f"{what} cannot be read ({type(exc).__name__}: {exc.strerror})"
+            f"{what} cannot be read: {os.fspath(path)} ({type(exc).__name__}: {exc.strerror})"
         ) from None
 
 
