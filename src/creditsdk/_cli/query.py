@@ -71,24 +71,36 @@ def add_consent_args(parser: argparse.ArgumentParser) -> None:
         "--consent-granted-at",
         help="when it was granted, ISO 8601 (default: now)",
     )
+    group.add_argument(
+        "--consent-expires-at",
+        help="when it expires, ISO 8601 (optional; a product's auth_date is built from both)",
+    )
 
 
 def consent_from(args: argparse.Namespace) -> Any:
     """The [`Consent`][creditsdk.Consent] the ``--consent-*`` options describe."""
     from .. import Consent
 
-    if args.consent_granted_at:
-        try:
-            granted = _dt.datetime.fromisoformat(args.consent_granted_at)
-        except ValueError:
-            raise bad(
-                "--consent-granted-at", "must be an ISO 8601 date-time, e.g. 2026-11-01T09:00"
-            ) from None
-    else:
+    granted = _when(args, "consent_granted_at")
+    if granted is None:
         granted = _dt.datetime.now() - _dt.timedelta(seconds=1)
     return Consent(
-        reference=args.consent_reference, purpose=args.consent_purpose, granted_at=granted
+        reference=args.consent_reference,
+        purpose=args.consent_purpose,
+        granted_at=granted,
+        expires_at=_when(args, "consent_expires_at"),
     )
+
+
+def _when(args: argparse.Namespace, attr: str) -> _dt.datetime | None:
+    text = getattr(args, attr, None)
+    if not text:
+        return None
+    try:
+        return _dt.datetime.fromisoformat(text)
+    except ValueError:
+        option = "--" + attr.replace("_", "-")
+        raise bad(option, "must be an ISO 8601 date-time, e.g. 2026-11-01T09:00") from None
 
 
 def applicant_from(args: argparse.Namespace) -> Any:
