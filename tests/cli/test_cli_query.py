@@ -268,9 +268,10 @@ def test_subprocess_exit_codes() -> None:
     assert len(usage.stderr.strip().splitlines()) == 1
     assert "required" in usage.stderr
 
+    # A token the fresh embedded Sandbox cannot know: a usage error that says why (issue 16 #10).
     refused = run_cli("query", "sesame", "score", "--access-token", "bogus", "--sandbox", *CONSENT)
-    assert refused.returncode == 1
-    assert "[sesame" in refused.stderr.strip().splitlines()[-1]
+    assert refused.returncode == 2
+    assert "new, empty Sandbox for each command" in refused.stderr.strip().splitlines()[-1]
 
 
 # -- help and version ----------------------------------------------------------------------------
