@@ -107,3 +107,18 @@ def test_encrypt_key_from_file(keys: dict[str, str], files: dict[str, str], tmp_
         P + "ENCRYPT_KEY_FILE": str(aes),
     }
     assert SesameConfig.from_env(environ=env).encrypt_key == b"0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("SIGN_TYPE", "RSA256"), ("GATEWAY_URL", "openapi.alipay.com"), ("AUTHORIZE_URL", "x")],
+)
+def test_bad_value_from_a_variable_names_it(keys: dict[str, str], name: str, value: str) -> None:
+    env = {
+        P + "APP_ID": keys["app_id"],
+        P + "APP_PRIVATE_KEY": keys["private"],
+        P + "ALIPAY_PUBLIC_KEY": keys["public"],
+        P + name: value,
+    }
+    with pytest.raises(ConfigurationError, match=P + name):
+        SesameConfig.from_env(environ=env)

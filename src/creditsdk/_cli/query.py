@@ -54,7 +54,10 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument(
-        "--timeout", type=float, default=None, help="seconds per HTTP attempt (default 20)"
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds per HTTP attempt (default $CREDITSDK_<PROVIDER>_TIMEOUT, else 20)",
     )
 
 

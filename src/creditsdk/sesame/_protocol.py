@@ -306,13 +306,28 @@ class SesameConfig:
                     f"{ENV_PREFIX}ALIPAY_PUBLIC_KEY (or {ENV_PREFIX}ALIPAY_PUBLIC_KEY_PATH); "
                     "or give app_cert, alipay_cert and alipay_root_cert for certificate mode"
                 )
+        gateway = _env_text(gateway_url, "GATEWAY_URL", env) or DEFAULT_GATEWAY_URL
+        authorize = _env_text(authorize_url, "AUTHORIZE_URL", env) or DEFAULT_AUTHORIZE_URL
+        sign = _env_text(sign_type, "SIGN_TYPE", env) or "RSA2"
+        # A bad value read from a variable names the variable.
+        if sign_type is None and sign not in ("RSA2", "RSA"):
+            raise ConfigurationError(f"{ENV_PREFIX}SIGN_TYPE must be RSA2 or RSA, not {sign!r}")
+        for name, given, url in (
+            ("GATEWAY_URL", gateway_url, gateway),
+            ("AUTHORIZE_URL", authorize_url, authorize),
+        ):
+            parts = url_parts(url)
+            if given is None and (
+                parts is None or parts.scheme not in ("http", "https") or not parts.netloc
+            ):
+                raise ConfigurationError(f"{ENV_PREFIX}{name} must be an absolute http(s) URL")
         return cls.load(
             app_id=resolved_app_id,
             app_private_key=private,
             alipay_public_key=public,
-            gateway_url=_env_text(gateway_url, "GATEWAY_URL", env) or DEFAULT_GATEWAY_URL,
-            authorize_url=_env_text(authorize_url, "AUTHORIZE_URL", env) or DEFAULT_AUTHORIZE_URL,
-            sign_type=_env_text(sign_type, "SIGN_TYPE", env) or "RSA2",
+            gateway_url=gateway,
+            authorize_url=authorize,
+            sign_type=sign,
             encrypt_key=_env_text(encrypt_key, "ENCRYPT_KEY", env, secret=True),
             clock=clock,
             certs=bundle,
