@@ -267,3 +267,20 @@ def test_log_levels_and_off() -> None:
         assert logger.level == logging.ERROR
     finally:
         logger.setLevel(before)
+
+
+def test_a_callers_http_client_keeps_its_own_timeout_and_tls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _tianyuan_env(
+        monkeypatch,
+        **{
+            VAR: HEX_KEY,
+            "CREDITSDK_TIANYUAN_TIMEOUT": "7.5",
+            "CREDITSDK_TIANYUAN_CA_BUNDLE": "/no/such/ca.pem",  # not even looked at
+            "CREDITSDK_TIANYUAN_MAX_ATTEMPTS": "2",
+        },
+    )
+    with httpx.Client(timeout=4.0) as own, TianyuanClient(http_client=own) as ty:
+        assert ty.timeout == httpx.Timeout(4.0)
+        assert ty.retry.max_attempts == 2  # not a transport setting of httpx: still applies

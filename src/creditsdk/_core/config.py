@@ -269,15 +269,16 @@ def transport_from_env(
 ) -> TransportSettings:
     """The client's transport arguments, with ``CREDITSDK_<PROVIDER>_*`` filling those left at
     their defaults: ``timeout`` not given, ``retry`` None, ``verify`` True,
-    ``max_response_bytes`` the default. TLS variables do not apply to a caller's own
-    ``http_client``. A bad value is a ConfigurationError naming the variable."""
+    ``max_response_bytes`` the default. The timeout and TLS variables do not apply to a
+    caller's own ``http_client`` (its own settings do). A bad value is a ConfigurationError
+    naming the variable."""
     prefix = provider_prefix(provider)
 
     def var(option: str) -> str:
         return prefix + option
 
     seconds = "a positive number of seconds"
-    if timeout is NOT_GIVEN:
+    if timeout is NOT_GIVEN and http_client is None:  # else that client's own timeout
         read = env_number(var("TIMEOUT"), float, what=seconds, check=_positive, environ=environ)
         connect = env_number(
             var("CONNECT_TIMEOUT"), float, what=seconds, check=_positive, environ=environ
