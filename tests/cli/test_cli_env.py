@@ -95,3 +95,35 @@ def test_every_variable_follows_the_scheme() -> None:
         for var in variables:
             assert re.fullmatch(r"CREDITSDK_(LOG|[A-Z<>]+_[A-Z0-9_]+)", var.name), var.name
             assert not var.name.endswith(("_FILE", "_PATH")), var.name
+
+
+def test_env_command_lists_variables_never_values(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key_file = tmp_path / "k"
+    key_file.write_text("00112233445566778899aabbccddeeff\n", encoding="utf-8")
+    monkeypatch.setenv("CREDITSDK_TIANYUAN_ACCESS_ID", "AID-SECRETISH-1")
+    monkeypatch.setenv("CREDITSDK_TIANYUAN_ACCESS_KEY_FILE", str(key_file))
+    monkeypatch.setenv("CREDITSDK_FIREEYE_APP_KEY", "fe-app-key-value")
+    monkeypatch.setenv("CREDITSDK_FIREEYE_TIMEOUT", "soon")
+    assert main(["env", "--check"]) == 2
+    out = capsys.readouterr().out
+    for value in ("AID-SECRETISH-1", "fe-app-key-value", "00112233445566778899", str(key_file)):
+        assert value not in out
+    assert re.search(r"CREDITSDK_TIANYUAN_ACCESS_KEY +set \(file\)", out)
+    assert re.search(r"CREDITSDK_TIANYUAN_ACCESS_ID +set ", out)
+    assert re.search(r"CREDITSDK_SESAME_APP_ID +- ", out)
+    assert "tianyuan: ok" in out
+    assert "fireeye: error: FireEye institution_id is missing" in out
+    assert "sesame: not configured" in out
+    monkeypatch.setenv("CREDITSDK_FIREEYE_INSTITUTION_ID", "I-1")
+    assert main(["env", "--check"]) == 2
+    assert "fireeye: error: CREDITSDK_FIREEYE_TIMEOUT must be" in capsys.readouterr().out
+    monkeypatch.delenv("CREDITSDK_FIREEYE_TIMEOUT")
+    assert main(["env", "--check"]) == 0
+    assert "fireeye: ok" in capsys.readouterr().out
+
+
+def test_env_markdown_is_the_docs_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["env", "--markdown"]) == 0
+    assert capsys.readouterr().out == env_table(env_groups())
