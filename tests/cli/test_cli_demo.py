@@ -32,9 +32,13 @@ def test_json_has_every_provider_step(demo_json: dict[str, object]) -> None:
     assert ty["transaction_id"].startswith("TYSB")
     assert ty["tables"] == "creditsdk-sandbox-synthetic"
     assert sum(ty["statuses"].values()) == ty["factor_count"] > 300
-    by_code = {f["code"]: f for f in ty["factors"]}
-    assert by_code["xyp_cpl0001"]["value"].endswith("institutions")  # a readable range
-    assert by_code["xyp_cpl0044"]["value"] in ("yes", "no", "no record")
+    by_code = ty["factors"]  # the report's to_dict() shape: code -> structured factor
+    assert by_code["xyp_cpl0001"]["status"] == "decoded"
+    assert set(by_code["xyp_cpl0001"]["value"]) == {"low", "high", "inclusivity", "unit", "label"}
+    assert by_code["xyp_cpl0001"]["value"]["unit"] == "institutions"
+    shown = {h["code"]: h["display"] for h in ty["highlights"]}
+    assert shown["xyp_cpl0001"].endswith("institutions")  # a readable range
+    assert shown["xyp_cpl0044"] in ("yes", "no", "no record")
 
     fe = data["fireeye"]
     assert isinstance(fe, dict)
@@ -73,8 +77,9 @@ def test_values_are_what_the_sandbox_serves(demo_json: dict[str, object]) -> Non
     raw = sb.tianyuan.factors_for(demo.SAMPLE["id_card"])
     ty = demo_json["tianyuan"]
     assert isinstance(ty, dict)
-    for f in ty["factors"]:
-        assert (f["raw"] or "") == raw.get(f["code"], "")
+    assert ty["raw"] == raw
+    for code, f in ty["factors"].items():
+        assert (f["raw"] or "") == raw.get(code, "")
     fe = demo_json["fireeye"]
     assert isinstance(fe, dict)
     card, id_card, mobile = (demo.SAMPLE[k] for k in ("card_no", "id_card", "mobile"))

@@ -268,9 +268,10 @@ def test_subprocess_exit_codes() -> None:
     assert len(usage.stderr.strip().splitlines()) == 1
     assert "required" in usage.stderr
 
+    # A token the fresh embedded Sandbox cannot know: a usage error that says why (issue 16 #10).
     refused = run_cli("query", "sesame", "score", "--access-token", "bogus", "--sandbox", *CONSENT)
-    assert refused.returncode == 1
-    assert "[sesame" in refused.stderr.strip().splitlines()[-1]
+    assert refused.returncode == 2
+    assert "new, empty Sandbox for each command" in refused.stderr.strip().splitlines()[-1]
 
 
 # -- help and version ----------------------------------------------------------------------------
@@ -313,3 +314,133 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     result = run_cli("--version")
     assert result.returncode == 0
     assert result.stdout.strip() == f"creditsdk {__version__}"
+
+
+def test_demo_and_query_json_give_factors_in_one_shape(
+    env_for: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 16 item 8: ``demo --json`` and ``query … --json`` print the same factor shape (the
+    report's to_dict()): the same keys, and for the same applicant and data the same values."""
+    from creditsdk._cli import demo
+    from creditsdk.tianyuan import SANDBOX_BUCKET_TABLES
+
+    monkeypatch.setenv("CREDITSDK_TIANYUAN_BUCKET_TABLES", str(SANDBOX_BUCKET_TABLES))
+    env_for.tianyuan.pin("11010519491231002X", "heavy_borrower")  # what the demo pins
+    assert main([*ML, "--json"]) == 0
+    queried = _json(capsys)
+    shown = demo.collect(seed=0)["tianyuan"]
+    assert set(queried) <= set(shown)
+    factors = queried["factors"]
+    assert isinstance(factors, dict)
+    assert len(factors) > 300
+    assert shown["factors"] == factors  # same keys, same structured values
+    sample = factors["xyp_cpl0001"]
+    assert set(sample) == {"code", "raw", "value", "status", "label", "label_en", "kind",
+                           "provenance"}  # fmt: skip
+    assert set(sample["value"]) == {"low", "high", "inclusivity", "unit", "label"}
+    assert shown["raw"] == queried["raw"]
+    assert shown["tables"] == queried["tables"] == "creditsdk-sandbox-synthetic"
+
+
+# -- the product's authorization parameter (issue 16 item 7) -----------------------------------
+
+COMB_PARAMS = ["--param", "id_card=11010519491231002X", "--param", "name=张三"]
+COMB_PARAMS += ["--param", "mobile_no=13800138000"]
+
+
+@pytest.fixture
+def sent_params(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+    """The plaintext parameters of every Tianyuan request built (before encryption)."""
+    from creditsdk.tianyuan import _protocol
+
+    seen: list[dict[str, object]] = []
+    original = _protocol.build_request
+
+    def spy(config: object, product_code: str, plaintext: bytes) -> object:
+        seen.append(json.loads(plaintext))
+        return original(config, product_code, plaintext)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_protocol, "build_request", spy)
+    return seen
+
+
+def test_sandbox_refuses_a_composite_without_the_authorization(env_for: Sandbox) -> None:
+    """The premise: the Sandbox checks COMB86PM's authorization parameter (1003 without it)."""
+    import datetime as dt
+
+    from creditsdk import Consent
+    from creditsdk.errors import ProviderError
+
+    granted = dt.datetime.now() - dt.timedelta(minutes=1)
+    consent = Consent(reference="AUTH-1", purpose="credit_underwriting", granted_at=granted)
+    params = {"id_card": "11010519491231002X", "name": "张三", "mobile_no": "13800138000"}
+    with env_for.tianyuan_client() as ty, pytest.raises(ProviderError) as info:
+        ty.call("COMB86PM", params, consent=consent)
+    assert info.value.code == "1003"
+
+
+def test_call_fills_the_authorization_from_the_consent(
+    env_for: Sandbox, capsys: pytest.CaptureFixture[str], sent_params: list[dict[str, object]]
+) -> None:
+    argv = ["query", "tianyuan", "call", "COMB86PM", *COMB_PARAMS, *CONSENT, "--json"]
+    assert main(argv) == 0, capsys.readouterr().err
+    data = _json(capsys)
+    assert data["code"] == 0
+    (entry,) = env_for.ledger("tianyuan")
+    assert entry.operation == "COMB86PM"
+    (params,) = sent_params
+    assert params["auth_authorize_file_code"] == "AUTH20261101001"
+
+
+def test_call_keeps_an_authorization_param_given(
+    env_for: Sandbox, capsys: pytest.CaptureFixture[str], sent_params: list[dict[str, object]]
+) -> None:
+    given = [*COMB_PARAMS, "--param", "auth_authorize_file_code=LETTER-7"]
+    assert main(["query", "tianyuan", "call", "COMB86PM", *given, *CONSENT]) == 0
+    assert sent_params[0]["auth_authorize_file_code"] == "LETTER-7"
+
+
+def test_unknown_product_names_the_param_before_any_io(
+    env_for: Sandbox, capsys: pytest.CaptureFixture[str], sent_params: list[dict[str, object]]
+) -> None:
+    assert main(["query", "tianyuan", "call", "FLXG0V4B", *COMB_PARAMS, *CONSENT]) == 2
+    err = capsys.readouterr().err
+    assert "--param" in err
+    assert "auth_authorize_file_code=AUTH20261101001" in err
+    assert "authorized=1" in err
+    assert "auth_date=YYYYMMDD-YYYYMMDD" in err
+    assert sent_params == []  # nothing built, nothing sent
+    assert env_for.ledger("tianyuan") == []
+    # Giving one of them is enough (the Sandbox then refuses the product itself: 1008).
+    argv = ["query", "tianyuan", "call", "FLXG0V4B", *COMB_PARAMS, "--param", "authorized=1"]
+    assert main([*argv, *CONSENT]) == 1
+    assert "[tianyuan 1008]" in capsys.readouterr().err
+    assert sent_params[0]["authorized"] == "1"
+
+
+def test_fillers_of_every_known_parameter() -> None:
+    import datetime as dt
+
+    from creditsdk import Consent
+    from creditsdk.errors import InvalidInputError
+    from creditsdk.tianyuan._authorization import AUTHORIZATION_PARAMS
+
+    granted = dt.datetime(2026, 11, 1, 9, 0)
+    consent = Consent(
+        reference="https://lender.example/auth/7",
+        purpose="credit_underwriting",
+        granted_at=granted,
+        expires_at=granted + dt.timedelta(days=30),
+    )
+    filled = {name: fill(consent) for name, fill in AUTHORIZATION_PARAMS.items()}
+    assert filled == {
+        "auth_authorize_file_code": "https://lender.example/auth/7",
+        "authorized": "1",
+        "auth_date": "20261101-20261201",
+        "authorization_url": "https://lender.example/auth/7",
+    }
+    bare = Consent(reference="AUTH-1", purpose="credit_underwriting", granted_at=granted)
+    with pytest.raises(InvalidInputError, match="consent-expires-at"):
+        AUTHORIZATION_PARAMS["auth_date"](bare)
+    with pytest.raises(InvalidInputError, match="authorization_url"):
+        AUTHORIZATION_PARAMS["authorization_url"](bare)

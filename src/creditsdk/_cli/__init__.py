@@ -1,5 +1,5 @@
 """The ``creditsdk`` command: ``demo``, ``sandbox serve|applicants``, ``query``, ``batch``
-(and ``batch reconcile``), ``evaluate``.
+(and ``batch reconcile``), ``evaluate``, ``env``.
 
 Exit codes: 0 success, 1 the provider or the network failed, 2 bad usage or bad input.
 """
@@ -172,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .evaluate import add_parser as add_evaluate_parser
 
     add_evaluate_parser(sub)
+
+    from .env import add_parser as add_env_parser
+
+    add_env_parser(sub)
     return parser
 
 

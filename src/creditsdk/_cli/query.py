@@ -31,6 +31,7 @@ __all__ = [
     "client_for",
     "consent_from",
     "emit",
+    "env_groups",
     "key_values",
     "masked_applicant",
 ]
@@ -53,7 +54,10 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument(
-        "--timeout", type=float, default=None, help="seconds per HTTP attempt (default 20)"
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds per HTTP attempt (default $CREDITSDK_<PROVIDER>_TIMEOUT, else 20)",
     )
 
 
@@ -70,24 +74,36 @@ def add_consent_args(parser: argparse.ArgumentParser) -> None:
         "--consent-granted-at",
         help="when it was granted, ISO 8601 (default: now)",
     )
+    group.add_argument(
+        "--consent-expires-at",
+        help="when it expires, ISO 8601 (optional; a product's auth_date is built from both)",
+    )
 
 
 def consent_from(args: argparse.Namespace) -> Any:
     """The [`Consent`][creditsdk.Consent] the ``--consent-*`` options describe."""
     from .. import Consent
 
-    if args.consent_granted_at:
-        try:
-            granted = _dt.datetime.fromisoformat(args.consent_granted_at)
-        except ValueError:
-            raise bad(
-                "--consent-granted-at", "must be an ISO 8601 date-time, e.g. 2026-11-01T09:00"
-            ) from None
-    else:
+    granted = _when(args, "consent_granted_at")
+    if granted is None:
         granted = _dt.datetime.now() - _dt.timedelta(seconds=1)
     return Consent(
-        reference=args.consent_reference, purpose=args.consent_purpose, granted_at=granted
+        reference=args.consent_reference,
+        purpose=args.consent_purpose,
+        granted_at=granted,
+        expires_at=_when(args, "consent_expires_at"),
     )
+
+
+def _when(args: argparse.Namespace, attr: str) -> _dt.datetime | None:
+    text = getattr(args, attr, None)
+    if not text:
+        return None
+    try:
+        return _dt.datetime.fromisoformat(text)
+    except ValueError:
+        option = "--" + attr.replace("_", "-")
+        raise bad(option, "must be an ISO 8601 date-time, e.g. 2026-11-01T09:00") from None
 
 
 def applicant_from(args: argparse.Namespace) -> Any:
@@ -141,6 +157,32 @@ def emit(args: argparse.Namespace, data: dict[str, Any], lines: list[str]) -> in
     else:
         print("\n".join(lines))
     return 0
+
+
+# -- environment variables ------------------------------------------------------------------------
+
+
+def env_groups() -> list[tuple[str, tuple[Any, ...]]]:
+    """Every environment variable the clients (and so ``creditsdk query``) read: the shared
+    ones, then per provider its own ``ENV_VARS`` (declared next to its config's ``from_env``)
+    and the transport ones. docs/production.md shows `env_table` of this."""
+    import importlib
+
+    from .._core.config import GLOBAL_ENV_VARS, transport_env_vars
+    from .._spec import discover_specs
+
+    specs = discover_specs()
+    names = ", ".join(spec.name.upper() for spec in specs)
+    groups: list[tuple[str, tuple[Any, ...]]] = [
+        (
+            f"every provider (`<PROVIDER>`: {names})",
+            (*GLOBAL_ENV_VARS, *transport_env_vars("<PROVIDER>")),
+        )
+    ]
+    for spec in specs:
+        module = importlib.import_module(spec.config_from_env.partition(":")[0])
+        groups.append((spec.display_name, tuple(getattr(module, "ENV_VARS", ()))))
+    return groups
 
 
 # -- the parser ----------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """SyncClientBase / AsyncClientBase: what every provider client shares.
 
 A provider client configures itself, then calls ``_init_transport(...)``; each of its methods
-builds an Operation and returns ``self._run(op, timeout, retry)``.
+builds an Operation and returns ``self._run(op, timeout, retry)``. Transport settings left at
+their defaults come from ``CREDITSDK_<PROVIDER>_TIMEOUT`` … (see `transport_from_env`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TypeVar
 
 import httpx
 
-from .config import NOT_GIVEN, NotGiven, TimeoutArg
+from .config import NOT_GIVEN, NotGiven, TimeoutArg, transport_from_env
 from .consent import AuditEvent, AuditSink
 from .executors import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -85,14 +86,23 @@ class SyncClientBase(_ClientSettings):
         verify: VerifyArg = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        self._transport = SyncTransport(
-            provider=provider,
+        env = transport_from_env(
+            provider,
             timeout=timeout,
             retry=retry,
-            http_client=http_client,
-            audit=audit,
             verify=verify,
             max_response_bytes=max_response_bytes,
+            default_max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES,
+            http_client=http_client,
+        )
+        self._transport = SyncTransport(
+            provider=provider,
+            timeout=env.timeout,
+            retry=env.retry,
+            http_client=http_client,
+            audit=audit,
+            verify=env.verify,
+            max_response_bytes=env.max_response_bytes,
         )
 
     def _run(
@@ -135,14 +145,23 @@ class AsyncClientBase(_ClientSettings):
         verify: VerifyArg = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        self._transport = AsyncTransport(
-            provider=provider,
+        env = transport_from_env(
+            provider,
             timeout=timeout,
             retry=retry,
-            http_client=http_client,
-            audit=audit,
             verify=verify,
             max_response_bytes=max_response_bytes,
+            default_max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES,
+            http_client=http_client,
+        )
+        self._transport = AsyncTransport(
+            provider=provider,
+            timeout=env.timeout,
+            retry=env.retry,
+            http_client=http_client,
+            audit=audit,
+            verify=env.verify,
+            max_response_bytes=env.max_response_bytes,
         )
 
     async def _run(

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import attrs
 
-from .._core.config import env_or
+from .._core.config import EnvVar, env_or
 from .._core.consent import Consent, check_consent
 from .._core.identity import Applicant
 from .._core.operation import Operation
@@ -33,6 +33,15 @@ PATH = "/demo/v1/score"
 BANDS = {"1": (0, 2), "2": (2, 5), "3": (5, 10), "4": (10, None)}
 
 
+ENV_API_KEY = "CREDITSDK_DEMO_API_KEY"
+ENV_BASE_URL = "CREDITSDK_DEMO_BASE_URL"
+#: Every variable of `DemoConfig.from_env` (the transport ones come on top).
+ENV_VARS = (
+    EnvVar(ENV_API_KEY, "the bureau's API key", secret=True, required=True),
+    EnvVar(ENV_BASE_URL, "the bureau's host", required=True),
+)
+
+
 @attrs.frozen(repr=False)
 class DemoConfig:
     """Where the bureau is and the key it wants (``CREDITSDK_DEMO_API_KEY``,
@@ -44,8 +53,8 @@ class DemoConfig:
     @classmethod
     def from_env(cls, api_key: str | None = None, base_url: str | None = None) -> DemoConfig:
         """Arguments given win; missing ones come from the environment."""
-        key = env_or(api_key, "CREDITSDK_DEMO_API_KEY", what="demo API key")
-        url = env_or(base_url, "CREDITSDK_DEMO_BASE_URL", what="demo base URL")
+        key = env_or(api_key, ENV_API_KEY, what="demo API key", secret=True)
+        url = env_or(base_url, ENV_BASE_URL, what="demo base URL")
         assert key is not None
         assert url is not None
         return cls(key, url)

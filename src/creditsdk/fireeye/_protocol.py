@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 import attrs
 
-from .._core.config import env_or, url_parts
+from .._core.config import EnvVar, env_or, url_parts
 from .._core.consent import Consent, check_consent
 from .._core.identity import normalize_card_no, normalize_id_card, normalize_mobile
 from .._core.operation import Operation
@@ -138,6 +138,14 @@ ENV_APP_KEY = "CREDITSDK_FIREEYE_APP_KEY"
 ENV_BASE_URL = "CREDITSDK_FIREEYE_BASE_URL"
 ENV_METHOD = "CREDITSDK_FIREEYE_METHOD"
 ENV_AMOUNT_UNIT = "CREDITSDK_FIREEYE_AMOUNT_UNIT"
+#: Every variable of `FireEyeConfig.from_env` (the transport ones come on top).
+ENV_VARS = (
+    EnvVar(ENV_INSTITUTION_ID, "your institution id", required=True),
+    EnvVar(ENV_APP_KEY, "your app key", secret=True, required=True),
+    EnvVar(ENV_BASE_URL, "the API host", DEFAULT_BASE_URL),
+    EnvVar(ENV_METHOD, "HTTP layout: `POST` (form body) or `GET` (query)", "POST"),
+    EnvVar(ENV_AMOUNT_UNIT, "wire unit of `transAmount`: `fen` or `yuan`", "fen"),
+)
 
 
 def _credential(value: object, what: str) -> str:
@@ -202,12 +210,12 @@ class FireEyeConfig:
         amount_unit: str | None = None,
     ) -> FireEyeConfig:
         """A config from the arguments given, the rest from the environment:
-        ``CREDITSDK_FIREEYE_INSTITUTION_ID``, ``_APP_KEY`` (both required),
+        ``CREDITSDK_FIREEYE_INSTITUTION_ID``, ``_APP_KEY`` (or ``_APP_KEY_FILE``; both required),
         ``_BASE_URL`` (default the production host), ``_METHOD`` (default ``POST``) and
         ``_AMOUNT_UNIT`` (default ``fen``). A missing or bad value raises
         [`ConfigurationError`][creditsdk.errors.ConfigurationError] naming the variable."""
         inst = env_or(institution_id, ENV_INSTITUTION_ID, what="FireEye institution_id")
-        key = env_or(app_key, ENV_APP_KEY, what="FireEye app_key")
+        key = env_or(app_key, ENV_APP_KEY, what="FireEye app_key", secret=True)
         assert inst is not None
         assert key is not None
         return cls(

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from .._cli import query as q
+from ..errors import ConfigurationError
+from ._errors import SesameAuthenticationError
 from .models import Grant
 
 __all__ = ["add_commands"]
@@ -66,15 +70,52 @@ def add_commands(operations: Any) -> None:
     watch.set_defaults(func=_watchlist)
 
 
+#: Why a code or token from another command cannot work with ``--sandbox``, and what does.
+SANDBOX_ACROSS_COMMANDS = (
+    "--sandbox starts a new, empty Sandbox for each command and stops it when the command "
+    "ends, so {what} from another command is unknown to it. Either leave {option} out (this "
+    "command then lets the Sandbox play the user approving and runs the flow in one go), or "
+    "run 'creditsdk sandbox serve --keys-dir keys' in another shell and, instead of --sandbox, "
+    "point CREDITSDK_SESAME_GATEWAY_URL, CREDITSDK_SESAME_AUTHORIZE_URL, "
+    "CREDITSDK_SESAME_APP_ID, CREDITSDK_SESAME_APP_PRIVATE_KEY_FILE and "
+    "CREDITSDK_SESAME_ALIPAY_PUBLIC_KEY_FILE at it (values and key files from its output)"
+)
+
+
+@contextlib.contextmanager
+def _sandbox_state_from_elsewhere(
+    args: argparse.Namespace, what: str, option: str
+) -> Iterator[None]:
+    """With --sandbox and a code/token the user brought: its refusal says why (not just
+    "invalid code"), naming ``creditsdk sandbox serve``."""
+    try:
+        yield
+    except SesameAuthenticationError as exc:
+        if not args.sandbox:
+            raise
+        answered = exc.sub_code or exc.code or type(exc).__name__
+        raise ConfigurationError(
+            f"{SANDBOX_ACROSS_COMMANDS.format(what=what, option=option)} (the Sandbox "
+            f"answered {answered})"
+        ) from None
+
+
 def _authorize_url(args: argparse.Namespace) -> int:
     with q.client_for(args, "sesame") as zm:
         url = zm.authorization_url(args.redirect_uri, state=args.state, scope=args.scope)
-    lines = [
-        "send the user to:",
-        url,
-        "then run: creditsdk query sesame exchange-code --redirect '<the URL they came back to>'"
-        f" --state {args.state}",
-    ]
+    lines = ["send the user to:", url]
+    if args.sandbox:
+        print(
+            "note: --sandbox: this Sandbox stopped with the command, so the next command cannot "
+            "answer for this URL; run 'creditsdk sandbox serve' and point CREDITSDK_SESAME_* at "
+            "it to go through the steps one command at a time",
+            file=sys.stderr,
+        )
+    else:
+        lines.append(
+            "then run: creditsdk query sesame exchange-code --redirect "
+            f"'<the URL they came back to>' --state {args.state}"
+        )
     return q.emit(args, {"authorization_url": url, "state": args.state}, lines)
 
 
@@ -112,9 +153,19 @@ def _exchange_code(args: argparse.Namespace) -> int:
             code = args.code
         else:
             code = _sandbox_approval(args, zm)
-        grant = zm.exchange_code(code)
+        if args.redirect or args.code:
+            with _sandbox_state_from_elsewhere(args, "an auth code", "CODE / --redirect"):
+                grant = zm.exchange_code(code)
+        else:
+            grant = zm.exchange_code(code)
     if args.save_grant:
         _save_grant(grant, args.save_grant)
+        if args.sandbox:
+            print(
+                "note: --sandbox: this grant belongs to a Sandbox that has stopped; a later "
+                "'score --sandbox --grant-file' cannot use it (use 'creditsdk sandbox serve')",
+                file=sys.stderr,
+            )
     lines = [f"grant: {grant!r}"]
     if args.save_grant:
         lines.append(f"saved (with tokens, mode 0600) to {args.save_grant}")
@@ -142,7 +193,12 @@ def _score(args: argparse.Namespace) -> int:
     with q.client_for(args, "sesame") as zm:
         if not token:
             token = zm.exchange_code(_sandbox_approval(args, zm))
-        score = zm.score(token, consent=consent)
+            score = zm.score(token, consent=consent)
+        else:
+            with _sandbox_state_from_elsewhere(
+                args, "a token (or saved grant)", "--access-token / --grant-file"
+            ):
+                score = zm.score(token, consent=consent)
     shown = "N/A" if score.score is None else str(score.score)
     lines = [f"Zhima score: {shown} (350-950)  transaction {score.transaction_id}"]
     return q.emit(args, score.to_dict(), lines)

@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import attrs
 from Crypto.PublicKey import RSA
 
-from .._core.config import url_parts
+from .._core.config import EnvVar, env_value, looks_like_path, url_parts
 from .._core.consent import Consent, check_consent
 from .._core.crypto import (
     aes_cbc_decrypt,
@@ -251,7 +251,8 @@ class SesameConfig:
 
         Each key or certificate comes from its argument, its ``*_path`` argument, or the
         environment variable of the same name (``CREDITSDK_SESAME_APP_PRIVATE_KEY``) or of
-        its path (``CREDITSDK_SESAME_APP_PRIVATE_KEY_PATH``); giving both forms is an error.
+        its file (``CREDITSDK_SESAME_APP_PRIVATE_KEY_FILE``, also spelt ``…_PATH``); giving
+        both forms is an error, and a path where the key text is expected says so.
         Certificate mode is chosen by certificate arguments, else by certificate variables
         when no ``alipay_public_key`` argument is given. Every variable: docs/sesame.md.
         """
@@ -305,14 +306,29 @@ class SesameConfig:
                     f"{ENV_PREFIX}ALIPAY_PUBLIC_KEY (or {ENV_PREFIX}ALIPAY_PUBLIC_KEY_PATH); "
                     "or give app_cert, alipay_cert and alipay_root_cert for certificate mode"
                 )
+        gateway = _env_text(gateway_url, "GATEWAY_URL", env) or DEFAULT_GATEWAY_URL
+        authorize = _env_text(authorize_url, "AUTHORIZE_URL", env) or DEFAULT_AUTHORIZE_URL
+        sign = _env_text(sign_type, "SIGN_TYPE", env) or "RSA2"
+        # A bad value read from a variable names the variable.
+        if sign_type is None and sign not in ("RSA2", "RSA"):
+            raise ConfigurationError(f"{ENV_PREFIX}SIGN_TYPE must be RSA2 or RSA, not {sign!r}")
+        for name, given, url in (
+            ("GATEWAY_URL", gateway_url, gateway),
+            ("AUTHORIZE_URL", authorize_url, authorize),
+        ):
+            parts = url_parts(url)
+            if given is None and (
+                parts is None or parts.scheme not in ("http", "https") or not parts.netloc
+            ):
+                raise ConfigurationError(f"{ENV_PREFIX}{name} must be an absolute http(s) URL")
         return cls.load(
             app_id=resolved_app_id,
             app_private_key=private,
             alipay_public_key=public,
-            gateway_url=_env_text(gateway_url, "GATEWAY_URL", env) or DEFAULT_GATEWAY_URL,
-            authorize_url=_env_text(authorize_url, "AUTHORIZE_URL", env) or DEFAULT_AUTHORIZE_URL,
-            sign_type=_env_text(sign_type, "SIGN_TYPE", env) or "RSA2",
-            encrypt_key=_env_text(encrypt_key, "ENCRYPT_KEY", env),
+            gateway_url=gateway,
+            authorize_url=authorize,
+            sign_type=sign,
+            encrypt_key=_env_text(encrypt_key, "ENCRYPT_KEY", env, secret=True),
             clock=clock,
             certs=bundle,
         )
@@ -323,13 +339,47 @@ class SesameConfig:
 
 #: Every setting of `SesameConfig.from_env` has a variable ``CREDITSDK_SESAME_<SETTING>``.
 ENV_PREFIX = "CREDITSDK_SESAME_"
+_KEY_FILES = "; or `{0}_FILE`, the path of a file holding it (`{0}_PATH` is the same)"
+#: Every variable of `SesameConfig.from_env` (the transport ones come on top).
+ENV_VARS = (
+    EnvVar(ENV_PREFIX + "APP_ID", "your Alipay app id", required=True),
+    EnvVar(
+        ENV_PREFIX + "APP_PRIVATE_KEY",
+        "your app's RSA private key, PEM or bare base64",
+        secret=True,
+        required=True,
+    ),
+    EnvVar(
+        ENV_PREFIX + "ALIPAY_PUBLIC_KEY",
+        "**Alipay's** public key (public-key mode)",
+        secret=True,
+    ),
+    EnvVar(ENV_PREFIX + "APP_CERT", "appCertPublicKey_*.crt (certificate mode)", secret=True),
+    EnvVar(
+        ENV_PREFIX + "ALIPAY_CERT", "alipayCertPublicKey_RSA2.crt (certificate mode)", secret=True
+    ),
+    EnvVar(ENV_PREFIX + "ALIPAY_ROOT_CERT", "alipayRootCert.crt (certificate mode)", secret=True),
+    EnvVar(ENV_PREFIX + "ENCRYPT_KEY", "AES content key, base64 (content encryption)", secret=True),
+    EnvVar(ENV_PREFIX + "SIGN_TYPE", "`RSA2` or `RSA`", "RSA2"),
+    EnvVar(ENV_PREFIX + "GATEWAY_URL", "the gateway", DEFAULT_GATEWAY_URL),
+    EnvVar(ENV_PREFIX + "AUTHORIZE_URL", "the user authorization page", DEFAULT_AUTHORIZE_URL),
+    EnvVar(
+        ENV_PREFIX + "WATCHLIST_PRODUCT_CODE",
+        "your contract's watchlist product code (`creditsdk query sesame watchlist`)",
+    ),
+)
 
 KeyArg = str | bytes | os.PathLike[str] | None
 PathArg = str | os.PathLike[str] | None
 
 
 def _env_text(
-    value: str | None, name: str, env: Mapping[str, str], *, required: bool = False
+    value: str | None,
+    name: str,
+    env: Mapping[str, str],
+    *,
+    required: bool = False,
+    secret: bool = False,
 ) -> str | None:
     """``value`` if given (not blank), else ``$CREDITSDK_SESAME_<name>``."""
     var = ENV_PREFIX + name
@@ -337,9 +387,9 @@ def _env_text(
         if not isinstance(value, str) or not value.strip():
             raise ConfigurationError(f"{name.lower()} is empty (pass it or set {var})")
         return value.strip()
-    found = env.get(var, "").strip()
-    if found:
-        return found
+    found = env_value(var, secret=secret, environ=env)
+    if found and found.strip():
+        return found.strip()
     if required:
         raise ConfigurationError(f"{name.lower()} is missing: pass it as an argument or set {var}")
     return None
@@ -360,16 +410,22 @@ def _material(
     if value is not None:
         if isinstance(value, str) and not value.strip():
             raise ConfigurationError(f"{what} is empty (pass it or set {ENV_PREFIX}{name})")
+        if looks_like_path(value):
+            raise ConfigurationError(
+                f"{what} looks like a path, not the key itself: pass {what}_path=, or the "
+                "file's text"
+            )
         return value
-    text = env.get(ENV_PREFIX + name, "").strip()
-    file = env.get(ENV_PREFIX + name + "_PATH", "").strip()
-    if text and file:
-        raise ConfigurationError(
-            f"{ENV_PREFIX}{name} and {ENV_PREFIX}{name}_PATH are both set: unset one"
-        )
-    if file:
-        return _read_file(file, f"{ENV_PREFIX}{name}_PATH")
-    return text or None
+    var = ENV_PREFIX + name
+    # NAME_FILE (the Docker/Kubernetes convention) and NAME_PATH (its earlier name) are one.
+    file_vars = [v for v in (f"{var}_FILE", f"{var}_PATH") if env.get(v, "").strip()]
+    if len(file_vars) > 1:
+        raise ConfigurationError(f"{file_vars[0]} and {file_vars[1]} are both set: unset one")
+    if file_vars:
+        if env.get(var, "").strip():
+            raise ConfigurationError(f"{var} and {file_vars[0]} are both set: unset one")
+        return _read_file(env[file_vars[0]].strip(), file_vars[0])
+    return env_value(var, secret=True, environ=env)
 
 
 def _read_file(path: str | os.PathLike[str], what: str) -> bytes:
@@ -377,7 +433,7 @@ def _read_file(path: str | os.PathLike[str], what: str) -> bytes:
         return Path(path).expanduser().read_bytes()
     except OSError as exc:
         raise ConfigurationError(
-            f"{what} cannot be read ({type(exc).__name__}: {exc.strerror})"
+            f"{what} cannot be read: {os.fspath(path)} ({type(exc).__name__}: {exc.strerror})"
         ) from None
 
 
@@ -663,10 +719,80 @@ SIGNATURE_HINT = (
     "RSA vs RSA2 does not match the key set in the console, or the charset/common parameters "
     "were not in the URL query string"
 )
+_REAUTHORIZE = "send the user through authorization_url() again"
+_APP_AUTH = "the merchant must authorize your app again (third-party app authorization)"
+#: sub_code (lower case) -> a short English hint, appended to the error's message. From the
+#: Alipay gateway's public error-code table and the Zhima product documents.
+SUB_CODE_HINTS: Mapping[str, str] = {
+    # 20000: Alipay's side
+    "isp.unknow-error": "Alipay's service failed on its side: try again later",
+    "aop.unknow-error": "Alipay's gateway failed on its side: try again later",
+    # 20001: tokens
+    "aop.invalid-auth-token": "the user's access token is invalid: refresh the grant or "
+    + _REAUTHORIZE,
+    "aop.auth-token-time-out": "the user's access token expired: refresh the grant "
+    "(refresh()) or " + _REAUTHORIZE,
+    "aop.invalid-app-auth-token": "the app_auth_token is invalid: " + _APP_AUTH,
+    "aop.app-auth-token-time-out": "the app_auth_token expired: refresh it, or " + _APP_AUTH,
+    "aop.invalid-app-auth-token-no-api": "the merchant's authorization does not cover this "
+    "method: " + _APP_AUTH,
+    "aop.no-product-reg-by-partner": "the merchant has signed no product for this method",
+    # 40001: a missing common parameter
+    "isv.missing-app-id": "no app_id was sent: set CREDITSDK_SESAME_APP_ID (or pass app_id=)",
+    "isv.missing-signature": "the request carried no sign: the SDK signs every request, so "
+    "something between you and Alipay dropped it",
+    "isv.missing-signature-key": "the app has no public key (or certificate) uploaded in the "
+    "Alipay console: upload your app's public key",
+    "isv.missing-signature-config": "the app has no public key (or certificate) uploaded in "
+    "the Alipay console: upload your app's public key",
+    "isv.missing-timestamp": "no timestamp was sent: something between you and Alipay dropped it",
+    # 40002: a refused parameter
+    "isv.invalid-signature": SIGNATURE_HINT,
+    "isv.invalid-signature-type": "sign_type must be RSA2 (or RSA) and match the key type "
+    "set in the console (CREDITSDK_SESAME_SIGN_TYPE)",
+    "isv.invalid-app-id": "Alipay does not know this app_id, or the app is not online: check "
+    "CREDITSDK_SESAME_APP_ID against the console (sandbox and production app ids differ)",
+    "isv.invalid-timestamp": "the request's timestamp was refused: this machine's clock is "
+    "off (sync it with NTP); the SDK sends Beijing time",
+    "isv.invalid-encrypt": "content encryption failed: encrypt_key (CREDITSDK_SESAME_"
+    "ENCRYPT_KEY) does not match the AES key set in the console",
+    "isv.decryption-error-not-valid-encrypt-key": "encrypt_key does not match the AES key set "
+    "in the console",
+    "isv.code-invalid": "the auth_code is invalid, already used or expired (it is single-use "
+    "and short-lived): " + _REAUTHORIZE,
+    "isv.refresh-token-invalid": "the refresh token is no longer valid: " + _REAUTHORIZE,
+    "isv.refresh-token-time-out": "the refresh token expired: " + _REAUTHORIZE,
+    "isv.invalid-app-cert-sn": "certificate mode: app_cert is not the certificate the console "
+    "holds for this app; download the current appCertPublicKey_*.crt",
+    "isv.invalid-alipay-root-cert-sn": "certificate mode: alipay_root_cert is not Alipay's "
+    "current root certificate; download alipayRootCert.crt again",
+    "isv.invalid-parameter": "a parameter was refused; sub_msg names it",
+    # 40006: permissions
+    "isv.insufficient-isv-permissions": "the app has not been granted this method: sign the "
+    "Zhima product for this app (and add the method) in the Alipay console",
+    "isv.insufficient-user-permissions": "the user has not authorized this scope: "
+    + _REAUTHORIZE
+    + " with the right scope",
+    # rate limits (any code)
+    "isv.app-call-limited": "the app's call quota is used up: slow down, or ask Alipay for a "
+    "higher limit",
+    "isv.method-call-limited": "this method's call quota is used up: slow down, or ask Alipay "
+    "for a higher limit",
+    # 40004: Zhima business failures
+    "zmcredit.no_valid_arrangement": "the Zhima contract for this product is missing, frozen "
+    "or expired: check it in the Alipay console",
+    "zmcredit.authentication_fail": "the user revoked the Zhima authorization: " + _REAUTHORIZE,
+}
+
+
+def sub_code_hint(sub_code: str | None) -> str | None:
+    """The English hint of an Alipay ``sub_code`` (case-insensitive), or None."""
+    return SUB_CODE_HINTS.get(sub_code.lower()) if sub_code else None
 
 
 def error_for(content: Mapping[str, Any], *, transaction_id: str | None = None) -> CreditSDKError:
-    """The typed error for a failure answer (see the code table in docs/sesame.md)."""
+    """The typed error for a failure answer (see the code table in docs/sesame.md); a known
+    ``sub_code`` adds its English hint (`SUB_CODE_HINTS`) to the message."""
     code = str(content.get("code") or "")
     sub_code = str(content["sub_code"]) if content.get("sub_code") else None
     sub_msg = str(content["sub_msg"]) if content.get("sub_msg") else None
@@ -674,6 +800,7 @@ def error_for(content: Mapping[str, Any], *, transaction_id: str | None = None) 
     text = redact_text(
         " ".join(p for p in (sub_msg or msg, f"({sub_code})" if sub_code else "") if p)
     )
+    hint = sub_code_hint(sub_code)
     common: dict[str, Any] = {
         "provider": PROVIDER,
         "code": code or None,
@@ -681,35 +808,29 @@ def error_for(content: Mapping[str, Any], *, transaction_id: str | None = None) 
         "sub_code": sub_code,
         "sub_msg": redact_text(sub_msg) if sub_msg else None,
     }
-    if sub_code and sub_code.lower() in _RATE_LIMIT_SUB_CODES:
-        return SesameRateLimitedError(
-            f"Alipay rate limit ({sub_code}); retried after a backoff: {text}", **common
-        )
-    if sub_code and sub_code.upper() == "ZMCREDIT.NO_VALID_ARRANGEMENT":
-        return SesameProductNotEnabledError(
-            f"no valid Zhima contract for this product (frozen or expired): {text}", **common
-        )
-    if sub_code and sub_code.lower() == "isv.invalid-signature":
-        return SesameAuthenticationError(f"signature refused: {text}; {SIGNATURE_HINT}", **common)
-    if sub_code and sub_code.upper() == "ZMCREDIT.AUTHENTICATION_FAIL":
-        return AuthorizationRevokedError(
-            "the user revoked the Zhima authorization: send them through authorization_url() "
-            f"again ({sub_code})",
-            **common,
-        )
+    cls, message = _classify(code, sub_code, text)
+    return cls(f"{message}; hint: {hint}" if hint else message, **common)
+
+
+def _classify(code: str, sub_code: str | None, text: str) -> tuple[type[CreditSDKError], str]:
+    lowered = sub_code.lower() if sub_code else ""
+    if lowered in _RATE_LIMIT_SUB_CODES:
+        return SesameRateLimitedError, f"Alipay rate limit; retried after a backoff: {text}"
+    if lowered == "zmcredit.no_valid_arrangement":
+        return SesameProductNotEnabledError, f"no valid Zhima contract for this product: {text}"
+    if lowered == "isv.invalid-signature":
+        return SesameAuthenticationError, f"signature refused: {text}"
+    if lowered == "zmcredit.authentication_fail":
+        return AuthorizationRevokedError, f"the user revoked the Zhima authorization: {text}"
     if code == "20001":
-        return SesameAuthenticationError(
-            f"auth token refused (invalid or expired; refresh the grant): {text}", **common
-        )
+        return SesameAuthenticationError, f"auth token refused (invalid or expired): {text}"
     if code == "40006":
-        return SesameProductNotEnabledError(
-            f"the app lacks permission for this product: {text}", **common
-        )
+        return SesameProductNotEnabledError, f"the app lacks permission for this product: {text}"
     if code == "40002" and sub_code and _AUTH_SUB_CODES.fullmatch(sub_code):
-        return SesameAuthenticationError(text or "invalid credentials", **common)
+        return SesameAuthenticationError, text or "invalid credentials"
     if code == "20000":
-        return SesameProviderError(f"service unavailable: {text}", **common)
-    return SesameProviderError(text or f"failure code {code or 'missing'}", **common)
+        return SesameProviderError, f"service unavailable: {text}"
+    return SesameProviderError, text or f"failure code {code or 'missing'}"
 
 
 def check_success(content: Mapping[str, Any], *, transaction_id: str | None = None) -> None:

@@ -36,7 +36,10 @@ def add_commands(operations: Any) -> None:
     call = operations.add_parser(
         "call",
         help="any Tianyuan product with raw parameters (billed)",
-        description="Call any product; parameters are sent as given (ID/mobile/name validated).",
+        description="Call any product; parameters are sent as given (ID/mobile/name "
+        "validated). The product's authorization parameter (auth_authorize_file_code, "
+        "authorized, auth_date or authorization_url) is filled from the --consent-* options "
+        "where the SDK knows it; otherwise pass it with --param.",
     )
     call.add_argument("product", help="product code, e.g. JRZQ8F7C")
     call.add_argument(
@@ -74,8 +77,10 @@ def _multi_lending(args: argparse.Namespace) -> int:
 
 
 def _call(args: argparse.Namespace) -> int:
-    params = q.key_values(args.param)
+    from ._authorization import with_authorization
+
     consent = q.consent_from(args)
+    params = with_authorization(args.product, q.key_values(args.param), consent)
     with q.client_for(args, "tianyuan") as ty:
         result = ty.call(args.product, params, consent=consent)
     data = json.dumps(result.data, ensure_ascii=False, indent=2) if result.has_data else "no data"

@@ -33,37 +33,30 @@ def collect(
     tables = load_bucket_tables(SANDBOX_BUCKET_TABLES)
     with sb.tianyuan_client(bucket_tables=tables) as ty:
         report = ty.multi_lending(sample.applicant, consent=sample.consent)
-    factors = []
+    # The report's own to_dict() (what `creditsdk query tianyuan multi-lending --json` prints):
+    # every factor as {code, raw, value, status, label, label_en, kind, provenance}, with a
+    # decoded bucket's value as {low, high, inclusivity, unit, label}. "highlights" are the
+    # factors the demo shows, with their display text.
+    highlights = []
     for prop in DEMO_FACTORS:
         f = getattr(report, prop)
-        factors.append(
-            {
-                "name": prop,
-                "code": f.code,
-                "label": f.label,
-                "label_en": f.label_en,
-                "raw": f.raw,
-                "status": f.status,
-                "value": f.display(),
-            }
-        )
+        highlights.append({"name": prop, "code": f.code, "display": f.display()})
     return {
+        **report.to_dict(),
         "product": "JRZQ9E2A",
         "scenario": scenario,
-        "transaction_id": report.transaction_id,
-        "tables": report.tables_name,
         "factor_count": len(report),
         "statuses": dict(sorted(report.counts().items())),
-        "factors": factors,
+        "highlights": highlights,
     }
 
 
 def render_plain(ty: Mapping[str, Any], w: Callable[[str], Any]) -> None:
     w(f"Tianyuan {ty['product']} multi-lending report  (transaction {ty['transaction_id']})\n")
     w(f"  tables: {ty['tables']} (synthetic, sandbox only)\n")
-    for f in ty["factors"]:
-        label = f["label_en"] or ""
-        w(f"  {f['code']:22} {label:40} {f['value']}\n")
+    for h in ty["highlights"]:
+        label = ty["factors"][h["code"]]["label_en"] or ""
+        w(f"  {h['code']:22} {label:40} {h['display']}\n")
     statuses = ", ".join(f"{k} {v}" for k, v in ty["statuses"].items())
     w(f"  {ty['factor_count']} factors: {statuses}\n\n")
 
@@ -88,8 +81,9 @@ def render_rich(ty: Mapping[str, Any], console: Any) -> None:
     table.add_column("factor")
     table.add_column("raw", justify="right", no_wrap=True)
     table.add_column("value", style="bold", no_wrap=True)
-    for f in ty["factors"]:
-        cells = [f["label_en"] or f["code"], f["raw"] or "", f["value"]]
+    for h in ty["highlights"]:
+        f = ty["factors"][h["code"]]
+        cells = [f["label_en"] or f["code"], f["raw"] or "", h["display"]]
         if wide:
             cells = [f["code"], f["label"] or "", *cells]
         table.add_row(*cells)

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 import attrs
 
-from .._core.config import env_or, url_parts
+from .._core.config import EnvVar, env_or, url_parts
 from .._core.consent import Consent, check_consent
 from .._core.crypto import aes_cbc_decrypt, aes_cbc_encrypt, b64decode_strict, random_iv
 from .._core.identity import Applicant, normalize_id_card, normalize_mobile, normalize_name
@@ -84,6 +84,19 @@ ENV_ACCESS_KEY = "CREDITSDK_TIANYUAN_ACCESS_KEY"
 ENV_BASE_URL = "CREDITSDK_TIANYUAN_BASE_URL"
 ENV_KEY_FORMAT = "CREDITSDK_TIANYUAN_KEY_FORMAT"
 ENV_BUCKET_TABLES = "CREDITSDK_TIANYUAN_BUCKET_TABLES"
+#: Every variable of `TianyuanConfig.from_env` (the transport ones come on top).
+ENV_VARS = (
+    EnvVar(ENV_ACCESS_ID, "your Access-Id", required=True),
+    EnvVar(
+        ENV_ACCESS_KEY,
+        "your Access-Key (32 hex characters, or 16 bytes of text)",
+        secret=True,
+        required=True,
+    ),
+    EnvVar(ENV_KEY_FORMAT, "how the Access-Key reads: `hex` or `utf8`", "hex if 32 hex chars"),
+    EnvVar(ENV_BASE_URL, "the API host", DEFAULT_BASE_URL),
+    EnvVar(ENV_BUCKET_TABLES, "path of your contract's bucket tables (.toml / .csv)"),
+)
 
 TablesArg = BucketTables | str | os.PathLike[str] | None
 
@@ -122,7 +135,7 @@ def parse_access_key(key: str, key_format: str | None) -> bytes:
         else:
             raise ConfigurationError(
                 f"access_key is not 32 hex characters ({len(key)} characters given); if your "
-                "key is a 16-byte text key pass key_format='utf8'"
+                f"key is a 16-byte text key pass key_format='utf8' (or set {ENV_KEY_FORMAT}=utf8)"
             )
     if key_format == "hex":
         if not _HEX_KEY.fullmatch(key):
@@ -136,10 +149,13 @@ def parse_access_key(key: str, key_format: str | None) -> bytes:
         if len(raw) != 16:
             raise ConfigurationError(
                 f"access_key must be exactly 16 UTF-8 bytes for key_format='utf8' ({len(raw)} "
-                "given); it is never truncated: for a 32-hex-character key use key_format='hex'"
+                "given); it is never truncated: for a 32-hex-character key use key_format='hex' "
+                f"(or {ENV_KEY_FORMAT}=hex)"
             )
         return raw
-    raise ConfigurationError(f"key_format must be 'hex' or 'utf8', not {key_format!r}")
+    raise ConfigurationError(
+        f"key_format must be 'hex' or 'utf8' (argument or {ENV_KEY_FORMAT}), not {key_format!r}"
+    )
 
 
 def encrypt_envelope(key: bytes, plaintext: bytes, iv: bytes) -> str:
@@ -189,12 +205,13 @@ class TianyuanConfig:
         key_format: str | None = None,
         bucket_tables: TablesArg = None,
     ) -> TianyuanConfig:
-        """The configuration from ``CREDITSDK_TIANYUAN_ACCESS_ID``, ``_ACCESS_KEY``,
-        ``_BASE_URL``, ``_KEY_FORMAT`` and ``_BUCKET_TABLES`` (a path); an argument given wins
-        over its variable. Missing credentials or a bad value are a ConfigurationError naming
-        the variable; nothing is sent."""
+        """The configuration from ``CREDITSDK_TIANYUAN_ACCESS_ID``, ``_ACCESS_KEY`` (or
+        ``_ACCESS_KEY_FILE``, a file holding it), ``_BASE_URL``, ``_KEY_FORMAT`` and
+        ``_BUCKET_TABLES`` (a path); an argument given wins over its variable. Missing
+        credentials or a bad value are a ConfigurationError naming the variable; nothing is
+        sent."""
         aid = env_or(access_id, ENV_ACCESS_ID, what="Tianyuan access_id")
-        key = env_or(access_key, ENV_ACCESS_KEY, what="Tianyuan access_key")
+        key = env_or(access_key, ENV_ACCESS_KEY, what="Tianyuan access_key", secret=True)
         url = env_or(base_url, ENV_BASE_URL, what="Tianyuan base_url", required=False)
         fmt = env_or(key_format, ENV_KEY_FORMAT, what="Tianyuan key_format", required=False)
         assert aid is not None
@@ -202,7 +219,10 @@ class TianyuanConfig:
         url = (url or DEFAULT_BASE_URL).rstrip("/")
         parts = url_parts(url)
         if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigurationError("Tianyuan base_url must start with http:// or https://")
+            source = "" if base_url is not None else f" (read from {ENV_BASE_URL})"
+            raise ConfigurationError(
+                f"Tianyuan base_url must start with http:// or https://{source}"
+            )
         if bucket_tables is None:
             bucket_tables = env_or(
                 None, ENV_BUCKET_TABLES, what="Tianyuan bucket_tables", required=False
