@@ -260,6 +260,18 @@ def test_bad_keys_are_the_same_configuration_error_from_both(
     assert body(SPKI_PEM)[:30] not in messages[0]
 
 
+def test_keys_compare_by_kind_and_numbers_across_backends() -> None:
+    private = {name: loaded(name, PKCS1_PEM, private=True) for name in BACKENDS}
+    public = {name: loaded(name, SPKI_PEM, private=False) for name in BACKENDS}
+    assert (
+        private["openssl"] == private["pycryptodome"] == loaded("openssl", PKCS8_PEM, private=True)
+    )
+    assert public["openssl"] == public["pycryptodome"] == private["openssl"].public_key()
+    assert private["openssl"] != public["openssl"]
+    assert public["openssl"] != loaded("openssl", OTHER_PEM, private=False)
+    assert len({*private.values(), *public.values()}) == 2
+
+
 @pytest.mark.parametrize("name", sorted(BACKENDS))
 def test_a_public_key_cannot_sign(name: str) -> None:
     with pytest.raises(ConfigurationError, match="a public key cannot sign"):

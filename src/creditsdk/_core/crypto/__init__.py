@@ -209,6 +209,16 @@ class RsaKey:
     def public_key(self) -> RsaKey:
         return self if not self._private else RsaKey(self._backend, self._public, False)
 
+    def __eq__(self, other: object) -> bool:
+        """Equal when both are private or both public with the same ``n`` and ``e`` (``n``
+        and ``e`` fix the private exponent), whichever backend loaded them."""
+        if type(other) is not RsaKey:
+            return NotImplemented
+        return (self._private, self.n, self.e) == (other._private, other.n, other.e)
+
+    def __hash__(self) -> int:
+        return hash((self._private, self.n, self.e))
+
     def __repr__(self) -> str:
         kind = "private" if self._private else "public"
         return f"<RsaKey {self.n.bit_length()}-bit {kind} ({self._backend.NAME})>"
