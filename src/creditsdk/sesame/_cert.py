@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from Crypto.PublicKey import RSA
 
+from .._core.crypto import RsaKey, public_key_from_der
 from ..errors import ConfigurationError
 
 __all__ = ["CertBundle", "cert_sn", "load_certificates", "root_cert_sn"]
@@ -152,7 +152,7 @@ def load_certificates(data: bytes, what: str) -> list[Any]:
         raise ConfigurationError(f"{what} is not an X.509 certificate (PEM or DER)") from None
 
 
-def _rsa_public(cert: Any, what: str) -> RSA.RsaKey:
+def _rsa_public(cert: Any, what: str) -> RsaKey:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -162,7 +162,7 @@ def _rsa_public(cert: Any, what: str) -> RSA.RsaKey:
     der = key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    return RSA.import_key(der)
+    return public_key_from_der(der, which=what)
 
 
 def _is_ca(cert: Any) -> bool:
@@ -180,11 +180,11 @@ class CertBundle:
 
     app_cert_sn: str
     alipay_root_cert_sn: str
-    alipay_keys: dict[str, RSA.RsaKey]  # SN → public key, the leaf first
-    app_public_key: RSA.RsaKey
+    alipay_keys: dict[str, RsaKey]  # SN → public key, the leaf first
+    app_public_key: RsaKey
 
     @property
-    def default_alipay_key(self) -> RSA.RsaKey:
+    def default_alipay_key(self) -> RsaKey:
         return next(iter(self.alipay_keys.values()))
 
     @classmethod
@@ -207,7 +207,7 @@ class CertBundle:
         )
         from cryptography.hazmat.primitives.asymmetric import rsa
 
-        keys: dict[str, RSA.RsaKey] = {}
+        keys: dict[str, RsaKey] = {}
         for cert in alipay:
             # Only end-entity certificates sign answers: the file also holds the issuing CA,
             # whose key must not be accepted for an answer that names its SN.

@@ -22,11 +22,11 @@ from typing import Any, Literal, TypedDict
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import attrs
-from Crypto.PublicKey import RSA
 
 from .._core.config import EnvVar, env_value, looks_like_path, url_parts
 from .._core.consent import Consent, check_consent
 from .._core.crypto import (
+    RsaKey,
     aes_cbc_decrypt,
     aes_cbc_encrypt,
     b64decode_strict,
@@ -149,8 +149,8 @@ class SesameConfig:
     """Loaded credentials and endpoints. Build it with `load` (keys parsed once)."""
 
     app_id: str
-    private_key: RSA.RsaKey
-    alipay_public_key: RSA.RsaKey
+    private_key: RsaKey
+    alipay_public_key: RsaKey
     gateway_url: str
     authorize_url: str
     sign_type: SignType = "RSA2"
@@ -650,7 +650,7 @@ def decode_answer(body: bytes, declared: str | None) -> tuple[str, str]:
     )
 
 
-def _verify_key(config: SesameConfig, text: str) -> tuple[RSA.RsaKey, str]:
+def _verify_key(config: SesameConfig, text: str) -> tuple[RsaKey, str]:
     """The key that must have signed this answer, and its name for error messages."""
     if config.certs is None:
         return config.alipay_public_key, "alipay_public_key"

@@ -12,7 +12,6 @@ lookup speed once the common values have been seen.
 
 from __future__ import annotations
 
-import csv
 import functools
 import itertools
 import math
@@ -20,7 +19,6 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -29,11 +27,6 @@ import attrs
 
 from ..errors import ConfigurationError, ResponseIntegrityError
 from ._values import BOUNDS, Factor, FactorStatus, FactorValue, Range
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 __all__ = [
     "KINDS",
@@ -51,10 +44,12 @@ KINDS = frozenset(
 )
 _BUCKET_KINDS = frozenset({"count_bucket", "amount_bucket", "dictionary", "unknown"})
 _CODE_RE = re.compile(r"[A-Za-z0-9_]+")
-_DATA = resources.files("creditsdk.tianyuan") / "data"
+# The package ships as plain files (a wheel): the data folder is a path next to this module
+# (importlib.resources, ~1 ms at import, gives the same answer).
+_DATA = Path(__file__).with_name("data")
 
 #: The synthetic tables that decode Sandbox payloads (never a real contract's).
-SANDBOX_BUCKET_TABLES = Path(str(_DATA / "sandbox_bucket_tables.toml"))
+SANDBOX_BUCKET_TABLES = _DATA / "sandbox_bucket_tables.toml"
 
 
 @attrs.frozen(slots=True)
@@ -70,6 +65,8 @@ class CatalogEntry:
 
 
 def _read_catalog(text: str, source: str) -> dict[str, CatalogEntry]:
+    import csv  # the tables and the catalog are read on first use, not at import
+
     out: dict[str, CatalogEntry] = {}
     for lineno, row in enumerate(csv.DictReader(text.splitlines()), start=2):
         kind = row["kind"]
@@ -428,6 +425,8 @@ def _load_csv(path: str) -> BucketTables:
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise BucketTableError(path, "", f"cannot be read ({type(exc).__name__})") from None
+    import csv
+
     reader = csv.DictReader(text.splitlines())
     required = {"factor", "code", "low", "high", "bounds"}
     missing = required - set(reader.fieldnames or ())
@@ -496,6 +495,11 @@ def _toml_buckets(path: str, where: str, spec: object) -> dict[str, Range]:
 
 
 def _load_toml(path: str) -> BucketTables:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
     try:
         with open(path, "rb") as fh:
             doc = tomllib.load(fh)
