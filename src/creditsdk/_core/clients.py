@@ -23,10 +23,11 @@ from .executors import (
     check_max_bytes,
 )
 from .gates import Gate
+from .observe import Observer, PricesArg, enter_call, leave_call, normalize_prices
 from .operation import Operation
 from .retry import RetryPolicy
 
-__all__ = ["AsyncClientBase", "AuditArg", "SyncClientBase", "VerifyArg"]
+__all__ = ["AsyncClientBase", "AuditArg", "PricesArg", "SyncClientBase", "VerifyArg"]
 
 _Sink = AuditSink | Callable[[AuditEvent], object]
 #: What ``audit=`` takes: a sink, a callable given each event, several of those, or None (the
@@ -45,6 +46,8 @@ class _ClientSettings:
     """The settings every provider client shows, sync or async: read from its transport."""
 
     _transport: _TransportBase
+    #: the clocks and prices this client's calls record (see `creditsdk._core.observe`)
+    _observer: Observer
 
     @property
     def timeout(self) -> httpx.Timeout:
@@ -84,7 +87,9 @@ class SyncClientBase(_ClientSettings):
         audit: AuditArg,
         verify: VerifyArg = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        prices: PricesArg = None,
     ) -> None:
+        self._observer = Observer(prices=normalize_prices(prices))
         self._transport = SyncTransport(
             provider=provider,
             timeout=timeout,
@@ -100,8 +105,13 @@ class SyncClientBase(_ClientSettings):
         op: Operation[T],
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> T:
-        return self._transport.run(op, timeout=timeout, retry=retry)
+        token = enter_call(self._observer, correlation_id)
+        try:
+            return self._transport.run(op, timeout=timeout, retry=retry)
+        finally:
+            leave_call(token)
 
     def close(self) -> None:
         """Close the HTTP connections this client opened (not a caller-owned ``http_client``)."""
@@ -134,7 +144,9 @@ class AsyncClientBase(_ClientSettings):
         audit: AuditArg,
         verify: VerifyArg = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        prices: PricesArg = None,
     ) -> None:
+        self._observer = Observer(prices=normalize_prices(prices))
         self._transport = AsyncTransport(
             provider=provider,
             timeout=timeout,
@@ -150,8 +162,13 @@ class AsyncClientBase(_ClientSettings):
         op: Operation[T],
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> T:
-        return await self._transport.run(op, timeout=timeout, retry=retry)
+        token = enter_call(self._observer, correlation_id)
+        try:
+            return await self._transport.run(op, timeout=timeout, retry=retry)
+        finally:
+            leave_call(token)
 
     async def aclose(self) -> None:
         """Close the HTTP connections this client opened (not a caller-owned ``http_client``)."""
