@@ -307,6 +307,7 @@ class _Call:
             err.provider = self.op.provider
         err.outcome = OutcomeKind.NOT_SENT.value
         self.settle(Outcome(OutcomeKind.NOT_SENT, 0, error=err))
+        self.attempt = 0
         self.end_span(outcome_name(err), False, type(err).__name__)
         return err
 
