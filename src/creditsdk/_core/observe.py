@@ -14,7 +14,7 @@ import datetime as _dt
 import os
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import attrs
 
@@ -61,7 +61,7 @@ class _Amount:
 
 #: What ``prices=`` takes: a prices TOML file (the format of ``creditsdk batch --prices``), or
 #: a mapping of ``"provider.operation"`` to a `creditsdk.batch.Price` or to an amount per call.
-PricesArg = str | os.PathLike[str] | Mapping[str, Any] | None
+PricesArg = str | os.PathLike[str] | Mapping[str, PriceLike | Decimal | str | int | float] | None
 
 
 def _amount(key: str, value: object) -> Decimal:
@@ -99,7 +99,7 @@ def normalize_prices(prices: PricesArg) -> Mapping[str, PriceLike]:
                 f"prices= keys are 'provider.operation' (as in a prices file), not {key!r}"
             )
         if all(hasattr(value, a) for a in ("per_call", "per_hit", "currency")):
-            out[key] = value
+            out[key] = cast(PriceLike, value)
         else:
             out[key] = _Amount(_amount(key, value))
     return out
