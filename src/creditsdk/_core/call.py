@@ -144,7 +144,9 @@ class _Call:
         self.wall = observer.wall
         self.correlation_id = context.correlation_id
         self.price = observer.price(op.provider, op.name)
-        self.timings: list[AttemptTiming] = []
+        # (number, start, duration, outcome, status, error_type, reason) per attempt: plain
+        # tuples, made into AttemptTiming values only when an event or a span needs them
+        self.timings: list[tuple[int, float, float, str, int | None, str | None, str | None]] = []
         self.span = start_span(
             op.provider,
             op.name,
@@ -167,20 +169,13 @@ class _Call:
         reason: str | None = None,
     ) -> float:
         """Record the attempt under way; returns its duration in seconds."""
-        now = self.clock()
-        timing = AttemptTiming(
-            number=self.attempt,
-            start=self.attempt_started - self.started,
-            duration=now - self.attempt_started,
-            outcome=outcome,
-            http_status=status,
-            error_type=error_type,
-            reason=reason,
-        )
+        began = self.attempt_started
+        took = self.clock() - began
+        timing = (self.attempt, began - self.started, took, outcome, status, error_type, reason)
         self.timings.append(timing)
         if self.span is not None:
-            self.span.attempt(timing)
-        return timing.duration
+            self.span.attempt(AttemptTiming(*timing))
+        return took
 
     def end_span(self, outcome: str, maybe_billed: bool, error_type: str | None) -> None:
         span = self.span
@@ -241,7 +236,7 @@ class _Call:
                 http_status=self.last_status,
                 timestamp=self.wall(),
                 duration=self.clock() - self.started,
-                attempt_timings=tuple(self.timings),
+                attempt_timings=tuple(AttemptTiming(*t) for t in self.timings),
                 correlation_id=self.correlation_id,
                 price=price,
                 currency=currency,

@@ -14,7 +14,7 @@ import datetime as _dt
 import os
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 import attrs
 
@@ -142,12 +142,14 @@ class Observer:
 DEFAULT_OBSERVER = Observer()
 
 
-@attrs.frozen
-class CallContext:
+class CallContext(NamedTuple):
     """What one call of a client sees: the client's observer and the caller's correlation id."""
 
     observer: Observer
     correlation_id: str | None
+
+
+_NO_CONTEXT = CallContext(DEFAULT_OBSERVER, None)
 
 
 _CALL: contextvars.ContextVar[CallContext | None] = contextvars.ContextVar(
@@ -216,4 +218,5 @@ def current_call() -> CallContext:
     found = _CALL.get()
     if found is not None:
         return found
-    return CallContext(DEFAULT_OBSERVER, _CORRELATION.get())
+    cid = _CORRELATION.get()
+    return _NO_CONTEXT if cid is None else CallContext(DEFAULT_OBSERVER, cid)

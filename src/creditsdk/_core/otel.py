@@ -15,6 +15,7 @@ counts, statuses and the masked correlation id.
 from __future__ import annotations
 
 import importlib
+import os
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any
@@ -40,13 +41,31 @@ def _trace_api() -> Any:
 
 
 def _get_tracer(api: Any, provider: Any) -> Any:
+    """The tracer of ``provider``, else of the global provider; None while nobody set one (the
+    API's proxy would hand out non-recording spans: skip the work)."""
     global _tracer
     if provider is not None:
         return provider.get_tracer("creditsdk", __version__)
     if _tracer is None:
-        # A proxy until the application sets its provider: safe to keep.
-        _tracer = api.get_tracer("creditsdk", __version__)
+        # get_tracer_provider() reads os.environ on every call while none is set; the API's
+        # global says the same for free (checked once that no provider comes from the env).
+        if _unset_globally(api):
+            return None  # not cached: the application may set its provider later
+        current = api.get_tracer_provider()
+        if isinstance(current, api.ProxyTracerProvider):
+            return None
+        _tracer = current.get_tracer("creditsdk", __version__)
     return _tracer
+
+
+_from_env: bool | None = None
+
+
+def _unset_globally(api: Any) -> bool:
+    global _from_env
+    if _from_env is None:
+        _from_env = bool(os.environ.get("OTEL_PYTHON_TRACER_PROVIDER"))
+    return not _from_env and getattr(api, "_TRACER_PROVIDER", False) is None
 
 
 class CallSpan:
@@ -113,6 +132,8 @@ def start_span(
     if api is None:
         return None
     tracer = _get_tracer(api, tracer_provider)
+    if tracer is None:
+        return None
     span = tracer.start_span(
         f"creditsdk.{provider}.{operation}",
         kind=api.SpanKind.CLIENT,
