@@ -49,7 +49,8 @@ _CSS = """
   --cs-bad-fg:#8a0b1f;--cs-bad-bg:#ffe1e0;--cs-warn-fg:#6b4400;--cs-warn-bg:#fff1c2;
   --cs-ok-fg:#116329;
   color:var(--cs-fg);background:var(--cs-bg);color-scheme:light dark;
-  font-family:var(--jp-ui-font-family,system-ui,-apple-system,"Segoe UI",sans-serif);
+  font-family:var(--jp-ui-font-family,system-ui,-apple-system,"Segoe UI","PingFang SC",
+    "Microsoft YaHei","Noto Sans CJK SC",sans-serif);
   font-size:13px;line-height:1.45;max-width:58em;padding:.6em .8em;
   border:1px solid var(--cs-border);border-radius:6px}
 @media (prefers-color-scheme:dark){.creditsdk-report{
