@@ -23,7 +23,14 @@ from .executors import (
     check_max_bytes,
 )
 from .gates import Gate
-from .observe import Observer, PricesArg, enter_call, leave_call, normalize_prices
+from .observe import (
+    DEFAULT_OBSERVER,
+    Observer,
+    PricesArg,
+    enter_call,
+    leave_call,
+    normalize_prices,
+)
 from .operation import Operation
 from .retry import RetryPolicy
 
@@ -46,8 +53,9 @@ class _ClientSettings:
     """The settings every provider client shows, sync or async: read from its transport."""
 
     _transport: _TransportBase
-    #: the clocks and prices this client's calls record (see `creditsdk._core.observe`)
-    _observer: Observer
+    #: the clocks and prices this client's calls record (see `creditsdk._core.observe`); the
+    #: default serves a client that builds its transport itself
+    _observer: Observer = DEFAULT_OBSERVER
 
     @property
     def timeout(self) -> httpx.Timeout:
