@@ -1,7 +1,8 @@
 """SyncClientBase / AsyncClientBase: what every provider client shares.
 
 A provider client configures itself, then calls ``_init_transport(...)``; each of its methods
-builds an Operation and returns ``self._run(op, timeout, retry)``.
+builds an Operation and returns ``self._run(op, timeout, retry, correlation_id=...)``: every
+method takes ``correlation_id=`` (see `creditsdk._core.observe`), every client ``prices=``.
 """
 
 from __future__ import annotations
