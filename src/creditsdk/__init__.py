@@ -19,6 +19,7 @@ from ._version import __version__
 if TYPE_CHECKING:
     from ._core.config import NOT_GIVEN, NotGiven
     from ._core.consent import (
+        AttemptTiming,
         AuditEvent,
         AuditSink,
         Consent,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
         MemoryAuditSink,
     )
     from ._core.identity import Applicant
+    from ._core.observe import correlation, current_correlation_id
     from ._core.redact import RedactingFilter
     from ._core.retry import RetryEvent, RetryPolicy
     from ._core.transport import ShardedAsyncTransport
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "NOT_GIVEN",
     "Applicant",
+    "AttemptTiming",
     "AuditEvent",
     "AuditSink",
     "Consent",
@@ -46,6 +49,8 @@ __all__ = [
     "RetryPolicy",
     "ShardedAsyncTransport",
     "__version__",
+    "correlation",
+    "current_correlation_id",
     "errors",
 ]
 
@@ -53,6 +58,9 @@ _LAZY = {
     "NOT_GIVEN": "._core.config",
     "NotGiven": "._core.config",
     "Applicant": "._core.identity",
+    "AttemptTiming": "._core.consent",
+    "correlation": "._core.observe",
+    "current_correlation_id": "._core.observe",
     "AuditEvent": "._core.consent",
     "AuditSink": "._core.consent",
     "Consent": "._core.consent",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from collections.abc import Generator
 from typing import Any, TypeVar
 
@@ -18,9 +17,11 @@ import attrs
 
 from ..errors import CreditSDKError, RateLimitedError, ResponseIntegrityError
 from .auth import Token, TokenAuth
-from .consent import AuditEvent, AuditSink, emit_all
+from .consent import AttemptTiming, AuditEvent, AuditSink, emit_all
 from .gates import Gate, Outcome, OutcomeKind
+from .observe import current_call, price_of
 from .operation import Operation
+from .otel import start_span
 from .policy import (
     Failure,
     Processed,
@@ -29,7 +30,7 @@ from .policy import (
     outcome_name,
     retry_delay,
 )
-from .redact import mask_name
+from .redact import mask_name, scrub_text
 from .retry import RetryEvent, RetryPolicy
 from .wire import Request, Response
 
@@ -105,6 +106,16 @@ def _handle_answer(op: Operation[T], response: Response) -> tuple[Failure | None
         raise raised from exc
 
 
+def _failed_attempt(call: _Call, failure: Failure, status: int | None = None) -> float:
+    error = failure.error
+    return call.end_attempt(
+        outcome_name(error),
+        status=failure.status if failure.status is not None else status,
+        error_type=type(error).__name__,
+        reason=failure.reason,
+    )
+
+
 def _answer_transaction_id(op: Operation[Any], response: Response) -> str | None:
     if op.transaction_id_of_answer is None:
         return None
@@ -126,6 +137,64 @@ class _Call:
         self.maybe_processed = False  # did an attempt possibly reach the provider unanswered?
         self.sent_any = False  # did an attempt start sending? (then a cancellation is audited)
         self.last_status: int | None = None
+        # -- timings, correlation id, price, span (see creditsdk._core.observe) ---------------
+        context = current_call()
+        observer = context.observer
+        self.clock = observer.monotonic
+        self.wall = observer.wall
+        self.correlation_id = context.correlation_id
+        self.price = observer.price(op.provider, op.name)
+        # (number, start, duration, outcome, status, error_type, reason) per attempt: plain
+        # tuples, made into AttemptTiming values only when an event or a span needs them
+        self.timings: list[tuple[int, float, float, str, int | None, str | None, str | None]] = []
+        self.span = start_span(
+            op.provider,
+            op.name,
+            None if context.correlation_id is None else scrub_text(context.correlation_id),
+            observer.tracer_provider,
+        )
+        self.started = self.attempt_started = self.clock()
+
+    def begin_attempt(self, request: Request) -> None:
+        self.attempt_started = self.clock()
+        if self.span is not None:
+            self.span.request(request.method, safe_url(request.url))
+
+    def end_attempt(
+        self,
+        outcome: str,
+        *,
+        status: int | None = None,
+        error_type: str | None = None,
+        reason: str | None = None,
+    ) -> float:
+        """Record the attempt under way; returns its duration in seconds."""
+        began = self.attempt_started
+        took = self.clock() - began
+        timing = (self.attempt, began - self.started, took, outcome, status, error_type, reason)
+        self.timings.append(timing)
+        if self.span is not None:
+            self.span.attempt(AttemptTiming(*timing))
+        return took
+
+    def end_span(self, outcome: str, maybe_billed: bool, error_type: str | None) -> None:
+        span = self.span
+        if span is None:
+            return
+        self.span = None
+        price, currency = price_of(self.price, outcome, maybe_billed)
+        span.end(
+            {
+                "creditsdk.outcome": outcome,
+                "creditsdk.attempts": self.attempt,
+                "creditsdk.billed": self.op.billed and outcome in ("success", "no_data"),
+                "creditsdk.maybe_billed": maybe_billed,
+                "creditsdk.price": None if price is None else str(price),
+                "creditsdk.price.currency": currency,
+                "http.response.status_code": self.last_status,
+            },
+            error_type,
+        )
 
     def settle(self, outcome: Outcome) -> None:
         for gate in self.admitted:
@@ -145,8 +214,11 @@ class _Call:
         error_type: str | None = None,
     ) -> None:
         op = self.op
+        error_type = type(error).__name__ if error else error_type
+        self.end_span(outcome, maybe_billed, error_type)
         if not op.billed or not self.sinks:
             return
+        price, currency = price_of(self.price, outcome, maybe_billed)
         emit_all(
             self.sinks,
             AuditEvent(
@@ -160,8 +232,14 @@ class _Call:
                 consent_purpose=op.consent.purpose if op.consent else None,
                 transaction_id=transaction_id,
                 error_code=error.code if error else None,
-                error_type=type(error).__name__ if error else error_type,
+                error_type=error_type,
                 http_status=self.last_status,
+                timestamp=self.wall(),
+                duration=self.clock() - self.started,
+                attempt_timings=tuple(AttemptTiming(*t) for t in self.timings),
+                correlation_id=self.correlation_id,
+                price=price,
+                currency=currency,
             ),
         )
 
@@ -170,6 +248,7 @@ class _Call:
         sent = self.sent_any or cancelled.sent
         self.settle(Outcome(OutcomeKind.CANCELLED, self.attempt, sent=sent))
         if not sent:
+            self.end_span("cancelled", False, cancelled.error_type)
             return
         op = self.op
         self.audit(
@@ -223,6 +302,8 @@ class _Call:
             err.provider = self.op.provider
         err.outcome = OutcomeKind.NOT_SENT.value
         self.settle(Outcome(OutcomeKind.NOT_SENT, 0, error=err))
+        self.attempt = 0
+        self.end_span(outcome_name(err), False, type(err).__name__)
         return err
 
 
@@ -241,6 +322,21 @@ def drive(
     returns None: the executor re-raises it.
     """
     call = _Call(op, sinks, gates)
+    try:
+        return (yield from _steps(call, policy, deadline, rng, max_bytes))
+    finally:
+        # A generator closed mid-call (its executor went away) still ends its span.
+        call.end_span("abandoned", call.maybe_processed and op.billed, "GeneratorExit")
+
+
+def _steps(
+    call: _Call,
+    policy: RetryPolicy,
+    deadline: float | None,
+    rng: random.Random,
+    max_bytes: int,
+) -> Generator[Command, Any, T]:
+    op: Operation[T] = call.op
     token: Token | None = None
     stale: Token | None = None
     reauthorised = False
@@ -279,7 +375,7 @@ def drive(
             token, stale = got, None
             request = op.auth.apply(request, token)
         # -- the attempt --------------------------------------------------------------------------
-        started = time.perf_counter()
+        call.begin_attempt(request)
         if log.isEnabledFor(logging.DEBUG):  # safe_url is not free: only when it is shown
             log.debug(
                 "%s %s → %s %s (attempt %d)",
@@ -291,6 +387,7 @@ def drive(
             )
         outcome = yield Send(request, deadline, max_bytes)
         if isinstance(outcome, Cancelled):
+            call.end_attempt("cancelled", error_type=outcome.error_type)
             call.cancelled(outcome)
             return None  # type: ignore[return-value]  # the executor re-raises
         failure: Failure | None = None
@@ -299,23 +396,18 @@ def drive(
             failure = outcome
             call.sent_any = call.sent_any or failure.processed is Processed.MAYBE
             call.last_status = failure.status or call.last_status
-            log.debug(
-                "%s %s ✗ %s after %.0f ms",
-                op.provider,
-                op.name,
-                failure.reason,
-                (time.perf_counter() - started) * 1000,
-            )
+            took = _failed_attempt(call, failure)
+            log.debug("%s %s ✗ %s after %.0f ms", op.provider, op.name, failure.reason, took * 1e3)
         else:
             response: Response = outcome
             call.sent_any = True
-            call.last_status = response.status_code
+            status = call.last_status = response.status_code
             log.debug(
                 "%s %s ← HTTP %d in %.0f ms",
                 op.provider,
                 op.name,
-                response.status_code,
-                (time.perf_counter() - started) * 1000,
+                status,
+                (call.clock() - call.attempt_started) * 1000,
             )
             if (
                 op.auth is not None
@@ -326,6 +418,7 @@ def drive(
                 # The credentials were refused, not the request processed: fetch new ones and
                 # send again, once (whatever the retry policy says).
                 reauthorised, stale = True, token
+                call.end_attempt("credentials_rejected", status=status)
                 log.info("%s %s: credentials rejected; renewing them", op.provider, op.name)
                 continue
             try:
@@ -333,9 +426,12 @@ def drive(
             except CreditSDKError as exc:
                 if isinstance(exc, ResponseIntegrityError):
                     call.maybe_processed = True
+                call.end_attempt(outcome_name(exc), status=status, error_type=type(exc).__name__)
                 txn = _answer_transaction_id(op, response)
                 raise call.fail(exc, answered=True, transaction_id=txn) from exc.__cause__
             failure, result = handled
+            if failure is not None:
+                _failed_attempt(call, failure, status)
         if failure is None:
             try:
                 name = op.outcome_of(result)  # type: ignore[arg-type]
@@ -345,7 +441,9 @@ def drive(
                 raised = ResponseIntegrityError(
                     f"answer could not be parsed ({type(exc).__name__})"
                 )
+                call.end_attempt("integrity_error", status=call.last_status)
                 raise call.fail(raised, answered=True) from exc
+            call.end_attempt(name, status=call.last_status)
             call.settle(Outcome(OutcomeKind.ANSWERED, call.attempt, result=result, sent=True))
             call.audit(outcome=name, maybe_billed=False, transaction_id=transaction_id)
             return result  # type: ignore[return-value]

@@ -1,8 +1,10 @@
 """SyncClientBase / AsyncClientBase: what every provider client shares.
 
 A provider client configures itself, then calls ``_init_transport(...)``; each of its methods
-builds an Operation and returns ``self._run(op, timeout, retry)``. Transport settings left at
-their defaults come from ``CREDITSDK_<PROVIDER>_TIMEOUT`` … (see `transport_from_env`).
+builds an Operation and returns ``self._run(op, timeout, retry, correlation_id=...)``: every
+method takes ``correlation_id=`` (see `creditsdk._core.observe`), every client ``prices=``.
+Transport settings left at their defaults come from ``CREDITSDK_<PROVIDER>_TIMEOUT`` … (see
+`transport_from_env`).
 """
 
 from __future__ import annotations
@@ -24,10 +26,18 @@ from .executors import (
     check_max_bytes,
 )
 from .gates import Gate
+from .observe import (
+    DEFAULT_OBSERVER,
+    Observer,
+    PricesArg,
+    enter_call,
+    leave_call,
+    normalize_prices,
+)
 from .operation import Operation
 from .retry import RetryPolicy
 
-__all__ = ["AsyncClientBase", "AuditArg", "SyncClientBase", "VerifyArg"]
+__all__ = ["AsyncClientBase", "AuditArg", "PricesArg", "SyncClientBase", "VerifyArg"]
 
 _Sink = AuditSink | Callable[[AuditEvent], object]
 #: What ``audit=`` takes: a sink, a callable given each event, several of those, or None (the
@@ -46,6 +56,9 @@ class _ClientSettings:
     """The settings every provider client shows, sync or async: read from its transport."""
 
     _transport: _TransportBase
+    #: the clocks and prices this client's calls record (see `creditsdk._core.observe`); the
+    #: default serves a client that builds its transport itself
+    _observer: Observer = DEFAULT_OBSERVER
 
     @property
     def timeout(self) -> httpx.Timeout:
@@ -85,7 +98,9 @@ class SyncClientBase(_ClientSettings):
         audit: AuditArg,
         verify: VerifyArg = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        prices: PricesArg = None,
     ) -> None:
+        self._observer = Observer(prices=normalize_prices(prices))
         env = transport_from_env(
             provider,
             timeout=timeout,
@@ -110,8 +125,13 @@ class SyncClientBase(_ClientSettings):
         op: Operation[T],
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> T:
-        return self._transport.run(op, timeout=timeout, retry=retry)
+        token = enter_call(self._observer, correlation_id)
+        try:
+            return self._transport.run(op, timeout=timeout, retry=retry)
+        finally:
+            leave_call(token)
 
     def close(self) -> None:
         """Close the HTTP connections this client opened (not a caller-owned ``http_client``)."""
@@ -144,7 +164,9 @@ class AsyncClientBase(_ClientSettings):
         audit: AuditArg,
         verify: VerifyArg = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        prices: PricesArg = None,
     ) -> None:
+        self._observer = Observer(prices=normalize_prices(prices))
         env = transport_from_env(
             provider,
             timeout=timeout,
@@ -169,8 +191,13 @@ class AsyncClientBase(_ClientSettings):
         op: Operation[T],
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> T:
-        return await self._transport.run(op, timeout=timeout, retry=retry)
+        token = enter_call(self._observer, correlation_id)
+        try:
+            return await self._transport.run(op, timeout=timeout, retry=retry)
+        finally:
+            leave_call(token)
 
     async def aclose(self) -> None:
         """Close the HTTP connections this client opened (not a caller-owned ``http_client``)."""

@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
@@ -16,6 +17,7 @@ from ..errors import InvalidInputError
 from .redact import scrub_text
 
 __all__ = [
+    "AttemptTiming",
     "AuditEvent",
     "AuditSink",
     "CallbackAuditSink",
@@ -149,6 +151,59 @@ def _scrubbed_map(value: Mapping[str, str] | None) -> Mapping[str, str] | None:
     return {k: scrub_text(v) if isinstance(v, str) else v for k, v in value.items()}
 
 
+def _optional_decimal(value: object) -> Decimal | None:
+    if value is None or isinstance(value, Decimal):
+        return value
+    if isinstance(value, (int, str)) and not isinstance(value, bool):
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            raise ValueError(f"price {value!r} is not a decimal amount") from None
+    raise TypeError(f"price must be a Decimal, int or decimal string, not {type(value).__name__}")
+
+
+@attrs.frozen
+class AttemptTiming:
+    """One attempt of a call: when it started (``start``, seconds after the call began),
+    how long it took (``duration``, seconds) and how it ended.
+
+    ``outcome`` is how this attempt ended, in the words of
+    [`AuditEvent`][creditsdk.AuditEvent]'s ``outcome`` (``"success"``, ``"no_data"``,
+    ``"transport_error"``, ``"provider_error"`` …; an attempt followed by another was retried),
+    ``"credentials_rejected"`` when the provider refused the credentials (fetched anew, then
+    sent again) or ``"cancelled"``. ``reason`` is the short, masked cause of a failed attempt
+    (``"HTTP 503"``, ``"ConnectError"``, ``"deadline exceeded"``); ``http_status``
+    the status of its answer, if one arrived.
+    """
+
+    number: int
+    start: float
+    duration: float
+    outcome: str
+    http_status: int | None = None
+    error_type: str | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AttemptTiming:
+        return cls(
+            number=int(data["number"]),
+            start=float(data["start"]),
+            duration=float(data["duration"]),
+            outcome=str(data["outcome"]),
+            http_status=data.get("http_status"),
+            error_type=data.get("error_type"),
+            reason=data.get("reason"),
+        )
+
+
+def _attempt_tuple(value: Iterable[AttemptTiming | Mapping[str, Any]]) -> tuple[AttemptTiming, ...]:
+    return tuple(a if isinstance(a, AttemptTiming) else AttemptTiming.from_dict(a) for a in value)
+
+
 @attrs.frozen
 class AuditEvent:
     """One record per billed call, whatever its outcome. Holds masked personal data only.
@@ -158,6 +213,17 @@ class AuditEvent:
     ``KeyboardInterrupt`` — after its request started going out; the cancellation still
     propagates) or ``"error"``. ``maybe_billed`` is True when the provider may have billed the
     call but no usable answer was delivered (for a billed operation: always, when ``"cancelled"``).
+
+    ``timestamp`` is when the call ended (UTC); ``duration`` how long the whole call took, in
+    seconds (gates, credentials, retries and their waits included); ``attempt_timings`` one
+    [`AttemptTiming`][creditsdk.AttemptTiming] per attempt. ``correlation_id`` is the caller's
+    (the ``correlation_id=`` keyword of the call, else [`correlation`][creditsdk.correlation]'s
+    context). ``price`` is what the call costs under the ``prices=`` the client was given
+    (``None``: no price known for the operation): ``per_call`` plus ``per_hit`` for a success,
+    ``per_call`` for ``"no_data"``, 0 for a call the provider did not bill, and for a
+    ``maybe_billed`` call the most it can cost (``per_call`` plus ``per_hit``); ``currency`` its
+    currency. Events written before these fields existed read back with them ``None`` / empty
+    ([`from_dict`][creditsdk.AuditEvent.from_dict]).
     """
 
     provider: str
@@ -173,12 +239,34 @@ class AuditEvent:
     error_type: str | None = None
     http_status: int | None = None
     timestamp: _dt.datetime = attrs.field(factory=_utcnow)
+    duration: float | None = None
+    attempt_timings: tuple[AttemptTiming, ...] = attrs.field(default=(), converter=_attempt_tuple)
+    correlation_id: str | None = attrs.field(default=None, converter=_scrubbed)
+    price: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
+    currency: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = attrs.asdict(self, recurse=False)
         d["applicant"] = dict(self.applicant) if self.applicant is not None else None
         d["timestamp"] = self.timestamp.isoformat()
+        d["attempt_timings"] = [a.to_dict() for a in self.attempt_timings]
+        d["price"] = None if self.price is None else str(self.price)
         return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AuditEvent:
+        """An event from its `to_dict` form (a line of a
+        [`JsonlAuditSink`][creditsdk.JsonlAuditSink] file or of the audit log), including lines
+        written by older versions without the newer fields. Unknown keys (from a newer version)
+        are ignored."""
+        known = {f.name for f in attrs.fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        stamp = kwargs.get("timestamp")
+        if isinstance(stamp, str):
+            kwargs["timestamp"] = _dt.datetime.fromisoformat(stamp)
+        if kwargs.get("attempt_timings") is None:
+            kwargs.pop("attempt_timings", None)
+        return cls(**kwargs)
 
 
 @runtime_checkable

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from .._core.clients import AsyncClientBase, AuditArg, SyncClientBase, VerifyArg
+from .._core.clients import AsyncClientBase, AuditArg, PricesArg, SyncClientBase, VerifyArg
 from .._core.config import NOT_GIVEN, NotGiven, TimeoutArg
 from .._core.consent import Consent
 from .._core.identity import Applicant
@@ -34,6 +34,7 @@ class DemoClient(_DemoConfig, SyncClientBase):
         retry: RetryPolicy | None = None,
         http_client: httpx.Client | None = None,
         audit: AuditArg = None,
+        prices: PricesArg = None,
         verify: VerifyArg = True,
     ) -> None:
         self._configure(api_key, base_url)
@@ -43,6 +44,7 @@ class DemoClient(_DemoConfig, SyncClientBase):
             retry=retry,
             http_client=http_client,
             audit=audit,
+            prices=prices,
             verify=verify,
         )
 
@@ -53,9 +55,10 @@ class DemoClient(_DemoConfig, SyncClientBase):
         consent: Consent,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> DemoScoreResult:
         op = _protocol.score_operation(self._config, applicant, consent)
-        return self._run(op, timeout=timeout, retry=retry)
+        return self._run(op, timeout=timeout, retry=retry, correlation_id=correlation_id)
 
 
 class AsyncDemoClient(_DemoConfig, AsyncClientBase):
@@ -68,6 +71,7 @@ class AsyncDemoClient(_DemoConfig, AsyncClientBase):
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
         audit: AuditArg = None,
+        prices: PricesArg = None,
         verify: VerifyArg = True,
     ) -> None:
         self._configure(api_key, base_url)
@@ -77,6 +81,7 @@ class AsyncDemoClient(_DemoConfig, AsyncClientBase):
             retry=retry,
             http_client=http_client,
             audit=audit,
+            prices=prices,
             verify=verify,
         )
 
@@ -87,6 +92,7 @@ class AsyncDemoClient(_DemoConfig, AsyncClientBase):
         consent: Consent,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> DemoScoreResult:
         op = _protocol.score_operation(self._config, applicant, consent)
-        return await self._run(op, timeout=timeout, retry=retry)
+        return await self._run(op, timeout=timeout, retry=retry, correlation_id=correlation_id)

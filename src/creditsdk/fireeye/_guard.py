@@ -1,7 +1,9 @@
 """CardGuard: keeps a client from getting a card locked by UnionPay's check limits.
 
 UnionPay locks a card after 3 failed transaction checks in a row, or more than 10 checks in a
-day. The guard counts, per card and per local day, in memory, and refuses (before any I/O) any
+day -- UnionPay's day, in Beijing time (UTC+8), whatever this machine's zone: a UTC host would
+otherwise start a new day at 08:00 Beijing. The guard counts, per card and per Beijing day, in
+memory, and refuses (before any I/O) any
 check that could trigger a lock. Checks still in flight count as possible failures, so
 concurrent calls cannot overshoot. Thread-safe; shared by the sync and async clients.
 """
@@ -15,6 +17,7 @@ from collections.abc import Callable
 
 import attrs
 
+from .._core.clock import beijing_date, utc_now
 from .._core.gates import Outcome, OutcomeKind
 from .._core.redact import mask_card
 from ..errors import (
@@ -91,16 +94,19 @@ class CardGuard:
     """Client-side limits per card, matching UnionPay's lock rules.
 
     ``max_per_day``: checks of one card UnionPay tolerates per day (it locks on the next one);
-    the guard refuses check number ``max_per_day + 1`` of a local day.
+    the guard refuses check number ``max_per_day + 1`` of a day.
     ``max_consecutive_failures``: UnionPay locks the card when this many checks in a row fail;
     the guard refuses a check that, should it fail, would complete such a run (so with 3 it
     allows two failures in a row, then refuses). A matched check resets the run. Both counters
-    start afresh each local day (``clock()`` gives the day; inject one in tests).
+    start afresh each day in Beijing time (UTC+8), UnionPay's day, on any host.
+
+    ``clock()`` gives the time (inject one in tests): an aware datetime in any zone, a naive
+    one read as UTC, or a ``date`` taken as Beijing's date.
     """
 
     max_per_day: int = attrs.field(default=10, validator=_at_least(1))
     max_consecutive_failures: int = attrs.field(default=3, validator=_at_least(2))
-    clock: Callable[[], _dt.date] = attrs.field(default=_dt.date.today, repr=False)
+    clock: Callable[[], _dt.datetime | _dt.date] = attrs.field(default=utc_now, repr=False)
     _cards: dict[str, _CardDay] = attrs.field(factory=dict, init=False, repr=False)
     _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False, repr=False)
 
@@ -112,8 +118,7 @@ class CardGuard:
         return hashlib.sha256(card_no.encode("utf-8", "surrogatepass")).hexdigest()
 
     def _today(self) -> _dt.date:
-        now = self.clock()
-        return now.date() if isinstance(now, _dt.datetime) else now
+        return beijing_date(self.clock())
 
     def _entry(self, key: str, today: _dt.date) -> _CardDay:
         entry = self._cards.get(key)

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import httpx
 
-from .._core.clients import AsyncClientBase, AuditArg, SyncClientBase, VerifyArg
+from .._core.clients import AsyncClientBase, AuditArg, PricesArg, SyncClientBase, VerifyArg
 from .._core.config import NOT_GIVEN, NotGiven, TimeoutArg
 from .._core.consent import Consent
 from .._core.executors import DEFAULT_MAX_RESPONSE_BYTES
@@ -192,6 +192,7 @@ class FireEyeClient(_FireEyeCommon, SyncClientBase):
         retry: RetryPolicy | None = None,
         http_client: httpx.Client | None = None,
         audit: AuditArg = None,
+        prices: PricesArg = None,
         verify: VerifyArg = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
@@ -202,6 +203,7 @@ class FireEyeClient(_FireEyeCommon, SyncClientBase):
             retry=retry,
             http_client=http_client,
             audit=audit,
+            prices=prices,
             verify=verify,
             max_response_bytes=max_response_bytes,
         )
@@ -218,6 +220,7 @@ class FireEyeClient(_FireEyeCommon, SyncClientBase):
         location: str | None = None,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> TransactionCheck:
         """Does UnionPay know this card transaction (date, amount in yuan, optional details)?
 
@@ -226,7 +229,12 @@ class FireEyeClient(_FireEyeCommon, SyncClientBase):
         result, ``matched=False``, not an error.
         """
         raw = (card_no, trans_date, amount, consent, id_card, mobile, location)
-        return self._run(self._transaction(legacy, *raw), timeout=timeout, retry=retry)
+        return self._run(
+            self._transaction(legacy, *raw),
+            timeout=timeout,
+            retry=retry,
+            correlation_id=correlation_id,
+        )
 
     def model_score(
         self,
@@ -237,12 +245,13 @@ class FireEyeClient(_FireEyeCommon, SyncClientBase):
         consent: Consent | None = None,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> FireEyeScore:
         """The UnionPay model score of a cardholder: an int in 300..1000 (``None`` if not hit).
 
         ``consent`` is keyword-only (positionally: deprecated)."""
         op = self._score(legacy, consent, card_no=card_no, id_card=id_card, mobile=mobile)
-        return self._run(op, timeout, retry)
+        return self._run(op, timeout, retry, correlation_id=correlation_id)
 
 
 class AsyncFireEyeClient(_FireEyeCommon, AsyncClientBase):
@@ -262,6 +271,7 @@ class AsyncFireEyeClient(_FireEyeCommon, AsyncClientBase):
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
         audit: AuditArg = None,
+        prices: PricesArg = None,
         verify: VerifyArg = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
@@ -272,6 +282,7 @@ class AsyncFireEyeClient(_FireEyeCommon, AsyncClientBase):
             retry=retry,
             http_client=http_client,
             audit=audit,
+            prices=prices,
             verify=verify,
             max_response_bytes=max_response_bytes,
         )
@@ -288,10 +299,16 @@ class AsyncFireEyeClient(_FireEyeCommon, AsyncClientBase):
         location: str | None = None,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> TransactionCheck:
         """See [`FireEyeClient.verify_transaction`][]."""
         raw = (card_no, trans_date, amount, consent, id_card, mobile, location)
-        return await self._run(self._transaction(legacy, *raw), timeout=timeout, retry=retry)
+        return await self._run(
+            self._transaction(legacy, *raw),
+            timeout=timeout,
+            retry=retry,
+            correlation_id=correlation_id,
+        )
 
     async def model_score(
         self,
@@ -302,7 +319,8 @@ class AsyncFireEyeClient(_FireEyeCommon, AsyncClientBase):
         consent: Consent | None = None,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> FireEyeScore:
         """See [`FireEyeClient.model_score`][creditsdk.fireeye.FireEyeClient.model_score]."""
         op = self._score(legacy, consent, card_no=card_no, id_card=id_card, mobile=mobile)
-        return await self._run(op, timeout, retry)
+        return await self._run(op, timeout, retry, correlation_id=correlation_id)

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import attrs
 
+from .._core.clock import BEIJING
 from .._core.config import EnvVar, env_value, looks_like_path, url_parts
 from .._core.consent import Consent, check_consent
 from .._core.crypto import (
@@ -114,8 +115,6 @@ __all__ = [
 ]
 
 PROVIDER = "sesame"
-#: China has had no daylight saving time since 1991: a fixed UTC+8 is exact and needs no tzdata.
-BEIJING = _dt.timezone(_dt.timedelta(hours=8), "Asia/Shanghai")
 DEFAULT_GATEWAY_URL = "https://openapi.alipay.com/gateway.do"
 DEFAULT_AUTHORIZE_URL = "https://openauth.alipay.com/oauth2/publicAppAuthorize.htm"
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import httpx
 
-from .._core.clients import AsyncClientBase, AuditArg, SyncClientBase, VerifyArg
+from .._core.clients import AsyncClientBase, AuditArg, PricesArg, SyncClientBase, VerifyArg
 from .._core.config import NOT_GIVEN, NotGiven, TimeoutArg
 from .._core.consent import Consent
 from .._core.executors import DEFAULT_MAX_RESPONSE_BYTES
@@ -101,6 +101,7 @@ class _SesameBase(Generic[_H]):
         retry: RetryPolicy | None = None,
         http_client: _H | None = None,
         audit: AuditArg = None,
+        prices: PricesArg = None,
         verify: VerifyArg = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         clock: Callable[[], _dt.datetime] | None = None,
@@ -146,6 +147,7 @@ class _SesameBase(Generic[_H]):
             retry=retry,
             http_client=http_client,
             audit=audit,
+            prices=prices,
             verify=verify,
             max_response_bytes=max_response_bytes,
         )
@@ -162,6 +164,7 @@ class _SesameBase(Generic[_H]):
             audit: AuditArg,
             verify: VerifyArg = True,
             max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+            prices: PricesArg = None,
         ) -> None: ...
 
     @property
@@ -229,9 +232,12 @@ class SesameClient(_SesameBase[httpx.Client], SyncClientBase):
         *,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> Grant:
         """Trade the redirect's ``auth_code`` for a [`Grant`][] (oauth token call)."""
-        return self._run(p.exchange_code(self._config, code=code), timeout, retry)
+        return self._run(
+            p.exchange_code(self._config, code=code), timeout, retry, correlation_id=correlation_id
+        )
 
     def refresh(
         self,
@@ -239,9 +245,12 @@ class SesameClient(_SesameBase[httpx.Client], SyncClientBase):
         *,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> Grant:
         """A new [`Grant`][] from a grant's refresh token (or the refresh token itself)."""
-        return self._run(p.refresh(self._config, grant=grant), timeout, retry)
+        return self._run(
+            p.refresh(self._config, grant=grant), timeout, retry, correlation_id=correlation_id
+        )
 
     @_keyword_only("consent", "product_code", "transaction_id")
     def score(
@@ -253,6 +262,7 @@ class SesameClient(_SesameBase[httpx.Client], SyncClientBase):
         transaction_id: str | None = None,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> SesameScore:
         """The user's Zhima score (``zhima.credit.score.get``). Billed; safe to retry."""
         return self._run(
@@ -265,6 +275,7 @@ class SesameClient(_SesameBase[httpx.Client], SyncClientBase):
             ),
             timeout,
             retry,
+            correlation_id=correlation_id,
         )
 
     def authorization_status(
@@ -274,10 +285,14 @@ class SesameClient(_SesameBase[httpx.Client], SyncClientBase):
         consent: Consent | None = None,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> AuthorizationStatus:
         """Has this person (Applicant) or Alipay user (Grant / user id) authorized the app?"""
         return self._run(
-            p.authorization_status(self._config, consent=consent, who=who), timeout, retry
+            p.authorization_status(self._config, consent=consent, who=who),
+            timeout,
+            retry,
+            correlation_id=correlation_id,
         )
 
     @_keyword_only("consent", "product_code", "transaction_id")
@@ -291,6 +306,7 @@ class SesameClient(_SesameBase[httpx.Client], SyncClientBase):
         transaction_id: str | None = None,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> Admittance:
         """Is the applicant's score at least ``threshold`` (``zhima.credit.score.brief.get``)?"""
         return self._run(
@@ -304,6 +320,7 @@ class SesameClient(_SesameBase[httpx.Client], SyncClientBase):
             ),
             timeout,
             retry,
+            correlation_id=correlation_id,
         )
 
     @_keyword_only("consent", "product_code", "transaction_id")
@@ -316,6 +333,7 @@ class SesameClient(_SesameBase[httpx.Client], SyncClientBase):
         transaction_id: str | None = None,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> WatchlistResult:
         """The industry watchlist level (``zhima.credit.watchlist.brief.get``). Billed.
 
@@ -331,6 +349,7 @@ class SesameClient(_SesameBase[httpx.Client], SyncClientBase):
             ),
             timeout,
             retry,
+            correlation_id=correlation_id,
         )
 
 
@@ -343,8 +362,11 @@ class AsyncSesameClient(_SesameBase[httpx.AsyncClient], AsyncClientBase):
         *,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> Grant:
-        return await self._run(p.exchange_code(self._config, code=code), timeout, retry)
+        return await self._run(
+            p.exchange_code(self._config, code=code), timeout, retry, correlation_id=correlation_id
+        )
 
     async def refresh(
         self,
@@ -352,8 +374,11 @@ class AsyncSesameClient(_SesameBase[httpx.AsyncClient], AsyncClientBase):
         *,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> Grant:
-        return await self._run(p.refresh(self._config, grant=grant), timeout, retry)
+        return await self._run(
+            p.refresh(self._config, grant=grant), timeout, retry, correlation_id=correlation_id
+        )
 
     @_keyword_only("consent", "product_code", "transaction_id")
     async def score(
@@ -365,6 +390,7 @@ class AsyncSesameClient(_SesameBase[httpx.AsyncClient], AsyncClientBase):
         transaction_id: str | None = None,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> SesameScore:
         return await self._run(
             p.score(
@@ -376,6 +402,7 @@ class AsyncSesameClient(_SesameBase[httpx.AsyncClient], AsyncClientBase):
             ),
             timeout,
             retry,
+            correlation_id=correlation_id,
         )
 
     async def authorization_status(
@@ -385,9 +412,13 @@ class AsyncSesameClient(_SesameBase[httpx.AsyncClient], AsyncClientBase):
         consent: Consent | None = None,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> AuthorizationStatus:
         return await self._run(
-            p.authorization_status(self._config, consent=consent, who=who), timeout, retry
+            p.authorization_status(self._config, consent=consent, who=who),
+            timeout,
+            retry,
+            correlation_id=correlation_id,
         )
 
     @_keyword_only("consent", "product_code", "transaction_id")
@@ -401,6 +432,7 @@ class AsyncSesameClient(_SesameBase[httpx.AsyncClient], AsyncClientBase):
         transaction_id: str | None = None,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> Admittance:
         return await self._run(
             p.admittance(
@@ -413,6 +445,7 @@ class AsyncSesameClient(_SesameBase[httpx.AsyncClient], AsyncClientBase):
             ),
             timeout,
             retry,
+            correlation_id=correlation_id,
         )
 
     @_keyword_only("consent", "product_code", "transaction_id")
@@ -425,6 +458,7 @@ class AsyncSesameClient(_SesameBase[httpx.AsyncClient], AsyncClientBase):
         transaction_id: str | None = None,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> WatchlistResult:
         return await self._run(
             p.watchlist(
@@ -436,4 +470,5 @@ class AsyncSesameClient(_SesameBase[httpx.AsyncClient], AsyncClientBase):
             ),
             timeout,
             retry,
+            correlation_id=correlation_id,
         )

@@ -7,7 +7,7 @@ from typing import Any, TypeVar, overload
 
 import httpx
 
-from .._core.clients import AsyncClientBase, AuditArg, SyncClientBase, VerifyArg
+from .._core.clients import AsyncClientBase, AuditArg, PricesArg, SyncClientBase, VerifyArg
 from .._core.config import NOT_GIVEN, NotGiven, TimeoutArg
 from .._core.consent import Consent
 from .._core.executors import DEFAULT_MAX_RESPONSE_BYTES
@@ -94,6 +94,7 @@ class TianyuanClient(_Common, SyncClientBase):
         retry: RetryPolicy | None = None,
         http_client: httpx.Client | None = None,
         audit: AuditArg = None,
+        prices: PricesArg = None,
         verify: VerifyArg = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         config: proto.TianyuanConfig | None = None,
@@ -105,6 +106,7 @@ class TianyuanClient(_Common, SyncClientBase):
             retry=retry,
             http_client=http_client,
             audit=audit,
+            prices=prices,
             verify=verify,
             max_response_bytes=max_response_bytes,
         )
@@ -117,10 +119,11 @@ class TianyuanClient(_Common, SyncClientBase):
         consent: Consent,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> TianyuanResult:
         """Call any product with ``params`` sent as given (ID, mobile, name fields validated)."""
         op = proto.call(self._config, consent=consent, product_code=product_code, params=params)
-        return self._run(op, timeout, retry)
+        return self._run(op, timeout, retry, correlation_id=correlation_id)
 
     def multi_lending(
         self,
@@ -129,10 +132,11 @@ class TianyuanClient(_Common, SyncClientBase):
         consent: Consent,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> MultiLendingReport:
         """JRZQ9E2A, the multi-lending report; ``consent.reference`` is the authorization code."""
         op = proto.multi_lending(self._config, consent=consent, applicant=applicant)
-        return self._run(op, timeout, retry)
+        return self._run(op, timeout, retry, correlation_id=correlation_id)
 
     @overload
     def query(
@@ -143,6 +147,7 @@ class TianyuanClient(_Common, SyncClientBase):
         consent: Consent,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
         **inputs: Any,
     ) -> ResultT: ...
 
@@ -155,6 +160,7 @@ class TianyuanClient(_Common, SyncClientBase):
         consent: Consent,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
         **inputs: Any,
     ) -> Any: ...
 
@@ -166,12 +172,16 @@ class TianyuanClient(_Common, SyncClientBase):
         consent: Consent,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
         **inputs: Any,
     ) -> Any:
         """A typed product (its declaration, code or name) with its inputs as keywords, e.g.
         ``query("multi_lending", applicant=a, consent=c)``; validated before anything is sent."""
         return self._run(
-            proto.query(self._config, product, consent=consent, **inputs), timeout, retry
+            proto.query(self._config, product, consent=consent, **inputs),
+            timeout,
+            retry,
+            correlation_id=correlation_id,
         )
 
 
@@ -190,6 +200,7 @@ class AsyncTianyuanClient(_Common, AsyncClientBase):
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
         audit: AuditArg = None,
+        prices: PricesArg = None,
         verify: VerifyArg = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         config: proto.TianyuanConfig | None = None,
@@ -201,6 +212,7 @@ class AsyncTianyuanClient(_Common, AsyncClientBase):
             retry=retry,
             http_client=http_client,
             audit=audit,
+            prices=prices,
             verify=verify,
             max_response_bytes=max_response_bytes,
         )
@@ -213,10 +225,11 @@ class AsyncTianyuanClient(_Common, AsyncClientBase):
         consent: Consent,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> TianyuanResult:
         """Call any product with ``params`` sent as given (ID, mobile, name fields validated)."""
         op = proto.call(self._config, consent=consent, product_code=product_code, params=params)
-        return await self._run(op, timeout, retry)
+        return await self._run(op, timeout, retry, correlation_id=correlation_id)
 
     async def multi_lending(
         self,
@@ -225,10 +238,11 @@ class AsyncTianyuanClient(_Common, AsyncClientBase):
         consent: Consent,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
     ) -> MultiLendingReport:
         """JRZQ9E2A, the multi-lending report; ``consent.reference`` is the authorization code."""
         op = proto.multi_lending(self._config, consent=consent, applicant=applicant)
-        return await self._run(op, timeout, retry)
+        return await self._run(op, timeout, retry, correlation_id=correlation_id)
 
     @overload
     async def query(
@@ -239,6 +253,7 @@ class AsyncTianyuanClient(_Common, AsyncClientBase):
         consent: Consent,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
         **inputs: Any,
     ) -> ResultT: ...
 
@@ -251,6 +266,7 @@ class AsyncTianyuanClient(_Common, AsyncClientBase):
         consent: Consent,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
         **inputs: Any,
     ) -> Any: ...
 
@@ -262,8 +278,9 @@ class AsyncTianyuanClient(_Common, AsyncClientBase):
         consent: Consent,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        correlation_id: str | None = None,
         **inputs: Any,
     ) -> Any:
         """The async twin of `TianyuanClient.query`."""
         op = proto.query(self._config, product, consent=consent, **inputs)
-        return await self._run(op, timeout, retry)
+        return await self._run(op, timeout, retry, correlation_id=correlation_id)

@@ -10,7 +10,6 @@ invented), ``"unrecognized"`` (a value that does not fit the factor's kind or it
 
 from __future__ import annotations
 
-import html
 import importlib
 import json
 import math
@@ -23,6 +22,7 @@ import attrs
 
 from .._core.redact import redact_text
 from ..errors import ConfigurationError
+from ._order import natural_key, natural_order
 from ._values import (
     FACTOR_STATUSES,
     Factor,
@@ -51,6 +51,7 @@ __all__ = [
     "RowLayout",
     "SubResponse",
     "TianyuanResult",
+    "natural_key",
     "reports_to_frame",
     "row_columns",
     "row_layout",
@@ -95,8 +96,11 @@ class MultiLendingReport:
     """The JRZQ9E2A multi-lending report.
 
     ``raw`` holds the decrypted factors exactly as received (strings); ``factors`` holds a
-    [`Factor`][] for every key received, known to the catalog or not. The named properties
-    return the [`Factor`][] of a documented factor (status ``"absent"`` if it was not sent).
+    [`Factor`][] for every key received, known to the catalog or not (both in the order
+    received). Iterating the report, `to_dict`, `to_frame` and the Jupyter view list factors in
+    natural order (``xyp_var1, xyp_var2, xyp_var10``; see `sorted_factors`). The
+    named properties return the [`Factor`][] of a documented factor (status ``"absent"`` if it
+    was not sent).
     ``has_data`` is False for the provider's "no data" answer (code 0, empty ``data``).
     """
 
@@ -137,8 +141,15 @@ class MultiLendingReport:
         found = self.factors.get(code)
         return found if found is not None else _absent(code)
 
+    def sorted_factors(self) -> list[Factor]:
+        """Every factor, codes in natural order (``xyp_var1, xyp_var2, xyp_var10``)."""
+        order = natural_order(self.factors)
+        if order is None:
+            return list(self.factors.values())
+        return [self.factors[code] for code in order]
+
     def __iter__(self) -> Iterator[Factor]:
-        return iter(self.factors.values())
+        return iter(self.sorted_factors())
 
     def __len__(self) -> int:
         return len(self.factors)
@@ -174,8 +185,8 @@ class MultiLendingReport:
             "transaction_id": self.transaction_id,
             "has_data": self.has_data,
             "tables": self.tables_name,
-            "raw": dict(self.raw),
-            "factors": {code: f.to_dict() for code, f in self.factors.items()},
+            "raw": {f.code: self.raw[f.code] for f in self.sorted_factors() if f.code in self.raw},
+            "factors": {f.code: f.to_dict() for f in self.sorted_factors()},
         }
 
     def to_row(
@@ -210,7 +221,7 @@ class MultiLendingReport:
                 "MultiLendingReport.to_frame() needs pandas: pip install 'creditsdk[pandas]'"
             ) from None
         rows = []
-        for f in self.factors.values():
+        for f in self.sorted_factors():
             rng = f.value if isinstance(f.value, Range) else None
             rows.append(
                 {
@@ -231,27 +242,11 @@ class MultiLendingReport:
         return pd.DataFrame(rows).set_index("code")
 
     def _repr_html_(self) -> str:
-        esc = html.escape
-        known = [
-            f for f in self.factors.values() if f.provenance not in (None, "sandbox-synthetic")
-        ]
-        counts = ", ".join(f"{k}: {v}" for k, v in sorted(self.counts().items()))
-        head = (
-            f"<p><b>Tianyuan multi-lending report</b> {esc(str(self.transaction_id))} "
-            f"&mdash; {len(self.factors)} factors ({esc(counts) or 'no data'}); "
-            f"tables: {esc(self.tables_name or 'none loaded')}</p>"
-        )
-        rows = "".join(
-            f"<tr><td><code>{esc(f.code)}</code></td><td>{esc(f.label or '')}</td>"
-            f"<td>{esc(f.label_en or '')}</td><td>{esc(repr(f.raw))}</td>"
-            f"<td>{esc(f.display())}</td></tr>"
-            for f in known
-        )
-        table = (
-            "<table><thead><tr><th>code</th><th>标签</th><th>label</th><th>raw</th>"
-            f"<th>value</th></tr></thead><tbody>{rows}</tbody></table>"
-        )
-        return head + table
+        """Jupyter's view: scores against their ranges, overdue flags, institutions by window,
+        then every factor (folded). Self-contained, escaped, masked; light and dark themes."""
+        from ._report_html import render
+
+        return render(self)
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{k}={v}" for k, v in sorted(self.counts().items()))
@@ -393,10 +388,10 @@ class RowLayout:
         )
         cat = catalog()
         extra = sandbox_catalog() if self.sandbox else {}
-        codes = list(cat)
-        codes += [c for c in extra if c not in cat]
+        codes = list(cat)  # the catalog's own order: documented factors first
+        codes += sorted((c for c in extra if c not in cat), key=natural_key)
         seen = set(codes)
-        codes += sorted(c for c in tables.tables if c not in seen)
+        codes += sorted((c for c in tables.tables if c not in seen), key=natural_key)
         self.columns: list[dict[str, Any]] = []
         self.factors: list[dict[str, Any]] = []
         self._part: dict[str, tuple[str, tuple[str, ...]]] = {}  # code -> (layout, names)
