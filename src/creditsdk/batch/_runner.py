@@ -8,6 +8,7 @@ import contextlib
 import importlib
 import json
 import os
+import shlex
 import signal
 import sqlite3
 import sys
@@ -126,8 +127,25 @@ class BatchSummary:
         """0 when complete; 1 when rows are not_sent / maybe_billed or the batch was aborted."""
         return 0 if self.complete else 1
 
+    @property
+    def next_step(self) -> str | None:
+        """What to do about rows left in doubt: for ``maybe_billed`` rows, the exact
+        ``creditsdk batch reconcile`` command line (None when there is nothing to do)."""
+        if not self.maybe_billed:
+            return None
+        run_dir = shlex.quote(os.path.dirname(self.ledger) or ".")
+        rows = "row" if self.maybe_billed == 1 else "rows"
+        return (
+            f"{self.maybe_billed} {rows} may have been billed without an answer. Check them "
+            "against the provider's billing statement (a CSV):\n"
+            f"  creditsdk batch reconcile {run_dir} STATEMENT.csv\n"
+            "then add --apply to settle them (billed: final; not billed: sent by the next run), "
+            "or send them again, possibly paying twice, with --retry-maybe-billed"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         d = attrs.asdict(self)
+        d["next_step"] = self.next_step
         d["errors_by_code"] = dict(self.errors_by_code)
         d["not_reached"] = dict(self.not_reached)
         d["by_status"] = dict(self.by_status)
@@ -165,6 +183,11 @@ class BatchSummary:
         if self.aborted:
             lines.append(f"aborted        {self.aborted}")
         lines.append(f"output         {self.output}")
+        step = self.next_step
+        if step is not None:
+            first, *rest = step.splitlines()
+            lines.append(f"next step      {first}")
+            lines.extend(f"               {line}" for line in rest)
         return "\n".join(lines)
 
 
@@ -421,7 +444,7 @@ async def arun_batch(
     os.makedirs(out_dir, mode=0o700, exist_ok=True)
     policy = PiiPolicy(pii, load_key(key_dir, output=out_dir), raw_cols)
     fp_key = policy._key
-    rows = InputRows(source, encoding=encoding, mapping=columns)
+    rows = InputRows(source, encoding=encoding, mapping=columns, cli=_cli)
     try:
         rows.check_columns(op.required, cli=_cli)
         missing = [c for c in (*raw_cols, *key_cols) if c not in rows.columns]
@@ -437,6 +460,13 @@ async def arun_batch(
             )
             raise ConfigurationError(
                 f"a consent is needed: give one for the run ({how}) or consent_* columns"
+            )
+        if "consent_reference" in rows.columns and "consent_granted_at" not in rows.columns:
+            raise ConfigurationError(
+                "the input has a consent_reference column but no consent_granted_at column: "
+                "add one with the ISO date-time each row's consent was granted (e.g. "
+                "2026-11-01T09:00); a row's consent needs its own time, the run's "
+                f"{name('consent=', '--consent-granted-at')} is not used for it"
             )
     except BaseException:
         rows.close()
