@@ -498,7 +498,29 @@ async def arun_batch(
             layout_of(dict(client_options or {}), sandbox=sb) if layout_of is not None else None
         )
         bucket = TokenBucket(rate, burst=burst) if rate is not None else None
-        if client is None:
+        if client is None and os.environ.get("CREDITSDK_BATCH_PER_WORKER_CLIENTS") != "1":
+            # One client for every worker, on the client's own default executor (the async
+            # default: aiohttp when installed, else sharded httpx pools): it holds
+            # ``concurrency`` keep-alive connections itself.
+            wiring: dict[str, Any] = {}
+            if sb is not None and not sb.running:
+                https.append(_http_client(sb, None))
+                wiring["http_client"] = https[-1]
+            shared = _make_client(
+                op,
+                dict(client_options or {}),
+                sandbox=sb,
+                timeout=timeout,
+                retry=retry,
+                audit=audit,
+                **wiring,
+            )
+            add_gate = getattr(shared, "_add_gate", None)
+            if bucket is not None and add_gate is not None:
+                # Retries take their tokens inside the call; the first is paid below.
+                add_gate(bucket.gate(first_attempt_paid=True))
+            apis = [shared]
+        elif client is None:
             # A client (and one keep-alive connection) per worker.
             verify = _ssl_context(sb)
             for _ in range(concurrency):
@@ -772,7 +794,8 @@ class _Run:
         self.writer.start()
         queue: asyncio.Queue[tuple[Any, ...] | None] = asyncio.Queue(maxsize=self.concurrency * 2)
         workers = [
-            asyncio.create_task(self._worker(queue, self.apis[i])) for i in range(self.concurrency)
+            asyncio.create_task(self._worker(queue, self.apis[i % len(self.apis)]))
+            for i in range(self.concurrency)
         ]
         restore = self._install_signals() if handle_signals else None
         try:
