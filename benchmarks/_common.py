@@ -111,6 +111,8 @@ def top_frames(raw: Path, n: int = 5) -> str:
         if not stack or not count.isdigit():
             continue
         samples = int(count)
+        if "importlib._bootstrap" in stack:
+            continue  # start-up (imports), not the work measured
         total += samples
         frames = stack.split(";")
         leaf[frames[-1]] += samples

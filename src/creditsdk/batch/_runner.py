@@ -583,8 +583,18 @@ async def arun_batch(
             dtypes=dtypes,
             pii=pii,
         )
-        write_output(ledger, output_path, format, schema)
-        summary = _summary(op.name, ledger, runner, elapsed, output_path, ledger_path, price)
+        tally: dict[str, int] = {}
+        write_output(ledger, output_path, format, schema, tally=tally)
+        summary = _summary(
+            op.name,
+            ledger,
+            runner,
+            elapsed,
+            output_path,
+            ledger_path,
+            price,
+            effective=tally.get("effective"),
+        )
         _write_summary(os.path.join(out_dir, SUMMARY_FILE), summary)
         return summary
     finally:
@@ -652,6 +662,8 @@ def _summary(
     output: str,
     ledger_path: str,
     price: Price | None = None,
+    *,
+    effective: int | None = None,
 ) -> BatchSummary:
     counts = ledger.counts()
     by_status: dict[str, int] = counts["by_status"]
@@ -664,7 +676,8 @@ def _summary(
     )
     not_reached = dict(counts["not_reached"])
     billed = hits + no_data + billed_errors
-    effective = _effective_count(ledger)
+    if effective is None:
+        effective = _effective_count(ledger)
     maybe = by_status.get("maybe_billed", 0)
     return BatchSummary(
         operation=name,
