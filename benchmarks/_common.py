@@ -94,10 +94,11 @@ def profiled(cmd: list[str], out: Path) -> list[str]:
             "--", *cmd]  # fmt: skip
 
 
-def top_frames(raw: Path, n: int = 5) -> str:
+def top_frames(raw: Path, n: int = 5, focus: tuple[str, ...] = ()) -> str:
     """The ``n`` functions with the most samples of their own (leaf frames) in py-spy's
     collapsed output, and the packages (creditsdk's subpackages, installed packages) with the
-    largest inclusive share, as one line."""
+    largest inclusive share, as one line. ``focus``: only stacks holding one of these strings
+    (e.g. the run loop's functions), so start-up and the final write are left out."""
     import re
     from collections import Counter
 
@@ -113,6 +114,8 @@ def top_frames(raw: Path, n: int = 5) -> str:
         samples = int(count)
         if "importlib._bootstrap" in stack:
             continue  # start-up (imports), not the work measured
+        if focus and not any(f in stack for f in focus):
+            continue
         total += samples
         frames = stack.split(";")
         leaf[frames[-1]] += samples
@@ -135,4 +138,5 @@ def top_frames(raw: Path, n: int = 5) -> str:
         return "empty profile"
     own = "; ".join(f"{f} {c / total:.0%}" for f, c in leaf.most_common(n))
     incl = ", ".join(f"{p} {c / total:.0%}" for p, c in package.most_common(n + 3))
-    return f"profile ({total} samples): top own time: {own}. Inclusive by package: {incl}"
+    scope = f" in {'/'.join(focus)}" if focus else ""
+    return f"profile ({total} samples{scope}): top own time: {own}. Inclusive by package: {incl}"

@@ -123,7 +123,7 @@ def _profiled_run(args: argparse.Namespace, env: dict[str, str]) -> str:
                args.server, "--calls", str(args.calls), "--concurrency", str(args.concurrency),
                "--latency", str(args.latency)]  # fmt: skip
         subprocess.run(profiled(cmd, raw), env={**os.environ, **env}, capture_output=True, cwd=HERE)
-        return top_frames(raw)
+        return top_frames(raw, focus=("fan_out",))
 
 
 def _describe(m: dict[str, Any], calls: int, concurrency: int, latency: float) -> str:

@@ -181,7 +181,10 @@ def main() -> int:
         if args.profile:
             raw = tmp / "profile.txt"
             run_batch(args, tmp, src, "profiled", profile=raw)
-            profile_line = ". Batch process " + top_frames(raw)
+            # the run loop and the ledger's writer thread: what rows/s measures
+            profile_line = ". Batch process " + top_frames(
+                raw, focus=("_Run.", "LedgerWriter", "RunLedger.apply")
+            )
 
     s = r["summary"]
     rate = args.rate or "unlimited"
