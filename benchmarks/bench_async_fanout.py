@@ -50,7 +50,11 @@ def backend_option_exists() -> bool:
 
 
 def executor_in_use() -> str:
-    """Which HTTP stack carried the calls (judged by what got imported)."""
+    """Which HTTP stack carried the calls: the one forced by CREDITSDK_HTTP_BACKEND, else
+    judged by what got imported (the SDK imports aiohttp only to use it)."""
+    forced = os.environ.get(BACKEND_VAR)
+    if forced and backend_option_exists():
+        return f"{forced} (forced)"
     return "aiohttp" if "aiohttp" in sys.modules else "httpx"
 
 
