@@ -300,25 +300,9 @@ def _open_sandbox(
     return sandbox, False
 
 
-def _http_client(sb: Any, verify: Any) -> httpx.AsyncClient:
-    # One connection per worker: httpcore's pool bookkeeping grows with its size.
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    if sb is not None and not sb.running:
-        return httpx.AsyncClient(transport=sb.async_transport())
-    return httpx.AsyncClient(limits=limits, verify=verify)
-
-
-def _ssl_context(sb: Any) -> Any:
-    """One TLS context shared by every worker's connection (each costs a CA-bundle load)."""
-    if sb is not None and sb.tls:
-        return sb.ssl_context()
-    if sb is not None and not sb.running:
-        return True
-    import ssl
-
-    import certifi
-
-    return ssl.create_default_context(cafile=certifi.where())
+def _in_process_http(sb: Any) -> httpx.AsyncClient:
+    """An httpx client answered by a Sandbox that is not serving (no socket)."""
+    return httpx.AsyncClient(transport=sb.async_transport())
 
 
 class _Names:
@@ -498,13 +482,13 @@ async def arun_batch(
             layout_of(dict(client_options or {}), sandbox=sb) if layout_of is not None else None
         )
         bucket = TokenBucket(rate, burst=burst) if rate is not None else None
-        if client is None and os.environ.get("CREDITSDK_BATCH_PER_WORKER_CLIENTS") != "1":
+        if client is None:
             # One client for every worker, on the client's own default executor (the async
-            # default: aiohttp when installed, else sharded httpx pools): it holds
+            # default: aiohttp when installed, else sharded httpx pools): it holds up to
             # ``concurrency`` keep-alive connections itself.
             wiring: dict[str, Any] = {}
             if sb is not None and not sb.running:
-                https.append(_http_client(sb, None))
+                https.append(_in_process_http(sb))
                 wiring["http_client"] = https[-1]
             shared = _make_client(
                 op,
@@ -520,26 +504,6 @@ async def arun_batch(
                 # Retries take their tokens inside the call; the first is paid below.
                 add_gate(bucket.gate(first_attempt_paid=True))
             apis = [shared]
-        elif client is None:
-            # A client (and one keep-alive connection) per worker.
-            verify = _ssl_context(sb)
-            for _ in range(concurrency):
-                https.append(_http_client(sb, verify))
-                apis.append(
-                    _make_client(
-                        op,
-                        dict(client_options or {}),
-                        sandbox=sb,
-                        http_client=https[-1],
-                        timeout=timeout,
-                        retry=retry,
-                        audit=audit,
-                    )
-                )
-                add_gate = getattr(apis[-1], "_add_gate", None)
-                if bucket is not None and add_gate is not None:
-                    # Retries take their tokens inside the call; the first is paid below.
-                    add_gate(bucket.gate(first_attempt_paid=True))
         else:
             apis = [client] * concurrency
         reader = sqlite3.connect(ledger_path, isolation_level=None)
