@@ -118,3 +118,23 @@ def test_progress_is_quiet_off_a_terminal_and_rich_on_request(
         bar.advance(status)
     assert bar._counts == {"hit": 1, "no_data": 1}
     bar.close()
+
+
+def test_progress_bar_updates_at_most_ten_times_a_second() -> None:
+    pytest.importorskip("rich")
+    from creditsdk.batch._progress import make_progress
+
+    bar = make_progress(True, 100, "demo.score")
+    now = [1000.0]
+    bar._clock = lambda: now[0]
+    task = bar._progress.tasks[0]
+    for _ in range(5):
+        bar.advance("hit")
+    assert task.completed == 1  # the first row is shown, the next four wait
+    now[0] += 0.1
+    bar.advance("hit")
+    assert task.completed == 6
+    bar.advance(None)
+    bar.close()  # the rows not yet shown are shown on close
+    assert task.completed == 7
+    assert bar._counts == {"hit": 6}

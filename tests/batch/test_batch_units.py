@@ -197,7 +197,7 @@ def test_csv_aliases_mapping_and_encoding(tmp_path: Path) -> None:
     assert mapped.columns == ["mobile", "id_card"]
     with pytest.raises(ConfigurationError, match="no column 'nope'"):
         InputRows([{"a": "1"}], mapping={"id_card": "nope"})
-    with pytest.raises(ConfigurationError, match="cannot read input"):
+    with pytest.raises(ConfigurationError, match="run again with encoding='gb18030'"):
         InputRows(src)  # GB18030 bytes are not UTF-8... at the header already
     empty = tmp_path / "empty.csv"
     empty.write_text("")

@@ -166,6 +166,13 @@ def _consent(args: argparse.Namespace) -> Any:
         return None
     from ..batch._input import parse_consent
 
+    if args.consent_reference and not args.consent_granted_at:
+        raise ConfigurationError(
+            "--consent-granted-at is missing: give the ISO date-time the consent was "
+            "granted (e.g. --consent-granted-at "
+            "2026-11-01T09:00), or a consent_granted_at column (with consent_reference) "
+            "for each row's own consent"
+        )
     return parse_consent(
         args.consent_reference,
         args.consent_purpose or "credit_underwriting",

@@ -15,6 +15,7 @@ sends a row that may already have been billed. See docs/batch.md.
 
 from typing import Any
 
+from ._input import InputEncodingError
 from ._ledger import LedgerRow, RowState, RunLedger
 from ._prices import Price, load_prices, parse_prices
 from ._ratelimit import TokenBucket
@@ -33,6 +34,7 @@ from .operations import (
 __all__ = [
     "BatchOperation",
     "BatchSummary",
+    "InputEncodingError",
     "LedgerRow",
     "OutputSchema",
     "Price",

@@ -4,6 +4,7 @@ few common aliases, or an explicit mapping."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as _dt
 import hashlib
@@ -17,6 +18,7 @@ from ..errors import ConfigurationError, InvalidInputError
 __all__ = [
     "CONSENT_COLUMNS",
     "PERSONAL_COLUMNS",
+    "InputEncodingError",
     "InputRows",
     "consent_for_row",
     "fingerprint",
@@ -42,6 +44,96 @@ _ALIASES = {
     "trans_date": ("trans_date", "transaction_date", "交易日期"),
     "amount": ("amount", "trans_amount", "交易金额"),
 }
+
+
+#: The encoding offered when a file is not UTF-8 but reads cleanly in it: what Excel and WPS
+#: save "CSV" as on a Chinese Windows (GB18030 is a superset of GBK and GB2312).
+_SUGGESTED_ENCODING = "gb18030"
+_SNIFF_BYTES = 1 << 20
+
+
+class InputEncodingError(ConfigurationError):
+    """The input file cannot be read in the encoding given (``encoding``).
+
+    ``suggested`` is an encoding the whole file decodes in cleanly (``"gb18030"`` for a GBK /
+    GB18030 export), or None when none of those tried does; ``row`` the input row where
+    decoding failed (None: in the header, or found before reading any row)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str,
+        encoding: str,
+        suggested: str | None,
+        row: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.encoding = encoding
+        self.suggested = suggested
+        self.row = row
+
+
+def _decodes(path: str, encoding: str) -> bool:
+    """Whether the whole file decodes in ``encoding`` (streamed: constant memory)."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(_SNIFF_BYTES):
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except (UnicodeDecodeError, OSError):
+        return False
+    return True
+
+
+def _is_utf8(encoding: str) -> bool:
+    try:
+        return codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+    except LookupError:
+        return False
+
+
+def _encoding_error(
+    path: str, encoding: str, exc: UnicodeDecodeError, *, cli: bool, row: int | None = None
+) -> InputEncodingError:
+    # the reader decodes ahead of the rows it hands out: the bad byte is in this row or later
+    where = f" (at or after input row {row})" if row is not None else ""
+    what = (
+        f"input {path!r} is not {'UTF-8' if _is_utf8(encoding) else encoding}{where}: "
+        f"byte 0x{exc.object[exc.start]:02x} at offset {exc.start} of the part read cannot be "
+        "decoded"
+    )
+    suggested = None
+    if _is_utf8(encoding) and _decodes(path, _SUGGESTED_ENCODING):
+        suggested = _SUGGESTED_ENCODING
+    if suggested is not None:
+        how = f"--encoding {suggested}" if cli else f"encoding={suggested!r}"
+        message = (
+            f"{what}. The whole file reads cleanly as {suggested.upper()} (what Excel saves "
+            f"on a Chinese Windows): run again with {how}"
+        )
+    else:
+        how = "--encoding" if cli else "encoding="
+        message = f"{what}. Give the file's encoding with {how} (e.g. gb18030, big5, utf-16)"
+    return InputEncodingError(message, path=path, encoding=encoding, suggested=suggested, row=row)
+
+
+def _sniff(path: str, encoding: str, *, cli: bool) -> None:
+    """Decode the start of a file the runner is told is UTF-8, so that a GBK export fails
+    before any row is sent (the rest is checked as it is read)."""
+    if not _is_utf8(encoding):
+        return
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(_SNIFF_BYTES)
+            decoder.decode(head, final=len(head) < _SNIFF_BYTES)
+    except UnicodeDecodeError as exc:
+        raise _encoding_error(path, encoding, exc, cli=cli) from None
+    except OSError:
+        return  # open() below says what is wrong with the path
 
 
 def _canonical_names(header: Iterable[str], mapping: Mapping[str, str] | None) -> dict[str, str]:
@@ -101,17 +193,25 @@ class InputRows:
         *,
         encoding: str = "utf-8-sig",
         mapping: Mapping[str, str] | None = None,
+        cli: bool = False,
     ) -> None:
         self._mapping = mapping
+        self._path: str | None = None
+        self._encoding = encoding
+        self._cli = cli
         self._handle: Any = None
         self._iter: Iterator[Mapping[str, Any]]
         if isinstance(source, (str, os.PathLike)):
-            path = os.fspath(source)
+            path = self._path = os.fspath(source)
             try:
+                _sniff(path, encoding, cli=cli)
                 self._handle = open(path, newline="", encoding=encoding)  # noqa: SIM115
                 reader = csv.DictReader(self._handle)
                 header = reader.fieldnames
-            except (OSError, UnicodeDecodeError, LookupError, csv.Error) as exc:
+            except UnicodeDecodeError as exc:
+                self.close()
+                raise _encoding_error(path, encoding, exc, cli=cli) from None
+            except (OSError, LookupError, csv.Error) as exc:
                 self.close()
                 raise ConfigurationError(
                     f"cannot read input {path!r} ({type(exc).__name__}: {exc})"
@@ -153,7 +253,13 @@ class InputRows:
                     row_no,
                     {names.get(str(k), str(k)): _cell(v) for k, v in raw.items() if k is not None},
                 )
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:
+            if self._path is None:  # pragma: no cover - only files are decoded here
+                raise
+            raise _encoding_error(
+                self._path, self._encoding, exc, cli=self._cli, row=row_no + 1
+            ) from None
+        except csv.Error as exc:
             raise ConfigurationError(
                 f"input row {row_no + 1} cannot be read ({type(exc).__name__}: {exc})"
             ) from None
@@ -234,6 +340,14 @@ def consent_for_row(row: Mapping[str, str], default: Consent | None) -> Consent 
     reference = row.get("consent_reference", "").strip()
     if not reference:
         return default
+    if not row.get("consent_granted_at", "").strip():
+        raise InvalidInputError(
+            "is empty in this row, which has a consent_reference: fill the consent_granted_at "
+            "column with the ISO date-time the applicant's consent was granted "
+            "(e.g. 2026-11-01T09:00)",
+            field="consent_granted_at",
+            rule="required",
+        )
     return parse_consent(
         reference,
         row.get("consent_purpose", "").strip() or (default.purpose if default else ""),

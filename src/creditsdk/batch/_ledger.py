@@ -87,6 +87,20 @@ CREATE TABLE IF NOT EXISTS reconciliations (
 """
 
 
+_UPSERT = (
+    "INSERT INTO rows (row_no, fingerprint, state, status, error_code, "
+    "error_message, transaction_id, keys, result, attempts, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(row_no) DO UPDATE SET fingerprint=excluded.fingerprint, "
+    "state=excluded.state, status=excluded.status, "
+    "error_code=excluded.error_code, error_message=excluded.error_message, "
+    "transaction_id=excluded.transaction_id, "
+    "keys=COALESCE(excluded.keys, rows.keys), result=excluded.result, "
+    "attempts=rows.attempts + excluded.attempts, "
+    "updated_at=excluded.updated_at"
+)
+
+
 def _pack(obj: Mapping[str, Any] | None) -> bytes | None:
     if obj is None:
         return None
@@ -271,37 +285,30 @@ class RunLedger:
     # -- writes -----------------------------------------------------------------------------
 
     def apply(self, writes: Sequence[_Write]) -> None:
-        """Commit a group of writes in one transaction."""
+        """Commit a group of writes in one transaction (one fsync with ``durable``)."""
         now = time.time()
+        params = [
+            (
+                w.row_no,
+                w.fingerprint,
+                w.state,
+                w.status,
+                w.error_code,
+                w.error_message,
+                w.transaction_id,
+                _pack(w.keys),
+                _pack(w.result),
+                1 if w.new_attempt else 0,
+                now,
+            )
+            for w in writes
+        ]
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                for w in writes:
-                    self._conn.execute(
-                        "INSERT INTO rows (row_no, fingerprint, state, status, error_code, "
-                        "error_message, transaction_id, keys, result, attempts, updated_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                        "ON CONFLICT(row_no) DO UPDATE SET fingerprint=excluded.fingerprint, "
-                        "state=excluded.state, status=excluded.status, "
-                        "error_code=excluded.error_code, error_message=excluded.error_message, "
-                        "transaction_id=excluded.transaction_id, "
-                        "keys=COALESCE(excluded.keys, rows.keys), result=excluded.result, "
-                        "attempts=rows.attempts + excluded.attempts, "
-                        "updated_at=excluded.updated_at",
-                        (
-                            w.row_no,
-                            w.fingerprint,
-                            w.state,
-                            w.status,
-                            w.error_code,
-                            w.error_message,
-                            w.transaction_id,
-                            _pack(w.keys),
-                            _pack(w.result),
-                            1 if w.new_attempt else 0,
-                            now,
-                        ),
-                    )
+                # One statement for the group: rows are upserted in order, so a row written
+                # twice in one group (sending, then its answer) ends in its last state.
+                self._conn.executemany(_UPSERT, params)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise

@@ -9,7 +9,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
 from ..errors import ConfigurationError
@@ -207,15 +207,37 @@ def _csv_cell(value: Any, dtype: str) -> Any:
     return value
 
 
-def _write_csv(ledger: RunLedger, path: str, schema: OutputSchema) -> None:
-    cols = [(c.name, c.dtype) for c in schema.columns]
+def _tallied(ledger: RunLedger, tally: dict[str, int] | None) -> Iterator[dict[str, Any]]:
+    """The output rows; counts ``effective`` rows into ``tally`` on the way (one pass over the
+    ledger serves the file and the summary)."""
+    effective = 0
+    for row in ledger.rows():
+        flat = _flat(row)
+        effective += flat["effective"]
+        yield flat
+    if tally is not None:
+        tally["effective"] = effective
+
+
+def _write_csv(
+    ledger: RunLedger, path: str, schema: OutputSchema, tally: dict[str, int] | None = None
+) -> None:
+    names = [c.name for c in schema.columns]
+    dtypes = [c.dtype for c in schema.columns]
+    index = {n: i for i, n in enumerate(names)}
+    blank = [""] * len(names)
     private_file(path)
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow([n for n, _ in cols])
-        for row in ledger.rows():
-            flat = _flat(row)
-            writer.writerow([_csv_cell(flat.get(n), d) for n, d in cols])
+        writer.writerow(names)
+        for flat in _tallied(ledger, tally):
+            # a wide schema is mostly empty cells: format only the cells the row has
+            cells = blank.copy()
+            for k, v in flat.items():
+                i = index.get(k)
+                if i is not None and v is not None:
+                    cells[i] = _csv_cell(v, dtypes[i])
+            writer.writerow(cells)
 
 
 _ARROW = {
@@ -274,7 +296,9 @@ def _pandas_metadata(schema: OutputSchema) -> bytes:
     return json.dumps(doc).encode("utf-8")
 
 
-def _write_parquet(ledger: RunLedger, path: str, schema: OutputSchema) -> None:
+def _write_parquet(
+    ledger: RunLedger, path: str, schema: OutputSchema, tally: dict[str, int] | None = None
+) -> None:
     try:
         pa: Any = importlib.import_module("pyarrow")
         pq: Any = importlib.import_module("pyarrow.parquet")
@@ -296,8 +320,8 @@ def _write_parquet(ledger: RunLedger, path: str, schema: OutputSchema) -> None:
             writer.write_table(pa.Table.from_pydict(data, schema=arrow_schema))
             chunk.clear()
 
-        for row in ledger.rows():
-            chunk.append(_flat(row))
+        for flat in _tallied(ledger, tally):
+            chunk.append(flat)
             if len(chunk) >= size:
                 flush()
         if chunk:
@@ -312,14 +336,22 @@ def write_schema(schema: OutputSchema, path: str) -> None:
     os.replace(tmp, path)
 
 
-def write_output(ledger: RunLedger, path: str, fmt: str, schema: OutputSchema) -> int:
+def write_output(
+    ledger: RunLedger,
+    path: str,
+    fmt: str,
+    schema: OutputSchema,
+    *,
+    tally: dict[str, int] | None = None,
+) -> int:
     """(Re)write the output file from the ledger, atomically, with ``schema``'s columns; and
-    ``schema.json`` beside it. Returns the number of rows."""
+    ``schema.json`` beside it. Returns the number of rows; ``tally`` (if given) gets the count
+    of ``effective`` rows, read on the same pass."""
     tmp = f"{path}.tmp"
     if fmt == "csv":
-        _write_csv(ledger, tmp, schema)
+        _write_csv(ledger, tmp, schema, tally)
     elif fmt == "parquet":
-        _write_parquet(ledger, tmp, schema)
+        _write_parquet(ledger, tmp, schema, tally)
     else:
         raise ConfigurationError(f"unknown output format {fmt!r} (csv or parquet)")
     os.replace(tmp, path)

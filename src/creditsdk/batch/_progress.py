@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import Any
 
 __all__ = ["make_progress", "progress_wanted"]
@@ -42,22 +43,38 @@ class _RichProgress:
             transient=False,
         )
         self._counts: dict[str, int] = {}
+        #: rows are counted per row but shown at most every ``every`` seconds: a rich update
+        #: per row cost more than the rest of the runner's own work on a fast batch
+        self.every = 0.1
+        self._clock = time.monotonic
+        self._shown_at = -float("inf")
+        self._unshown = 0
         self._task = self._progress.add_task(title, total=total, rate="", counts="")
         self._progress.start()
 
     def advance(self, status: str | None) -> None:
         if status is not None:
             self._counts[status] = self._counts.get(status, 0) + 1
+        self._unshown += 1
+        now = self._clock()
+        if now - self._shown_at >= self.every:  # the bar redraws ~10 times a second anyway
+            self._show(now)
+
+    def _show(self, now: float) -> None:
+        self._shown_at = now
+        advance, self._unshown = self._unshown, 0
+        self._progress.update(self._task, advance=advance)
         task = self._progress.tasks[0]
         speed = task.finished_speed or task.speed
         self._progress.update(
             self._task,
-            advance=1,
             rate=f"{speed:.1f} rows/s" if speed else "",
             counts=" ".join(f"{k} {v}" for k, v in sorted(self._counts.items())),
         )
 
     def close(self) -> None:
+        if self._unshown:
+            self._show(self._clock())
         self._progress.stop()
 
 

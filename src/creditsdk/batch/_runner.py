@@ -8,6 +8,7 @@ import contextlib
 import importlib
 import json
 import os
+import shlex
 import signal
 import sqlite3
 import sys
@@ -126,8 +127,25 @@ class BatchSummary:
         """0 when complete; 1 when rows are not_sent / maybe_billed or the batch was aborted."""
         return 0 if self.complete else 1
 
+    @property
+    def next_step(self) -> str | None:
+        """What to do about rows left in doubt: for ``maybe_billed`` rows, the exact
+        ``creditsdk batch reconcile`` command line (None when there is nothing to do)."""
+        if not self.maybe_billed:
+            return None
+        run_dir = shlex.quote(os.path.dirname(self.ledger) or ".")
+        rows = "row" if self.maybe_billed == 1 else "rows"
+        return (
+            f"{self.maybe_billed} {rows} may have been billed without an answer. Check them "
+            "against the provider's billing statement (a CSV):\n"
+            f"  creditsdk batch reconcile {run_dir} STATEMENT.csv\n"
+            "then add --apply to settle them (billed: final; not billed: sent by the next run), "
+            "or send them again, possibly paying twice, with --retry-maybe-billed"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         d = attrs.asdict(self)
+        d["next_step"] = self.next_step
         d["errors_by_code"] = dict(self.errors_by_code)
         d["not_reached"] = dict(self.not_reached)
         d["by_status"] = dict(self.by_status)
@@ -165,6 +183,11 @@ class BatchSummary:
         if self.aborted:
             lines.append(f"aborted        {self.aborted}")
         lines.append(f"output         {self.output}")
+        step = self.next_step
+        if step is not None:
+            first, *rest = step.splitlines()
+            lines.append(f"next step      {first}")
+            lines.extend(f"               {line}" for line in rest)
         return "\n".join(lines)
 
 
@@ -277,25 +300,9 @@ def _open_sandbox(
     return sandbox, False
 
 
-def _http_client(sb: Any, verify: Any) -> httpx.AsyncClient:
-    # One connection per worker: httpcore's pool bookkeeping grows with its size.
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    if sb is not None and not sb.running:
-        return httpx.AsyncClient(transport=sb.async_transport())
-    return httpx.AsyncClient(limits=limits, verify=verify)
-
-
-def _ssl_context(sb: Any) -> Any:
-    """One TLS context shared by every worker's connection (each costs a CA-bundle load)."""
-    if sb is not None and sb.tls:
-        return sb.ssl_context()
-    if sb is not None and not sb.running:
-        return True
-    import ssl
-
-    import certifi
-
-    return ssl.create_default_context(cafile=certifi.where())
+def _in_process_http(sb: Any) -> httpx.AsyncClient:
+    """An httpx client answered by a Sandbox that is not serving (no socket)."""
+    return httpx.AsyncClient(transport=sb.async_transport())
 
 
 class _Names:
@@ -421,7 +428,7 @@ async def arun_batch(
     os.makedirs(out_dir, mode=0o700, exist_ok=True)
     policy = PiiPolicy(pii, load_key(key_dir, output=out_dir), raw_cols)
     fp_key = policy._key
-    rows = InputRows(source, encoding=encoding, mapping=columns)
+    rows = InputRows(source, encoding=encoding, mapping=columns, cli=_cli)
     try:
         rows.check_columns(op.required, cli=_cli)
         missing = [c for c in (*raw_cols, *key_cols) if c not in rows.columns]
@@ -437,6 +444,13 @@ async def arun_batch(
             )
             raise ConfigurationError(
                 f"a consent is needed: give one for the run ({how}) or consent_* columns"
+            )
+        if "consent_reference" in rows.columns and "consent_granted_at" not in rows.columns:
+            raise ConfigurationError(
+                "the input has a consent_reference column but no consent_granted_at column: "
+                "add one with the ISO date-time each row's consent was granted (e.g. "
+                "2026-11-01T09:00); a row's consent needs its own time, the run's "
+                f"{name('consent=', '--consent-granted-at')} is not used for it"
             )
     except BaseException:
         rows.close()
@@ -469,25 +483,27 @@ async def arun_batch(
         )
         bucket = TokenBucket(rate, burst=burst) if rate is not None else None
         if client is None:
-            # A client (and one keep-alive connection) per worker.
-            verify = _ssl_context(sb)
-            for _ in range(concurrency):
-                https.append(_http_client(sb, verify))
-                apis.append(
-                    _make_client(
-                        op,
-                        dict(client_options or {}),
-                        sandbox=sb,
-                        http_client=https[-1],
-                        timeout=timeout,
-                        retry=retry,
-                        audit=audit,
-                    )
-                )
-                add_gate = getattr(apis[-1], "_add_gate", None)
-                if bucket is not None and add_gate is not None:
-                    # Retries take their tokens inside the call; the first is paid below.
-                    add_gate(bucket.gate(first_attempt_paid=True))
+            # One client for every worker, on the client's own default executor (the async
+            # default: aiohttp when installed, else sharded httpx pools): it holds up to
+            # ``concurrency`` keep-alive connections itself.
+            wiring: dict[str, Any] = {}
+            if sb is not None and not sb.running:
+                https.append(_in_process_http(sb))
+                wiring["http_client"] = https[-1]
+            shared = _make_client(
+                op,
+                dict(client_options or {}),
+                sandbox=sb,
+                timeout=timeout,
+                retry=retry,
+                audit=audit,
+                **wiring,
+            )
+            add_gate = getattr(shared, "_add_gate", None)
+            if bucket is not None and add_gate is not None:
+                # Retries take their tokens inside the call; the first is paid below.
+                add_gate(bucket.gate(first_attempt_paid=True))
+            apis = [shared]
         else:
             apis = [client] * concurrency
         reader = sqlite3.connect(ledger_path, isolation_level=None)
@@ -531,8 +547,18 @@ async def arun_batch(
             dtypes=dtypes,
             pii=pii,
         )
-        write_output(ledger, output_path, format, schema)
-        summary = _summary(op.name, ledger, runner, elapsed, output_path, ledger_path, price)
+        tally: dict[str, int] = {}
+        write_output(ledger, output_path, format, schema, tally=tally)
+        summary = _summary(
+            op.name,
+            ledger,
+            runner,
+            elapsed,
+            output_path,
+            ledger_path,
+            price,
+            effective=tally.get("effective"),
+        )
         _write_summary(os.path.join(out_dir, SUMMARY_FILE), summary)
         return summary
     finally:
@@ -600,6 +626,8 @@ def _summary(
     output: str,
     ledger_path: str,
     price: Price | None = None,
+    *,
+    effective: int | None = None,
 ) -> BatchSummary:
     counts = ledger.counts()
     by_status: dict[str, int] = counts["by_status"]
@@ -612,7 +640,8 @@ def _summary(
     )
     not_reached = dict(counts["not_reached"])
     billed = hits + no_data + billed_errors
-    effective = _effective_count(ledger)
+    if effective is None:
+        effective = _effective_count(ledger)
     maybe = by_status.get("maybe_billed", 0)
     return BatchSummary(
         operation=name,
@@ -742,7 +771,8 @@ class _Run:
         self.writer.start()
         queue: asyncio.Queue[tuple[Any, ...] | None] = asyncio.Queue(maxsize=self.concurrency * 2)
         workers = [
-            asyncio.create_task(self._worker(queue, self.apis[i])) for i in range(self.concurrency)
+            asyncio.create_task(self._worker(queue, self.apis[i % len(self.apis)]))
+            for i in range(self.concurrency)
         ]
         restore = self._install_signals() if handle_signals else None
         try:
