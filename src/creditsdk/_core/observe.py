@@ -83,8 +83,9 @@ def normalize_prices(prices: PricesArg) -> Mapping[str, PriceLike]:
     if prices is None:
         return {}
     if isinstance(prices, (str, os.PathLike)):
-        # One format for a lender's contract prices, shared with batch runs and evaluate.
-        from ..batch._prices import load_prices
+        # One format for a lender's contract prices, shared with batch runs and evaluate (the
+        # module is loaded only when a file is given).
+        from .prices import load_prices
 
         return dict(load_prices(prices))
     if not isinstance(prices, Mapping):

@@ -17,7 +17,7 @@ from typing import Any
 
 from ._input import InputEncodingError
 from ._ledger import LedgerRow, RowState, RunLedger
-from ._prices import Price, load_prices, parse_prices
+from .._core.prices import Price, load_prices, parse_prices
 from ._ratelimit import TokenBucket
 from ._runner import BatchSummary, arun_batch, run_batch
 from ._schema import OutputSchema, read_results

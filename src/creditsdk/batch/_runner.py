@@ -42,7 +42,7 @@ from ._input import CONSENT_COLUMNS, PERSONAL_COLUMNS, InputRows, consent_for_ro
 from ._ledger import FINAL_STATES, LEDGER_FILE, Ledger, LedgerWriter, RowState
 from ._output import LiveFeed, make_schema, write_output
 from ._pii import PiiPolicy, key_id, load_key, private_file
-from ._prices import Price, load_prices, parse_prices
+from .._core.prices import Price, load_prices, parse_prices
 from ._progress import make_progress, progress_wanted
 from ._ratelimit import TokenBucket
 from .operations import BatchOperation, get_operation
