@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import resource
 import socket
 import ssl
@@ -61,6 +62,7 @@ _REASONS = {
 }
 _MAX_BODY = 8 * 1024 * 1024
 _LINGER_RESET = struct.pack("ii", 1, 0)
+_UNSAFE = re.compile(r"[\r\n\0]")
 
 # Where a connection is in its request cycle (what its deadline means).
 _IDLE, _HEAD, _BODY, _ANSWERING = range(4)
@@ -115,6 +117,7 @@ class _Connection(asyncio.Protocol):
         self._peer = ""
         self._request: h11.Request | None = None
         self._chunked = False
+        self._headers: dict[str, str] = {}
         self._body: list[bytes] = []
         self._body_size = 0
         self._phase = _IDLE
@@ -148,10 +151,10 @@ class _Connection(asyncio.Protocol):
         self._process()
 
     def eof_received(self) -> bool:
-        if self._phase == _ANSWERING:
-            return True  # half-closed by the client: keep writing the answer in progress
         with contextlib.suppress(h11.RemoteProtocolError):
             self._h11.receive_data(b"")
+        if self._phase == _ANSWERING:
+            return True  # half-closed by the client: finish the answer, then close
         self._process()
         return False
 
@@ -212,13 +215,17 @@ class _Connection(asyncio.Protocol):
         self._request = event
         self._phase = _BODY
         self.deadline = self._loop.time() + self._server.body_timeout
-        self._chunked = False
-        for name, value in event.headers:
-            if name == b"content-length" and int(value) > self._server.max_body:
-                self._refuse(413, "body too large")
-                return False
-            if name == b"transfer-encoding":
-                self._chunked = True
+        # h11 validated the head; raw_items() is a plain list (cheaper than iterating Headers).
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1")
+            for name, value in event.headers.raw_items()
+        }
+        self._headers = headers
+        self._chunked = "transfer-encoding" in headers
+        length = headers.get("content-length")
+        if length is not None and int(length) > self._server.max_body:
+            self._refuse(413, "body too large")
+            return False
         return True
 
     def _over_cap(self, announced: int) -> bool:
@@ -241,7 +248,7 @@ class _Connection(asyncio.Protocol):
             self._refuse(400, "bad request target")
             return
         path, query, authority = target
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in event.headers}
+        headers = self._headers
         if authority is not None:
             headers["host"] = authority  # RFC 9112 §3.2.2: the target's authority wins over Host
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
@@ -288,47 +295,70 @@ class _Connection(asyncio.Protocol):
         else:
             self._send(response)
 
-    def _head_event(self, response: SandboxResponse, *, close: bool) -> h11.Response:
-        headers = list(response.headers)
-        if not any(k.lower() == "content-length" for k, _ in headers):
-            headers.append(("Content-Length", str(len(response.body))))
+    def _head(self, response: SandboxResponse, *, close: bool) -> bytes:
+        """The status line and headers. h11 parses requests; answers are framed here (one
+        ``Content-Length`` body, nothing else to get wrong) so a request is parsed once and the
+        answer is one ``write``."""
+        lines = [f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Status')}"]
+        has_length = False
+        for name, value in response.headers:
+            if _UNSAFE.search(name) or _UNSAFE.search(value):
+                raise ValueError("header name or value with a line break")  # response splitting
+            has_length = has_length or name.lower() == "content-length"
+            lines.append(f"{name}: {value}")
+        if not has_length:
+            lines.append(f"Content-Length: {len(response.body)}")
         if close:
-            headers.append(("Connection", "close"))
-        reason = _REASONS.get(response.status, "Status")
-        return h11.Response(status_code=response.status, headers=headers, reason=reason)
+            lines.append("Connection: close")
+        lines.append("\r\n")
+        return "\r\n".join(lines).encode("latin-1")
 
     def _send_head(self, response: SandboxResponse, *, close: bool) -> None:
-        self._write(self._h11.send(self._head_event(response, close=close)) or b"")
+        try:
+            head = self._head(response, close=close)
+        except (ValueError, UnicodeEncodeError):
+            self._refuse(500, "sandbox error")
+            return
+        self._write(head)
 
     def _send(self, response: SandboxResponse) -> None:
         self._timer = None
         if self._closed:
             return
-        conn = self._h11
+        close = self._h11.their_state is not h11.DONE  # the client asked to close (or HTTP/1.0)
         try:
-            head = conn.send(self._head_event(response, close=False)) or b""
-            if self._request is not None and self._request.method == b"HEAD":
-                body = b""
-            else:
-                body = response.body
-                conn.send_with_data_passthrough(h11.Data(data=body))  # state only: bytes as is
-            conn.send(h11.EndOfMessage())
-        except h11.LocalProtocolError:
+            head = self._head(response, close=close)
+        except (ValueError, UnicodeEncodeError):
             self._refuse(500, "sandbox error")
             return
-        self._write(head + body if len(body) < 65536 else head)  # one write: no Nagle stall
-        if len(body) >= 65536:
+        event = self._request
+        body = b"" if event is not None and event.method == b"HEAD" else response.body
+        if len(body) < 65536:
+            self._write(head + body)  # one write: no Nagle / delayed-ACK stall
+        else:
+            self._write(head)
             self._write(body)
         self._request = None
-        if conn.our_state is h11.MUST_CLOSE:
+        if close:
             self._close()
             return
-        conn.start_next_cycle()
+        # A new parser for the next request, fed what the client already pipelined.
+        leftover, closed = self._h11.trailing_data
+        self._h11 = h11.Connection(
+            h11.SERVER, max_incomplete_event_size=self._server.max_header_bytes
+        )
         self._phase = _IDLE
         self.deadline = self._loop.time() + self._server.idle_timeout
+        if leftover:
+            self._phase = _HEAD
+            self.deadline = self._loop.time() + self._server.header_timeout
+            self._h11.receive_data(leftover)
+        if closed:
+            self._h11.receive_data(b"")
         if self._transport is not None and not self._write_paused:
             self._transport.resume_reading()
-        self._process()  # a pipelined request may already be buffered
+        if leftover or closed:
+            self._process()
 
     def _drip(self, response: SandboxResponse, at: int, interval: float) -> None:
         """The body one byte every ``interval`` seconds, then close."""
