@@ -182,11 +182,9 @@ class _Connection(asyncio.Protocol):
             try:
                 event = conn.next_event()
             except h11.RemoteProtocolError as exc:
-                status = exc.error_status_hint
-                if status == 400 and "exceeds" in str(exc):
-                    status = 431  # h11's cap on an incomplete head (max_incomplete_event_size)
-                self._refuse(status, "request header fields too large" if status == 431 else
-                             "bad request")  # fmt: skip
+                status = exc.error_status_hint  # 431 for a head past max_header_bytes
+                self._refuse(status, "request header fields too large" if status == 431
+                             else "bad request")  # fmt: skip
                 return
             if event is h11.NEED_DATA:
                 if self._chunked:
