@@ -214,11 +214,14 @@ class _Connection(asyncio.Protocol):
         self._phase = _BODY
         self.deadline = self._loop.time() + self._server.body_timeout
         # h11 validated the head; raw_items() is a plain list (cheaper than iterating Headers).
-        headers = {
-            name.decode("latin-1").lower(): value.decode("latin-1")
-            for name, value in event.headers.raw_items()
-        }
+        items = event.headers.raw_items()
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in items}
         self._headers = headers
+        # h11 caps an *incomplete* head; one that arrived whole is measured here.
+        size = len(event.target) + sum(len(name) + len(value) + 4 for name, value in items)
+        if size > self._server.max_header_bytes:
+            self._refuse(431, "request header fields too large")
+            return False
         self._chunked = "transfer-encoding" in headers
         length = headers.get("content-length")
         if length is not None and int(length) > self._server.max_body:
