@@ -8,6 +8,8 @@ the read), never by sleeping.
 from __future__ import annotations
 
 import contextlib
+import os
+import select
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -292,5 +294,50 @@ def test_a_handler_exception_is_a_500_not_a_hang() -> None:
             head, body = read_answer(sock)
         assert head.startswith(b"HTTP/1.1 500 ")
         assert body == b"sandbox error"
+    finally:
+        server.stop()
+
+
+def test_faults_are_played_over_tls_too() -> None:
+    pytest.importorskip("trustme")
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    server = LoopbackServer(echo([]), ssl_context=server_context)
+    server.start()
+
+    def over_tls(path: str) -> bytes:
+        raw_sock = connect(server)
+        with client_context.wrap_socket(raw_sock, server_hostname="127.0.0.1") as sock:
+            sock.sendall(get(path, "Connection: close\r\n"))
+            return read_all(sock)
+
+    def ends_in_rst(path: str) -> bool:
+        """The TCP socket under TLS is reset (the ssl module reports a reset as a ragged EOF,
+        so read the descriptor itself)."""
+        raw_sock = connect(server)
+        with client_context.wrap_socket(raw_sock, server_hostname="127.0.0.1") as sock:
+            sock.sendall(get(path))
+            while select.select([sock], [], [], 30)[0]:
+                try:
+                    if not os.read(sock.fileno(), 65536):
+                        return False  # a FIN
+                except BlockingIOError:
+                    continue
+                except ConnectionResetError:
+                    return True
+        return False
+
+    try:
+        assert ends_in_rst("/reset")
+        truncated = over_tls("/truncate")
+        assert truncated.endswith(b"Content-Length: 10\r\nConnection: close\r\n\r\n01234")
+        assert over_tls("/fine").startswith(b"HTTP/1.1 200 OK\r\n")
     finally:
         server.stop()

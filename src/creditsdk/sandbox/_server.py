@@ -153,7 +153,7 @@ class _Connection(asyncio.Protocol):
     def eof_received(self) -> bool:
         with contextlib.suppress(h11.RemoteProtocolError):
             self._h11.receive_data(b"")
-        if self._phase == _ANSWERING:
+        if self._phase == _ANSWERING and not self._server.tls:  # (TLS cannot half-close)
             return True  # half-closed by the client: finish the answer, then close
         self._process()
         return False
