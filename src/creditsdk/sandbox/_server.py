@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import resource
 import socket
 import ssl
 import struct
@@ -100,6 +99,10 @@ def _error_page(status: int, text: str) -> bytes:
 
 
 def _default_max_connections() -> int:
+    try:
+        import resource  # POSIX only
+    except ImportError:  # pragma: no cover - Windows: no descriptor limit to respect
+        return 4096
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return 4096
