@@ -39,7 +39,7 @@ def _err(message: str) -> None:
 
 def sandbox_description(sb: Any) -> dict[str, Any]:
     """What a client in another language needs to talk to a running Sandbox."""
-    out: dict[str, Any] = {"base_url": sb.base_url, "providers": {}}
+    out: dict[str, Any] = {"base_url": sb.base_url, "control_url": sb.control_url, "providers": {}}
     if sb.ca_bundle:
         out["ca_bundle"] = sb.ca_bundle
     specs = _specs()
@@ -71,6 +71,7 @@ def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
             print(json.dumps(description, ensure_ascii=False), flush=True)
         else:
             print(f"creditsdk sandbox serving on {sb.base_url}  (Ctrl-C to stop)")
+            print(f"  control API: {sb.control_url}/  (docs/sandbox.md)")
             if "ca_bundle" in description:
                 print(f"  CA bundle: {description['ca_bundle']}")
             for name, fields in description["providers"].items():

@@ -308,6 +308,21 @@ class FaultPlan:
         with self._lock:
             self._rules.clear()
 
+    def rules(self) -> list[dict[str, Any]]:
+        """The rules still in the plan, as plain values (``times`` counts down as they play)."""
+        with self._lock:
+            return [
+                {
+                    "provider": r.provider,
+                    "kind": r.fault.kind,
+                    "on_call": sorted(r.on_calls) if r.on_calls is not None else None,
+                    "probability": r.probability,
+                    "times": r.times,
+                    "delay": r.fault.delay,
+                }
+                for r in self._rules
+            ]
+
     def calls(self, provider: str) -> int:
         """How many requests ``provider`` has received so far."""
         with self._lock:

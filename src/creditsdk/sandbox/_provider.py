@@ -71,6 +71,7 @@ class ProviderSandboxBase(Generic[ClientT, AsyncClientT]):
         self._balance: int | None = _checked_balance(
             ctx.options.get("balance", self.default_balance)
         )
+        self._initial_balance = self._balance
         self.run_id: str = str(
             ctx.options.get("run_id") or synthetic_run_id(self.run_id_bytes)
         ).upper()
@@ -93,6 +94,15 @@ class ProviderSandboxBase(Generic[ClientT, AsyncClientT]):
         """Check and normalise a `fail_next` code (raise ConfigurationError for one that is not
         a refusal of this provider)."""
         return InjectedFailure(code, message)
+
+    def reset(self) -> None:
+        """Back to how the Sandbox started this provider: no queued failures, no pins, the
+        starting balance. (Keys, users and the serial counter stay: transaction ids never
+        repeat.)"""
+        with self._lock:
+            self._failures.clear()
+            self._pins.clear()
+            self._balance = self._initial_balance
 
     # -- clients -------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from ._app import (
     SandboxRequest,
     SandboxResponse,
 )
+from ._control import CONTROL_PREFIX, ControlAPI, is_control_path
 from ._faults import Delivery, FaultPlan, delivery_for
 from ._server import LoopbackServer
 
@@ -122,6 +123,7 @@ class Sandbox:
         opts = dict(options or {})
         self._providers: dict[str, ProviderSandbox] = {}
         self._routes: list[tuple[str, Route]] = []
+        self._control = ControlAPI(self)
         for name, factory in factories.items():
             ctx = SandboxContext(
                 name,
@@ -139,6 +141,11 @@ class Sandbox:
     # -- routing ---------------------------------------------------------------------------
 
     def _add_route(self, provider: str, route: Route) -> None:
+        if is_control_path(route.path):
+            raise ConfigurationError(
+                f"sandbox route {route.path} of {provider!r} is reserved for the control API "
+                f"({CONTROL_PREFIX}/ and /)"
+            )
         for other_provider, other in self._routes:
             if other.path == route.path and other.methods & route.methods:
                 raise ConfigurationError(
@@ -173,6 +180,8 @@ class Sandbox:
 
     def serve(self, request: SandboxRequest) -> Delivery:
         """Answer one request under the fault plan (what the server and transport call)."""
+        if is_control_path(request.path):
+            return Delivery(self._control.answer(request))
         found = self._match(request)
         if isinstance(found, SandboxResponse):
             return Delivery(found)
@@ -349,6 +358,28 @@ class Sandbox:
 
     def clear_ledger(self) -> None:
         self._ledger.clear()
+
+    def reset(self) -> None:
+        """Clear the ledger and the fault plan's rules, and reset every provider (queued
+        failures, pins, balance) — what ``POST /_sandbox/reset`` does."""
+        self._ledger.clear()
+        self.faults.clear()
+        for provider in self._providers.values():
+            reset = getattr(provider, "reset", None)
+            if callable(reset):
+                reset()
+
+    def provider_routes(self) -> dict[str, list[Route]]:
+        """Each provider's routes (what ``GET /`` lists)."""
+        out: dict[str, list[Route]] = {name: [] for name in self._providers}
+        for name, route in self._routes:
+            out[name].append(route)
+        return out
+
+    @property
+    def control_url(self) -> str:
+        """``{base_url}/_sandbox``: the HTTP control API (docs/sandbox.md)."""
+        return self.base_url + CONTROL_PREFIX
 
     def __getattr__(self, name: str) -> Any:
         providers = self.__dict__.get("_providers", {})

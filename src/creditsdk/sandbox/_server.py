@@ -1,22 +1,34 @@
-"""A loopback HTTP/1.1 server (stdlib, one thread per connection) for the Sandbox.
+"""A loopback HTTP/1.1 server for the Sandbox: asyncio + h11, one event loop in one thread.
 
-Why the standard library and not an ASGI server: no extra runtime dependency for users who only
-want to try the SDK, and a thread per keep-alive connection comfortably holds the 200 concurrent
-connections the benchmarks use. Each answer is written with one ``sendall`` and Nagle is off, so
-keep-alive requests do not stall on delayed ACKs.
+Why h11 and not an ASGI server: h11 is already installed with httpx (httpcore depends on it),
+so the Sandbox costs users no extra dependency, and a sans-I/O parser lets every fault be
+played on the socket exactly (a reset, a body cut short, a byte at a time). One
+`asyncio.Protocol` per connection, callbacks only: a request costs the parse, the provider's
+handler and one ``write`` — no thread, no task, no future.
+
+Provider handlers are synchronous CPU work and run inline on the loop. Everything that
+*waits* (emulated latency, a ``slow`` answer, a ``drip``) is a loop timer, never a sleep.
+
+Limits, because the Sandbox is also what a user's load test hits: request heads are capped
+(`max_header_bytes`, 431), bodies are capped (`max_body`, 413 — a chunk announced past the cap
+is refused before it is read), a request must arrive in `header_timeout` / `body_timeout`
+(408: slow-loris), idle keep-alive connections close after `idle_timeout`, and at most
+`max_connections` are open at once (more are closed on accept).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import re
 import socket
 import ssl
 import struct
 import threading
-import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import h11
 
 from ._app import SandboxRequest, SandboxResponse
 from ._faults import Delivery
@@ -27,19 +39,32 @@ Dispatch = Callable[[SandboxRequest], Delivery]
 
 _REASONS = {
     200: "OK",
+    201: "Created",
+    204: "No Content",
     302: "Found",
     400: "Bad Request",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    408: "Request Timeout",
+    409: "Conflict",
     411: "Length Required",
     413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
     429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     502: "Bad Gateway",
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
 _MAX_BODY = 8 * 1024 * 1024
+_LINGER_RESET = struct.pack("ii", 1, 0)
+_UNSAFE = re.compile(r"[\r\n\0]")
+
+# Where a connection is in its request cycle (what its deadline means).
+_IDLE, _HEAD, _BODY, _ANSWERING = range(4)
 
 
 def _origin_form(target: str) -> tuple[str, str, str | None] | None:
@@ -63,209 +88,401 @@ def _origin_form(target: str) -> tuple[str, str, str | None] | None:
     return path or "/", query, authority
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    timeout = 60  # idle keep-alive connections are closed after this
-    server: _Server
+def _error_page(status: int, text: str) -> bytes:
+    """A whole ``Connection: close`` answer, written without h11 (which may be in ERROR)."""
+    body = text.encode("utf-8")
+    return (
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+        "Content-Type: text/plain;charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode("latin-1") + body
 
-    def setup(self) -> None:
-        if isinstance(self.request, ssl.SSLSocket):
-            self.request.settimeout(10)
-            self.request.do_handshake()
-        super().setup()
-        self.server.track(self.connection, add=True)
 
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.track(self.connection, add=False)
+def _default_max_connections() -> int:
+    try:
+        import resource  # POSIX only
+    except ImportError:  # pragma: no cover - Windows: no descriptor limit to respect
+        return 4096
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 4096
+    return max(16, min(4096, soft - 64))  # leave descriptors for the rest of the process
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # never print requests: query strings carry personal data
 
-    def _handle(self) -> None:
-        length_header = self.headers.get("Content-Length")
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunked = self._read_chunked()
-            if chunked is None:
-                return  # refused (413 or 400) and the connection closed
-            body = chunked
-        elif length_header is not None:
+class _Connection(asyncio.Protocol):
+    """One client connection: h11 parses, the Sandbox answers, faults are played here."""
+
+    def __init__(self, server: _Loop) -> None:
+        self._server = server
+        self._loop = server.loop
+        self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=server.max_header_bytes)
+        self._transport: asyncio.Transport | None = None
+        self._peer = ""
+        self._request: h11.Request | None = None
+        self._chunked = False
+        self._headers: dict[str, str] = {}
+        self._body: list[bytes] = []
+        self._body_size = 0
+        self._phase = _IDLE
+        self.deadline = self._loop.time() + server.idle_timeout
+        self._timer: asyncio.TimerHandle | None = None
+        self._write_paused = False
+        self._closed = False
+
+    # -- asyncio callbacks ---------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        peer = transport.get_extra_info("peername")
+        self._peer = str(peer[0]) if peer else ""
+        server = self._server
+        server.accepted += 1
+        if len(server.connections) >= server.max_connections:
+            self._closed = True
+            transport.abort()  # over the cap: no state is kept for this one
+            return
+        server.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self._closed:
+            return
+        if self._phase == _IDLE:  # the first bytes of a request: the head must come in time
+            self._phase = _HEAD
+            self.deadline = self._loop.time() + self._server.header_timeout
+        self._h11.receive_data(data)
+        self._process()
+
+    def eof_received(self) -> bool:
+        with contextlib.suppress(h11.RemoteProtocolError):
+            self._h11.receive_data(b"")
+        if self._phase == _ANSWERING and not self._server.tls:  # (TLS cannot half-close)
+            return True  # half-closed by the client: finish the answer, then close
+        self._process()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._cancel_timer()
+        self._server.connections.discard(self)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True  # the client does not read: stop taking requests too
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self._transport is not None and not self._closed:
+            self._transport.resume_reading()
+            self._process()
+
+    # -- reading requests ----------------------------------------------------------------------
+
+    def _process(self) -> None:
+        conn = self._h11
+        while not self._closed and not self._write_paused and self._phase != _ANSWERING:
             try:
-                length = int(length_header)
-            except ValueError:
-                self._send(SandboxResponse.text("bad Content-Length", 400))
+                event = conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                status = exc.error_status_hint  # 431 for a head past max_header_bytes
+                self._refuse(status, "request header fields too large" if status == 431
+                             else "bad request")  # fmt: skip
                 return
-            if length > _MAX_BODY:
-                self._send(SandboxResponse.text("body too large", 413))
-                self.close_connection = True
+            if event is h11.NEED_DATA:
+                if self._chunked:
+                    self._over_cap(_pending_chunk(conn))
                 return
-            body = self.rfile.read(length)
-        else:
-            body = b""
-        target = _origin_form(self.path)
+            if event is h11.PAUSED:
+                return
+            kind = type(event)
+            if kind is h11.Data:
+                assert isinstance(event, h11.Data)
+                self._body.append(bytes(event.data))
+                self._body_size += len(event.data)
+                if self._over_cap(0):
+                    return
+            elif kind is h11.Request:
+                assert isinstance(event, h11.Request)
+                if not self._start_request(event):
+                    return
+            elif kind is h11.EndOfMessage:
+                self._answer()
+            elif kind is h11.ConnectionClosed:
+                self._close()
+                return
+
+    def _start_request(self, event: h11.Request) -> bool:
+        self._request = event
+        self._phase = _BODY
+        self.deadline = self._loop.time() + self._server.body_timeout
+        # h11 validated the head; raw_items() is a plain list (cheaper than iterating Headers).
+        items = event.headers.raw_items()
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in items}
+        self._headers = headers
+        # h11 caps an *incomplete* head; one that arrived whole is measured here.
+        size = len(event.target) + sum(len(name) + len(value) + 4 for name, value in items)
+        if size > self._server.max_header_bytes:
+            self._refuse(431, "request header fields too large")
+            return False
+        self._chunked = "transfer-encoding" in headers
+        length = headers.get("content-length")
+        if length is not None and int(length) > self._server.max_body:
+            self._refuse(413, "body too large")
+            return False
+        return True
+
+    def _over_cap(self, announced: int) -> bool:
+        """Refuse (413) a body past the cap — counting what a chunk announced but did not yet
+        deliver, so nothing beyond the cap is ever buffered."""
+        if self._body_size + announced <= self._server.max_body:
+            return False
+        self._refuse(413, "body too large")
+        return True
+
+    # -- answering -----------------------------------------------------------------------------
+
+    def _answer(self) -> None:
+        event = self._request
+        assert event is not None
+        self._phase = _ANSWERING
+        self.deadline = float("inf")
+        target = _origin_form(event.target.decode("latin-1"))
         if target is None:
-            self._send(SandboxResponse.text("bad request target", 400))
-            self.close_connection = True
+            self._refuse(400, "bad request target")
             return
         path, query, authority = target
-        headers = {k.lower(): v for k, v in self.headers.items()}
+        headers = self._headers
         if authority is not None:
             headers["host"] = authority  # RFC 9112 §3.2.2: the target's authority wins over Host
+        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        self._body = []
+        self._body_size = 0
         request = SandboxRequest(
-            method=self.command,
+            method=event.method.decode("ascii"),
             path=path,
             query_string=query,
             headers=headers,
             body=body,
-            client=self.client_address[0],
+            client=self._peer,
         )
-        delivery = self.server.dispatch(request)
-        if delivery.action == "reset" or delivery.response is None:
-            self._reset()
+        delay = self._server.latency()
+        if delay > 0:  # emulated provider latency: a timer, the loop serves others meanwhile
+            self._pause_reading()
+            self._timer = self._loop.call_later(delay, self._dispatch, request)
+        else:
+            self._dispatch(request)
+
+    def _dispatch(self, request: SandboxRequest) -> None:
+        self._timer = None
+        if self._closed:
             return
-        if delivery.action == "delay" and self.server.stopping.wait(delivery.delay):
-            self._reset()  # the sandbox is stopping: do not keep the client (or stop()) waiting
-            return
-        if delivery.action == "drip":
-            self._drip(delivery.response, delivery.delay)
-            return
-        self._send(delivery.response, truncate=delivery.action == "truncate")
+        try:
+            delivery = self._server.dispatch(request)
+        except Exception:  # a Sandbox bug must look like a provider 500, not a hang
+            delivery = Delivery(SandboxResponse.text("sandbox error", 500))
+        response = delivery.response
+        action = delivery.action
+        if action == "reset" or response is None:
+            self.reset()
+        elif action == "delay":
+            self._pause_reading()
+            self._timer = self._loop.call_later(delivery.delay, self._send, response)
+        elif action == "drip":
+            self._send_head(response, close=True)
+            self._timer = self._loop.call_later(delivery.delay, self._drip, response, 0,
+                                                delivery.delay)  # fmt: skip
+        elif action == "truncate":  # announce the whole body, send half of it, hang up
+            self._send_head(response, close=True)
+            self._write(response.body[: len(response.body) // 2])
+            self._close()
+        else:
+            self._send(response)
 
-    def _reset(self) -> None:
-        """Abort the connection with a TCP RST (SO_LINGER 0), writing nothing."""
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.rfile.close()  # the socket closes for real only once its makefile() is closed
-        with contextlib.suppress(OSError):
-            self.connection.close()
-
-    def _read_chunked(self) -> bytes | None:
-        """The body of a chunked request, capped like a Content-Length one: a chunk that would
-        take it past ``_MAX_BODY`` is refused (413) before it is read, and the connection is
-        closed, so nothing beyond the cap is ever buffered. None when refused."""
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            line = self.rfile.readline(1024)
-            try:
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-            except ValueError:
-                size = -1
-            if size < 0:
-                self.close_connection = True
-                self._send(SandboxResponse.text("bad chunk size", 400))
-                return None
-            if size == 0:
-                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                    pass
-                return b"".join(chunks)
-            total += size
-            if total > _MAX_BODY:
-                self.close_connection = True
-                self._send(SandboxResponse.text("body too large", 413))
-                return None
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline(1024)
-
-    def _drip(self, response: SandboxResponse, interval: float) -> None:
-        """The head at once, then the body one byte every ``interval`` seconds, until done,
-        the client hangs up or the sandbox stops."""
-        self.close_connection = True
-        self.wfile.write(self._head(response))
-        for i in range(len(response.body)):
-            if self.server.stopping.wait(interval):
-                self._reset()
-                return
-            try:
-                self.wfile.write(response.body[i : i + 1])
-            except OSError:
-                return
-
-    def _head(self, response: SandboxResponse) -> bytes:
-        reason = _REASONS.get(response.status, "Status")
-        lines = [f"HTTP/1.1 {response.status} {reason}"]
-        names = {k.lower() for k, _ in response.headers}
-        lines.extend(f"{k}: {v}" for k, v in response.headers)
-        if "content-length" not in names:
+    def _head(self, response: SandboxResponse, *, close: bool) -> bytes:
+        """The status line and headers. h11 parses requests; answers are framed here (one
+        ``Content-Length`` body, nothing else to get wrong) so a request is parsed once and the
+        answer is one ``write``."""
+        lines = [f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Status')}"]
+        has_length = False
+        for name, value in response.headers:
+            if _UNSAFE.search(name) or _UNSAFE.search(value):
+                raise ValueError("header name or value with a line break")  # response splitting
+            has_length = has_length or name.lower() == "content-length"
+            lines.append(f"{name}: {value}")
+        if not has_length:
             lines.append(f"Content-Length: {len(response.body)}")
-        if self.close_connection:
+        if close:
             lines.append("Connection: close")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        lines.append("\r\n")
+        return "\r\n".join(lines).encode("latin-1")
 
-    def _send(self, response: SandboxResponse, *, truncate: bool = False) -> None:
-        head = self._head(response)
-        if truncate:  # announce the whole body, send half of it, hang up
-            self.close_connection = True
-            self.wfile.write(head + response.body[: len(response.body) // 2])
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
+    def _send_head(self, response: SandboxResponse, *, close: bool) -> None:
+        try:
+            head = self._head(response, close=close)
+        except (ValueError, UnicodeEncodeError):
+            self._refuse(500, "sandbox error")
             return
-        self.wfile.write(head + response.body)  # one send: no Nagle/delayed-ACK stall
+        self._write(head)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle
+    def _send(self, response: SandboxResponse) -> None:
+        self._timer = None
+        if self._closed:
+            return
+        close = self._h11.their_state is not h11.DONE  # the client asked to close (or HTTP/1.0)
+        try:
+            head = self._head(response, close=close)
+        except (ValueError, UnicodeEncodeError):
+            self._refuse(500, "sandbox error")
+            return
+        event = self._request
+        body = b"" if event is not None and event.method == b"HEAD" else response.body
+        if len(body) < 65536:
+            self._write(head + body)  # one write: no Nagle / delayed-ACK stall
+        else:
+            self._write(head)
+            self._write(body)
+        self._request = None
+        if close:
+            self._close()
+            return
+        # A new parser for the next request, fed what the client already pipelined.
+        leftover, closed = self._h11.trailing_data
+        self._h11 = h11.Connection(
+            h11.SERVER, max_incomplete_event_size=self._server.max_header_bytes
+        )
+        self._phase = _IDLE
+        self.deadline = self._loop.time() + self._server.idle_timeout
+        if leftover:
+            self._phase = _HEAD
+            self.deadline = self._loop.time() + self._server.header_timeout
+            self._h11.receive_data(leftover)
+        if closed:
+            self._h11.receive_data(b"")
+        if self._transport is not None and not self._write_paused:
+            self._transport.resume_reading()
+        if leftover or closed:
+            self._process()
+
+    def _drip(self, response: SandboxResponse, at: int, interval: float) -> None:
+        """The body one byte every ``interval`` seconds, then close."""
+        self._timer = None
+        if self._closed:
+            return
+        if at >= len(response.body):
+            self._close()
+            return
+        self._write(response.body[at : at + 1])
+        self._timer = self._loop.call_later(interval, self._drip, response, at + 1, interval)
+
+    # -- ending connections --------------------------------------------------------------------
+
+    def _write(self, data: bytes) -> None:
+        if data and self._transport is not None and not self._closed:
+            self._transport.write(data)
+
+    def _pause_reading(self) -> None:
+        if self._transport is not None:
+            self._transport.pause_reading()  # a pipelining client waits while we answer
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _refuse(self, status: int, text: str) -> None:
+        self._write(_error_page(status, text))
+        self._close()
+
+    def _close(self) -> None:
+        """Close after what was written is flushed (a FIN)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._cancel_timer()
+        if self._transport is not None:
+            self._transport.close()
+
+    def reset(self) -> None:
+        """Abort with a TCP RST (SO_LINGER 0), writing nothing more."""
+        self._closed = True
+        self._cancel_timer()
+        transport = self._transport
+        if transport is None:
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        transport.abort()
+
+    def expire(self, now: float) -> None:
+        """Called by the sweeper once `deadline` has passed."""
+        if self._phase == _IDLE:
+            self._close()  # an idle keep-alive connection: just close it
+        else:
+            self._refuse(408, "request timeout")  # slow-loris: the request took too long
+
+    def shutdown(self) -> None:
+        """The server is stopping: an answer in progress is reset, an idle connection closed."""
+        if self._phase == _ANSWERING or self._server.tls:
+            self.reset()  # TLS: no close_notify exchange to wait for
+        else:
+            self._close()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 1024
-    allow_reuse_address = True
+def _pending_chunk(conn: h11.Connection) -> int:
+    """Bytes the chunk being read has announced and not yet delivered.
+
+    h11 exposes no public way to see a chunk's size before its data arrives; without it a
+    client could announce a 1 GiB chunk and the cap would only see it byte by byte. Read
+    defensively: if h11's internals change, this is 0 and the cap still applies to the data.
+    """
+    pending = getattr(getattr(conn, "_reader", None), "_bytes_in_chunk", 0)
+    return pending if isinstance(pending, int) else 0
+
+
+class _Loop:
+    """The state the connections share, owned by the loop thread."""
 
     def __init__(
         self,
-        address: tuple[str, int],
+        loop: asyncio.AbstractEventLoop,
         dispatch: Dispatch,
-        ssl_context: ssl.SSLContext | None,
         latency: Callable[[], float],
+        *,
+        tls: bool,
+        max_body: int,
+        max_header_bytes: int,
+        header_timeout: float,
+        body_timeout: float,
+        idle_timeout: float,
+        max_connections: int,
     ) -> None:
-        self._dispatch = dispatch
-        self._ssl_context = ssl_context
-        self._latency = latency
-        self._connections: set[socket.socket] = set()
-        self.stopping = threading.Event()
-        self._lock = threading.Lock()
+        self.loop = loop
+        self.dispatch = dispatch
+        self.latency = latency
+        self.tls = tls
+        self.max_body = max_body
+        self.max_header_bytes = max_header_bytes
+        self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
+        self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
+        self.connections: set[_Connection] = set()
         self.accepted = 0
-        super().__init__(address, _Handler)
 
-    def get_request(self) -> tuple[Any, Any]:
-        sock, addr = self.socket.accept()
-        self.accepted += 1  # only the serving thread accepts: no lock needed
-        if self._ssl_context is not None:
-            sock = self._ssl_context.wrap_socket(
-                sock, server_side=True, do_handshake_on_connect=False
-            )
-        return sock, addr
-
-    def dispatch(self, request: SandboxRequest) -> Delivery:
-        delay = self._latency()
-        if delay > 0:
-            time.sleep(delay)  # emulated provider latency, per request
-        return self._dispatch(request)
-
-    def track(self, conn: socket.socket, *, add: bool) -> None:
-        with self._lock:
-            if add:
-                self._connections.add(conn)
-            else:
-                self._connections.discard(conn)
-
-    def close_connections(self) -> None:
-        with self._lock:
-            conns = list(self._connections)
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client hanging up mid-request is normal; never print tracebacks with data
+    def sweep(self) -> None:
+        now = self.loop.time()
+        for conn in [c for c in self.connections if c.deadline <= now]:
+            conn.expire(now)
 
 
 class LoopbackServer:
-    """Runs `_Server` in a background thread; ``start()``/``stop()``."""
+    """Serves ``dispatch`` on an asyncio loop in one background thread; ``start()``/``stop()``.
+
+    ``latency()`` seconds are waited (on a timer) before each request is dispatched.
+    """
 
     def __init__(
         self,
@@ -275,32 +492,117 @@ class LoopbackServer:
         port: int = 0,
         ssl_context: ssl.SSLContext | None = None,
         latency: Callable[[], float] = lambda: 0.0,
+        max_body: int = _MAX_BODY,
+        max_header_bytes: int = 16 * 1024,
+        header_timeout: float = 10.0,
+        body_timeout: float = 60.0,
+        idle_timeout: float = 60.0,
+        max_connections: int | None = None,
     ) -> None:
-        self._server = _Server((host, port), dispatch, ssl_context, latency)
+        self._dispatch = dispatch
+        self._host = host
+        self._port = port
+        self._ssl_context = ssl_context
+        self._latency = latency
+        self._limits: dict[str, Any] = {
+            "max_body": max_body,
+            "max_header_bytes": max_header_bytes,
+            "header_timeout": header_timeout,
+            "body_timeout": body_timeout,
+            "idle_timeout": idle_timeout,
+            "max_connections": max_connections or _default_max_connections(),
+        }
+        self._state: _Loop | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._address: tuple[str, int] = (host, port)
+        self._sweep_every = max(0.01, min(1.0, header_timeout / 4, body_timeout / 4,
+                                          idle_timeout / 4))  # fmt: skip
 
     @property
     def connections_accepted(self) -> int:
-        return self._server.accepted
+        return self._state.accepted if self._state is not None else 0
+
+    @property
+    def open_connections(self) -> int:
+        """Connections open right now (read from another thread: a snapshot)."""
+        return len(self._state.connections) if self._state is not None else 0
 
     @property
     def address(self) -> tuple[str, int]:
-        host, port = self._server.server_address[:2]
-        return str(host), int(port)
+        return self._address
 
     def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="creditsdk-sandbox",
-            daemon=True,
-        )
+        """Bind and serve; returns once the port is open (raises what binding raised)."""
+        self._thread = threading.Thread(target=self._run, name="creditsdk-sandbox", daemon=True)
         self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            self._thread.join()
+            raise self._error
 
     def stop(self) -> None:
-        self._server.stopping.set()
-        self._server.shutdown()
-        self._server.close_connections()
-        self._server.server_close()
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already ended
+                loop.call_soon_threadsafe(stop.set)
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # binding failed: start() re-raises it
+            if not self._ready.is_set():
+                self._error = exc
+        finally:
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(_quiet)  # never print tracebacks that may carry data
+        self._loop = loop
+        self._stop = asyncio.Event()
+        state = _Loop(loop, self._dispatch, self._latency, tls=self._ssl_context is not None,
+                      **self._limits)  # fmt: skip
+        self._state = state
+        server = await loop.create_server(
+            lambda: _Connection(state),
+            self._host,
+            self._port,
+            ssl=self._ssl_context,
+            ssl_handshake_timeout=10.0 if self._ssl_context is not None else None,
+            backlog=1024,
+            reuse_address=True,
+        )
+        host, port = server.sockets[0].getsockname()[:2]
+        self._address = (str(host), int(port))
+        self._ready.set()
+        sweeper = loop.create_task(self._sweep(state))
+        try:
+            await self._stop.wait()
+        finally:
+            sweeper.cancel()
+            server.close()
+            for conn in list(state.connections):
+                conn.shutdown()
+            await server.wait_closed()
+            for _ in range(100):  # let the closed transports report connection_lost
+                if not state.connections:
+                    break
+                await asyncio.sleep(0.01)
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+
+    async def _sweep(self, state: _Loop) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_every)
+            state.sweep()
+
+
+def _quiet(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Errors on a connection (a failed TLS handshake, a client gone) are the client's story."""

@@ -149,6 +149,8 @@ class TianyuanSandbox(ProviderSandboxBase["TianyuanClient", "AsyncTianyuanClient
         self.prices: dict[str, Decimal] = dict(PRICES)
         self.bucket_tables_path = SANDBOX_TABLES_PATH
         self._keys = _load_keys()
+        # The factors are a pure function of (seed, ID number, scenario): drawn once each.
+        self._drawn: dict[tuple[str, str], dict[str, str]] = {}
 
     # -- knobs -------------------------------------------------------------------------------
 
@@ -379,6 +381,14 @@ class TianyuanSandbox(ProviderSandboxBase["TianyuanClient", "AsyncTianyuanClient
         }
 
     def _factors(self, id_card: str, scenario: str) -> dict[str, str]:
+        drawn = self._drawn.get((id_card, scenario))
+        if drawn is None:
+            drawn = self._draw_factors(id_card, scenario)
+            if len(self._drawn) < 4096:  # bounded: a load test may use many ID numbers
+                self._drawn[(id_card, scenario)] = drawn
+        return dict(drawn)
+
+    def _draw_factors(self, id_card: str, scenario: str) -> dict[str, str]:
         prof = _PROFILES[scenario]
         rng = self._rng(id_card, "factors:" + scenario)
         out: dict[str, str] = {}
