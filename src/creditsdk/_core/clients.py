@@ -9,22 +9,19 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, TypeVar
 
 from .config import NOT_GIVEN, NotGiven, TimeoutArg
 from .consent import AuditEvent, AuditSink
-from .executors import (
-    DEFAULT_MAX_RESPONSE_BYTES,
-    AsyncTransport,
-    SyncTransport,
-    _TransportBase,
-    check_max_bytes,
-)
+from .executors import DEFAULT_MAX_RESPONSE_BYTES, AsyncExecutor, TransportBase, check_max_bytes
 from .gates import Gate
 from .operation import Operation
 from .retry import RetryPolicy
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .executors import SyncTransport
 
 __all__ = ["AsyncClientBase", "AuditArg", "SyncClientBase", "VerifyArg"]
 
@@ -44,7 +41,7 @@ _AClientT = TypeVar("_AClientT", bound="AsyncClientBase")
 class _ClientSettings:
     """The settings every provider client shows, sync or async: read from its transport."""
 
-    _transport: _TransportBase
+    _transport: TransportBase
 
     @property
     def timeout(self) -> httpx.Timeout:
@@ -85,6 +82,8 @@ class SyncClientBase(_ClientSettings):
         verify: VerifyArg = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
+        from .executors._httpx import SyncTransport
+
         self._transport = SyncTransport(
             provider=provider,
             timeout=timeout,
@@ -122,7 +121,7 @@ class SyncClientBase(_ClientSettings):
 class AsyncClientBase(_ClientSettings):
     """What every async provider client shares: the transport, ``async with``, ``aclose()``."""
 
-    _transport: AsyncTransport
+    _transport: AsyncExecutor
 
     def _init_transport(
         self,
@@ -135,7 +134,12 @@ class AsyncClientBase(_ClientSettings):
         verify: VerifyArg = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        self._transport = AsyncTransport(
+        """``http_client=`` may also be an ``aiohttp.ClientSession``; without one the HTTP
+        library is ``$CREDITSDK_HTTP_BACKEND`` ("httpx" or "aiohttp"), else aiohttp when it is
+        installed (`creditsdk._core.executors.default_backend`)."""
+        from .executors import async_executor
+
+        self._transport = async_executor(
             provider=provider,
             timeout=timeout,
             retry=retry,
