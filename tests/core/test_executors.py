@@ -324,3 +324,20 @@ async def test_a_truncated_answer_after_sending_is_maybe_billed(
         await srv.wait_closed()
     assert caught.value.maybe_billed is True
     assert "connection lost (RemoteProtocolError)" in str(caught.value)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_proxy_in_the_environment_carries_the_call_unless_no_proxy_names_the_host(
+    server: RawServer, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP_PROXY / NO_PROXY are read as httpx reads them (once, when the client is made)."""
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    target = "http://provider.invalid:8080/api/q?x=1"  # unresolvable: only the proxy can answer
+    got = await run_on(backend, Request("POST", target, body=b"{}"))
+    assert got.content == b"{}"
+    assert server.requests[-1].startswith(b"POST http://provider.invalid:8080/api/q?x=1 HTTP/1.1")
+    monkeypatch.setenv("NO_PROXY", "provider.invalid")
+    with pytest.raises(TransportError, match=r"could not connect to http://provider\.invalid:8080"):
+        await run_on(backend, Request("POST", target, body=b"{}"))
