@@ -212,7 +212,8 @@ class AioHttpTransport(AsyncExecutor):
             return self._proxy_of[key]
         proxies = self._proxies
         proxy = proxies.get(url.scheme) or proxies.get("all")
-        if proxy and urllib.request.proxy_bypass_environment(url.raw_host or "", proxies):
+        bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+        if proxy and bypass(url.raw_host or "", proxies):
             proxy = None
         self._proxy_of[key] = proxy
         return proxy
