@@ -341,3 +341,44 @@ async def test_a_proxy_in_the_environment_carries_the_call_unless_no_proxy_names
     monkeypatch.setenv("NO_PROXY", "provider.invalid")
     with pytest.raises(TransportError, match=r"could not connect to http://provider\.invalid:8080"):
         await run_on(backend, Request("POST", target, body=b"{}"))
+
+
+@pytest.fixture
+async def tls_server(tmp_path: Any) -> AsyncIterator[tuple[RawServer, str]]:
+    """A RawServer behind TLS, its certificate from a throwaway CA (the path is returned)."""
+    import ssl
+
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca_path = str(tmp_path / "ca.pem")
+    ca.cert_pem.write_to_path(ca_path)
+    raw = RawServer()
+    server = await asyncio.start_server(raw._serve, "127.0.0.1", 0, ssl=context)
+    raw.port = server.sockets[0].getsockname()[1]
+    try:
+        yield raw, ca_path
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.filterwarnings("ignore:`verify=<str>` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_tls_trusts_what_verify_names_and_an_untrusted_server_is_never_sent_to(
+    tls_server: tuple[RawServer, str], backend: str
+) -> None:
+    import ssl
+
+    raw, ca_path = tls_server
+    request = Request("POST", f"https://127.0.0.1:{raw.port}/x?id=1", body=b"{}")
+    assert (await run_on(backend, request, verify=ca_path)).content == b"{}"
+    context = ssl.create_default_context(cafile=ca_path)
+    assert (await run_on(backend, request, verify=context)).content == b"{}"
+    assert len(raw.requests) == 2
+    with pytest.raises(TransportError) as caught:
+        await run_on(backend, request)  # verify=True: the throwaway CA is not trusted
+    assert f"could not connect to https://127.0.0.1:{raw.port} (ConnectError)" in str(caught.value)
+    assert caught.value.maybe_billed is False
+    assert len(raw.requests) == 2
