@@ -9,6 +9,7 @@ import gzip
 import json
 import socket
 import warnings
+import zlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -382,3 +383,20 @@ async def test_tls_trusts_what_verify_names_and_an_untrusted_server_is_never_sen
     assert f"could not connect to https://127.0.0.1:{raw.port} (ConnectError)" in str(caught.value)
     assert caught.value.maybe_billed is False
     assert len(raw.requests) == 2
+
+
+@pytest.mark.parametrize("wbits", [zlib.MAX_WBITS, -zlib.MAX_WBITS], ids=["zlib", "raw"])
+@pytest.mark.parametrize("body", [b"", b"{}", b'{"code": 0, "data": "' + b"x" * 500 + b'"}'])
+def test_deflate_is_read_alike_however_the_answer_is_cut(wbits: int, body: bytes) -> None:
+    """Zlib-wrapped or raw deflate is told from the first two bytes, even one byte at a time
+    (the executor fuzzer found a raw stream cut after its first byte read as a broken zlib)."""
+    from creditsdk._core.executors._shared import Reader
+
+    z = zlib.compressobj(wbits=wbits)
+    wire = z.compress(body) + z.flush()
+    whole = Reader("deflate", 10_000)
+    whole.feed(wire)
+    bytewise = Reader("deflate", 10_000)
+    for i in range(len(wire)):
+        bytewise.feed(wire[i : i + 1])
+    assert whole.finish() == bytewise.finish() == body

@@ -127,16 +127,15 @@ class Reader:
         self._limit = limit
         self._size = 0
         self._parts: list[bytes] = []
-        self._raw_deflate_fallback = False
         encoding = (content_encoding or "").strip().lower()
         self._z: Any = None
         self._gzip = encoding in ("gzip", "x-gzip")
+        # "deflate" is zlib-wrapped (RFC 9110 §8.4.1.2) or, from some servers, raw (httpx reads
+        # both): told apart by the first two bytes, however the answer is cut into chunks.
+        self._deflate_head: bytes | None = b"" if encoding == "deflate" else None
         if self._gzip:
             self._z = zlib.decompressobj(zlib.MAX_WBITS | 16)
-        elif encoding == "deflate":
-            self._z = zlib.decompressobj()
-            self._raw_deflate_fallback = True  # some servers send raw deflate, as httpx allows
-        elif encoding not in ("", "identity"):
+        elif encoding not in ("", "identity", "deflate"):
             raise Undecodable(f"unsupported Content-Encoding {encoding[:20]!r}")
 
     def _add(self, data: bytes) -> None:
@@ -147,7 +146,19 @@ class Reader:
             raise TooLarge
         self._parts.append(data)
 
+    def _start_deflate(self) -> bytes:
+        head = self._deflate_head or b""
+        self._deflate_head = None
+        wrapped = len(head) >= 2 and head[0] & 0x0F == 8 and (head[0] << 8 | head[1]) % 31 == 0
+        self._z = zlib.decompressobj() if wrapped else zlib.decompressobj(-zlib.MAX_WBITS)
+        return head
+
     def feed(self, raw: bytes) -> None:
+        if self._deflate_head is not None:
+            self._deflate_head += raw
+            if len(self._deflate_head) < 2:
+                return
+            raw = self._start_deflate()
         if self._z is None:
             self._add(raw)
             return
@@ -156,12 +167,7 @@ class Reader:
             try:
                 out = self._z.decompress(data, self._limit - self._size + 1)
             except zlib.error as exc:
-                if self._raw_deflate_fallback and self._size == 0:
-                    self._raw_deflate_fallback = False
-                    self._z = zlib.decompressobj(-zlib.MAX_WBITS)
-                    continue
                 raise Undecodable(f"answer could not be inflated ({exc})") from exc
-            self._raw_deflate_fallback = False
             self._add(out)
             data = self._z.unconsumed_tail
             if not data and self._z.eof and self._gzip and self._z.unused_data:
@@ -170,6 +176,8 @@ class Reader:
                 self._z = zlib.decompressobj(zlib.MAX_WBITS | 16)
 
     def finish(self) -> bytes:
+        if self._deflate_head:  # one byte in all: not even a header
+            self.feed(self._start_deflate())
         if self._z is not None:
             try:
                 self._add(self._z.flush())
