@@ -400,3 +400,44 @@ def test_deflate_is_read_alike_however_the_answer_is_cut(wbits: int, body: bytes
     for i in range(len(wire)):
         bytewise.feed(wire[i : i + 1])
     assert whole.finish() == bytewise.finish() == body
+
+
+def test_every_async_client_takes_an_aiohttp_session_as_http_client() -> None:
+    """``http_client=aiohttp.ClientSession(...)``: each provider's first matrix call runs on it
+    against the loopback Sandbox, and the session stays the caller's (open after ``aclose``)."""
+    import datetime as dt
+
+    from creditsdk import Applicant, Consent
+    from creditsdk._spec import Sample, discover_specs
+    from creditsdk.sandbox import Sandbox
+
+    sample = Sample(
+        applicant=Applicant(name="张三", id_card="11010519491231002X", mobile="13800138000"),
+        consent=Consent(
+            reference="AUTH1", purpose="credit_underwriting", granted_at=dt.datetime(2026, 11, 1)
+        ),
+        card_no="6222020000000000000",
+        trans_date=dt.date(2025, 3, 14),
+    )
+    extra = {
+        s.name: f
+        for s in discover_specs()
+        if not s.in_default_sandbox and (f := s.sandbox_factory()) is not None
+    }
+    with Sandbox(seed=3, extra_providers=extra) as sb:
+
+        async def each(spec: Any) -> None:
+            op = spec.matrix_operations()[0]
+            state = op.setup(sb, sample)
+            before = len(sb.ledger(spec.name))
+            async with aiohttp.ClientSession() as session:
+                client = getattr(sb, f"async_{spec.name}_client")(http_client=session, audit=[])
+                assert type(client._transport).__name__ == "AioHttpTransport"
+                assert client._transport.http_client is session
+                await op.call(client, sample, state)
+                await client.aclose()
+                assert not session.closed
+            assert len(sb.ledger(spec.name)) == before + (1 if op.billed else 0)
+
+        for spec in discover_specs():
+            asyncio.run(each(spec))
