@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from .config import NOT_GIVEN, NotGiven, TimeoutArg
 from .consent import AuditEvent, AuditSink
-from .executors import DEFAULT_MAX_RESPONSE_BYTES, AsyncExecutor, TransportBase, check_max_bytes
+from .executors import DEFAULT_MAX_RESPONSE_BYTES, check_max_bytes
 from .gates import Gate
 from .operation import Operation
 from .retry import RetryPolicy
@@ -21,7 +21,7 @@ from .retry import RetryPolicy
 if TYPE_CHECKING:
     import httpx
 
-    from .executors import SyncTransport
+    from .executors import AsyncExecutor, SyncTransport, TransportBase
 
 __all__ = ["AsyncClientBase", "AuditArg", "SyncClientBase", "VerifyArg"]
 

@@ -17,17 +17,12 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfigurationError
-from ._shared import (
-    DEFAULT_MAX_RESPONSE_BYTES,
-    AsyncExecutor,
-    TransportBase,
-    attempt_deadline,
-    check_max_bytes,
-)
+from ._limits import DEFAULT_MAX_RESPONSE_BYTES, check_max_bytes
 
 if TYPE_CHECKING:
     from ._aiohttp import AioHttpTransport
     from ._httpx import AsyncTransport, SyncTransport, as_httpx
+    from ._shared import AsyncExecutor, TransportBase, attempt_deadline
 
 __all__ = [
     "BACKENDS",
@@ -50,6 +45,9 @@ BACKEND_ENV = "CREDITSDK_HTTP_BACKEND"
 BACKENDS = ("httpx", "aiohttp")
 
 _LAZY = {
+    "AsyncExecutor": "._shared",
+    "TransportBase": "._shared",
+    "attempt_deadline": "._shared",
     "SyncTransport": "._httpx",
     "AsyncTransport": "._httpx",
     "as_httpx": "._httpx",

@@ -33,6 +33,7 @@ from ..policy import Failure, Processed, lost
 from ..redact import install_log_filters
 from ..retry import RetryPolicy
 from ..wire import Request
+from ._limits import DEFAULT_MAX_RESPONSE_BYTES, check_max_bytes
 
 if TYPE_CHECKING:
     import httpx
@@ -50,9 +51,6 @@ __all__ = [
 
 T = TypeVar("T")
 log = logging.getLogger("creditsdk")
-
-#: The largest answer a client reads, in decoded bytes (the largest real answer is ~10 KB).
-DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 
 #: Headers that describe the encoded body: the executors hand the Operation a decoded one.
 _DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
@@ -272,14 +270,6 @@ def _sinks(audit: object) -> tuple[AuditSink, ...]:
             "creditsdk.JsonlAuditSink(path)), a callable taking an AuditEvent, a list of "
             f"those, or None for the default log; not a {type(audit).__name__}"
         ) from None
-
-
-def check_max_bytes(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(
-            f"max_response_bytes must be a whole number of bytes >= 1, not {value!r}"
-        )
-    return value
 
 
 def cancel(gen: Generator[Any, Any, Any], exc: BaseException, sent: bool) -> None:
