@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
+import httpx  # the public annotations (``timeout: httpx.Timeout``) must resolve at run time
+
 from .config import NOT_GIVEN, NotGiven, TimeoutArg
 from .consent import AuditEvent, AuditSink
 from .executors import DEFAULT_MAX_RESPONSE_BYTES, check_max_bytes
@@ -19,8 +21,6 @@ from .operation import Operation
 from .retry import RetryPolicy
 
 if TYPE_CHECKING:
-    import httpx
-
     from .executors import AsyncExecutor, SyncTransport, TransportBase
 
 __all__ = ["AsyncClientBase", "AuditArg", "SyncClientBase", "VerifyArg"]
@@ -41,7 +41,8 @@ _AClientT = TypeVar("_AClientT", bound="AsyncClientBase")
 class _ClientSettings:
     """The settings every provider client shows, sync or async: read from its transport."""
 
-    _transport: TransportBase
+    if TYPE_CHECKING:  # annotations only: the executors load with the first client
+        _transport: TransportBase
 
     @property
     def timeout(self) -> httpx.Timeout:
@@ -69,7 +70,8 @@ class _ClientSettings:
 class SyncClientBase(_ClientSettings):
     """What every sync provider client shares: the transport, context manager, ``close()``."""
 
-    _transport: SyncTransport
+    if TYPE_CHECKING:  # annotations only: the executors load with the first client
+        _transport: SyncTransport
 
     def _init_transport(
         self,
@@ -121,7 +123,8 @@ class SyncClientBase(_ClientSettings):
 class AsyncClientBase(_ClientSettings):
     """What every async provider client shares: the transport, ``async with``, ``aclose()``."""
 
-    _transport: AsyncExecutor
+    if TYPE_CHECKING:  # annotations only: the executors load with the first client
+        _transport: AsyncExecutor
 
     def _init_transport(
         self,
