@@ -13,12 +13,32 @@ CORE = SRC / "_core"
 #: The executors adapt wire values to httpx; config and the client bases take httpx values
 #: from users (``timeout=httpx.Timeout``, ``http_client=``); the pool and the log filter are
 #: httpx's own plumbing. Everything else in the core, and every ``_protocol``, is httpx-free.
-HTTPX_ALLOWED = {"executors.py", "pool.py", "clients.py", "config.py"}
+HTTPX_ALLOWED = {"executors/_httpx.py", "executors/_aiohttp.py", "pool.py", "clients.py"}
+HTTPX_ALLOWED |= {"config.py"}
 
 
-def _imports(path: pathlib.Path) -> set[str]:
+def _typing_only(tree: ast.Module) -> set[int]:
+    """ids of the nodes inside ``if TYPE_CHECKING:`` blocks (imports for annotations only)."""
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            inside.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    return inside
+
+
+def _imports(path: pathlib.Path, *, module_level: bool = False) -> set[str]:
+    """Top-level names imported by ``path``, typing-only imports left out (``module_level``:
+    only those run at import time, not inside functions)."""
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = _typing_only(tree)
+    if module_level:
+        for fn in ast.walk(tree):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                skipped.update(id(n) for n in ast.walk(fn))
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.Import):
             names.update(a.name.split(".")[0] for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
@@ -27,17 +47,36 @@ def _imports(path: pathlib.Path) -> set[str]:
 
 
 def test_protocols_and_the_core_outside_the_executors_import_no_httpx() -> None:
-    checked = [p for p in CORE.glob("*.py") if p.name not in HTTPX_ALLOWED]
+    checked = [p for p in CORE.rglob("*.py") if p.relative_to(CORE).as_posix() not in HTTPX_ALLOWED]
     checked += list(SRC.glob("*/_protocol.py"))
     assert len(checked) >= 10
     offenders = [str(p.relative_to(SRC)) for p in checked if "httpx" in _imports(p)]
     assert offenders == []
 
 
+def test_only_the_aiohttp_executor_names_aiohttp_and_only_inside_functions() -> None:
+    """aiohttp is an extra: importing creditsdk (or any executor module) never imports it."""
+    offenders = [
+        str(p.relative_to(SRC))
+        for p in CORE.rglob("*.py")
+        if {"aiohttp", "yarl"} & _imports(p, module_level=True)
+    ]
+    assert offenders == []  # _aiohttp.py imports it inside functions and under TYPE_CHECKING
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, creditsdk._core.clients, creditsdk._core.executors._aiohttp;"
+        "print('aiohttp' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_the_core_names_no_provider_and_no_provider_field() -> None:
     words = ("tianyuan", "fireeye", "sesame", "zhima", "alipay", "unionpay", "sub_msg")
     found = []
-    for path in CORE.glob("*.py"):
+    for path in CORE.rglob("*.py"):
         text = path.read_text(encoding="utf-8").lower()
         found += [f"{path.name}: {w}" for w in words if w in text]
     assert found == []

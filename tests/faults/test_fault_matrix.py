@@ -201,6 +201,7 @@ def _run(
     async def go() -> Any:
         factory = getattr(sb, f"async_{op.provider}_client")
         async with factory(retry=POLICY, audit=audit) as client:
+            assert type(client._transport).__name__ == _EXECUTOR[flavour]
             result = op.call(client, state, **kwargs)
             assert isinstance(result, Awaitable)
             return await result
@@ -208,11 +209,34 @@ def _run(
     return asyncio.run(go())
 
 
+#: sync (httpx), async over httpx, async over aiohttp (loopback only: in-process is httpx's).
+FLAVOURS = ["sync", "async", "aiohttp"]
+
+
+@pytest.fixture
+def backend(
+    request: pytest.FixtureRequest, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The async executor a flavour names, chosen as a user would: CREDITSDK_HTTP_BACKEND."""
+    flavour = request.node.callspec.params["flavour"]
+    if flavour == "aiohttp":
+        pytest.importorskip("aiohttp")
+        if not sandbox.running:
+            pytest.skip("the in-process Sandbox is an httpx transport")
+        monkeypatch.setenv("CREDITSDK_HTTP_BACKEND", "aiohttp")
+    else:
+        monkeypatch.setenv("CREDITSDK_HTTP_BACKEND", "httpx")
+
+
 def _new_entries(sb: Sandbox, provider: str, before: int) -> list[LedgerEntry]:
     return sb.ledger(provider)[before:]
 
 
-@pytest.mark.parametrize("flavour", ["sync", "async"])
+_EXECUTOR = {"async": "AsyncTransport", "aiohttp": "AioHttpTransport"}
+
+
+@pytest.mark.usefixtures("backend")
+@pytest.mark.parametrize("flavour", FLAVOURS)
 @pytest.mark.parametrize(("op", "kind", "mode"), CASES)
 def test_fault_matrix(sandbox: Sandbox, op: Op, kind: str, mode: str, flavour: str) -> None:
     sb = sandbox
@@ -281,7 +305,8 @@ def test_fault_matrix(sandbox: Sandbox, op: Op, kind: str, mode: str, flavour: s
         assert events[0].error_type == type(error).__name__
 
 
-@pytest.mark.parametrize("flavour", ["sync", "async"])
+@pytest.mark.usefixtures("backend")
+@pytest.mark.parametrize("flavour", FLAVOURS)
 @pytest.mark.parametrize("op", OPS, ids=[op.name for op in OPS])
 def test_cancelled_call_matrix(sandbox: Sandbox, op: Op, flavour: str) -> None:
     """Cancelled once the provider has the request (it bills): the cancellation propagates

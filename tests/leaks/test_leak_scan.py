@@ -18,8 +18,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import importlib.util
 import json
 import logging
+import os
 import re
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -205,7 +207,10 @@ def _all_flows(sb: Sandbox, ev: Evidence) -> None:
     for spec in discover_specs():
         for op in spec.matrix_operations():
             _faults(sb, ev, spec.name, op, hooks)
-            _cancelled(sb, ev, spec.name, op)
+            for backend in BACKENDS:
+                _cancelled(sb, ev, spec.name, op, backend)
+            if AIOHTTP:
+                _aiohttp_faults(sb, ev, spec.name, op)
     _hostile_flows(ev)
 
 
@@ -322,7 +327,41 @@ def _faults(
         client.close()
 
 
-def _cancelled(sb: Sandbox, ev: Evidence, provider: str, op: MatrixOperation) -> None:
+def _aiohttp_faults(sb: Sandbox, ev: Evidence, provider: str, op: MatrixOperation) -> None:
+    """Every fault kind again, over the aiohttp executor (the async default with the extra)."""
+    import asyncio
+
+    state = op.setup(sb, SAMPLE)
+
+    async def main() -> None:
+        with _backend("aiohttp"):
+            client = getattr(sb, f"async_{provider}_client")(audit=ev.audit)
+        assert type(client._transport).__name__ == "AioHttpTransport"
+        try:
+            for kind in FAULT_KINDS:
+                sb.faults.add(provider, kind, probability=1.0)
+                kw: dict[str, Any] = {"retry": FAST}
+                if kind == "slow":
+                    kw["timeout"] = SLOW_TIMEOUT
+                if kind == "drip":
+                    kw["timeout"] = DRIP_TIMEOUT
+                played = len(sb.faults.injected)
+                where = f"{provider} aiohttp fault {kind} {op.name}"
+                try:
+                    ev.result(where, await op.call(client, SAMPLE, state, **kw))
+                except Exception as exc:
+                    ev.error(where, exc)
+                ev.played.extend(
+                    f"{provider} aiohttp {f.kind}" for f in sb.faults.injected[played:]
+                )
+                sb.faults.clear()
+        finally:
+            await client.aclose()
+
+    asyncio.run(main())
+
+
+def _cancelled(sb: Sandbox, ev: Evidence, provider: str, op: MatrixOperation, backend: str) -> None:
     """A call cancelled while its answer is awaited (the provider processed and billed it):
     its audit event, log lines and the cancellation are scanned like everything else."""
     import asyncio
@@ -330,7 +369,8 @@ def _cancelled(sb: Sandbox, ev: Evidence, provider: str, op: MatrixOperation) ->
     state = op.setup(sb, SAMPLE)
 
     async def main() -> None:
-        client = getattr(sb, f"async_{provider}_client")(audit=ev.audit)
+        with _backend(backend):
+            client = getattr(sb, f"async_{provider}_client")(audit=ev.audit)
         try:
             sb.faults.add(provider, Fault("slow", delay=30.0), probability=1.0)
             seen = sb.faults.played_count
@@ -341,13 +381,32 @@ def _cancelled(sb: Sandbox, ev: Evidence, provider: str, op: MatrixOperation) ->
             try:
                 await task
             except asyncio.CancelledError as exc:
-                ev.cancelled.append(op.name)
+                ev.cancelled.append(op.name if backend == "httpx" else f"{backend} {op.name}")
                 ev.error(f"{provider} cancelled {op.name}", exc)
         finally:
             sb.faults.clear()
             await client.aclose()
 
     asyncio.run(main())
+
+
+AIOHTTP = importlib.util.find_spec("aiohttp") is not None
+#: The async executors the cancelled calls and the async fault flows run over.
+BACKENDS = ["httpx", "aiohttp"] if AIOHTTP else ["httpx"]
+
+
+@contextlib.contextmanager
+def _backend(name: str) -> Iterator[None]:
+    """Clients built inside use the ``name`` executor (as CREDITSDK_HTTP_BACKEND chooses)."""
+    saved = os.environ.get("CREDITSDK_HTTP_BACKEND")
+    os.environ["CREDITSDK_HTTP_BACKEND"] = name
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["CREDITSDK_HTTP_BACKEND"]
+        else:
+            os.environ["CREDITSDK_HTTP_BACKEND"] = saved
 
 
 def _tianyuan_flows(sb: Sandbox, ev: Evidence, hooks: dict[str, Any]) -> None:
@@ -517,12 +576,18 @@ def test_every_fault_and_a_cancelled_call_were_scanned_for_every_operation(
             errors = [t for w, t in evidence.texts if w.startswith(f"{spec.name} fault {kind} ")]
             assert errors, f"{op.name} {kind}: no error text was scanned"
         assert op.name in evidence.cancelled
+        if AIOHTTP:
+            assert f"aiohttp {op.name}" in evidence.cancelled
+            for kind in FAULT_KINDS:
+                where = f"{spec.name} aiohttp fault {kind} {op.name}"
+                assert any(w.startswith(where) for w, _ in evidence.texts), where
+                assert f"{spec.name} aiohttp {kind}" in evidence.played, kind
     for kind in NEW_FAULTS:
         assert f"{spec.name} {kind}" in evidence.played, kind
     cancelled = [
         e for e in evidence.audit.events if e.provider == spec.name and e.outcome == "cancelled"
     ]
-    assert len(cancelled) == sum(op.billed for op in ops)
+    assert len(cancelled) == sum(op.billed for op in ops) * len(BACKENDS)
     for event in cancelled:
         assert event.maybe_billed
     assert any(event.applicant for event in cancelled)  # masked personal data, scanned

@@ -12,19 +12,13 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import httpx
+import httpx  # the public annotations (``timeout: httpx.Timeout``) must resolve at run time
 
 from .config import NOT_GIVEN, NotGiven, TimeoutArg, transport_from_env
 from .consent import AuditEvent, AuditSink
-from .executors import (
-    DEFAULT_MAX_RESPONSE_BYTES,
-    AsyncTransport,
-    SyncTransport,
-    _TransportBase,
-    check_max_bytes,
-)
+from .executors import DEFAULT_MAX_RESPONSE_BYTES, check_max_bytes
 from .gates import Gate
 from .observe import (
     DEFAULT_OBSERVER,
@@ -36,6 +30,9 @@ from .observe import (
 )
 from .operation import Operation
 from .retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from .executors import AsyncExecutor, SyncTransport, TransportBase
 
 __all__ = ["AsyncClientBase", "AuditArg", "PricesArg", "SyncClientBase", "VerifyArg"]
 
@@ -55,7 +52,8 @@ _AClientT = TypeVar("_AClientT", bound="AsyncClientBase")
 class _ClientSettings:
     """The settings every provider client shows, sync or async: read from its transport."""
 
-    _transport: _TransportBase
+    if TYPE_CHECKING:  # annotations only: the executors load with the first client
+        _transport: TransportBase
     #: the clocks and prices this client's calls record (see `creditsdk._core.observe`); the
     #: default serves a client that builds its transport itself
     _observer: Observer = DEFAULT_OBSERVER
@@ -86,7 +84,8 @@ class _ClientSettings:
 class SyncClientBase(_ClientSettings):
     """What every sync provider client shares: the transport, context manager, ``close()``."""
 
-    _transport: SyncTransport
+    if TYPE_CHECKING:  # annotations only: the executors load with the first client
+        _transport: SyncTransport
 
     def _init_transport(
         self,
@@ -100,6 +99,8 @@ class SyncClientBase(_ClientSettings):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         prices: PricesArg = None,
     ) -> None:
+        from .executors._httpx import SyncTransport
+
         self._observer = Observer(prices=normalize_prices(prices))
         env = transport_from_env(
             provider,
@@ -152,7 +153,8 @@ class SyncClientBase(_ClientSettings):
 class AsyncClientBase(_ClientSettings):
     """What every async provider client shares: the transport, ``async with``, ``aclose()``."""
 
-    _transport: AsyncTransport
+    if TYPE_CHECKING:  # annotations only: the executors load with the first client
+        _transport: AsyncExecutor
 
     def _init_transport(
         self,
@@ -166,6 +168,11 @@ class AsyncClientBase(_ClientSettings):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         prices: PricesArg = None,
     ) -> None:
+        """``http_client=`` may also be an ``aiohttp.ClientSession``; without one the HTTP
+        library is ``$CREDITSDK_HTTP_BACKEND`` ("httpx" or "aiohttp"), else aiohttp when it is
+        installed (`creditsdk._core.executors.default_backend`)."""
+        from .executors import async_executor
+
         self._observer = Observer(prices=normalize_prices(prices))
         env = transport_from_env(
             provider,
@@ -176,7 +183,7 @@ class AsyncClientBase(_ClientSettings):
             default_max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES,
             http_client=http_client,
         )
-        self._transport = AsyncTransport(
+        self._transport = async_executor(
             provider=provider,
             timeout=env.timeout,
             retry=env.retry,

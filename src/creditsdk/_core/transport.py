@@ -7,7 +7,8 @@ executors), `pool` (ShardedAsyncTransport), `call` (the call generator), `policy
 from __future__ import annotations
 
 from .clients import AsyncClientBase, SyncClientBase
-from .executors import DEFAULT_MAX_RESPONSE_BYTES, AsyncTransport, SyncTransport
+from .executors import DEFAULT_MAX_RESPONSE_BYTES
+from .executors._httpx import AsyncTransport, SyncTransport
 from .pool import ShardedAsyncTransport
 
 __all__ = [

@@ -15,9 +15,9 @@ sends a row that may already have been billed. See docs/batch.md.
 
 from typing import Any
 
+from .._core.prices import Price, load_prices, parse_prices
 from ._input import InputEncodingError
 from ._ledger import LedgerRow, RowState, RunLedger
-from .._core.prices import Price, load_prices, parse_prices
 from ._ratelimit import TokenBucket
 from ._runner import BatchSummary, arun_batch, run_batch
 from ._schema import OutputSchema, read_results

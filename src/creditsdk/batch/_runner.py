@@ -24,6 +24,7 @@ import httpx
 
 from .._core.config import NOT_GIVEN, NotGiven, TimeoutArg, resolve_timeout
 from .._core.consent import Consent, check_consent
+from .._core.prices import Price, load_prices, parse_prices
 from .._core.redact import redact_text
 from .._core.retry import RetryPolicy
 from ..errors import (
@@ -42,7 +43,6 @@ from ._input import CONSENT_COLUMNS, PERSONAL_COLUMNS, InputRows, consent_for_ro
 from ._ledger import FINAL_STATES, LEDGER_FILE, Ledger, LedgerWriter, RowState
 from ._output import LiveFeed, make_schema, write_output
 from ._pii import PiiPolicy, key_id, load_key, private_file
-from .._core.prices import Price, load_prices, parse_prices
 from ._progress import make_progress, progress_wanted
 from ._ratelimit import TokenBucket
 from .operations import BatchOperation, get_operation
