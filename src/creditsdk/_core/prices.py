@@ -4,10 +4,10 @@ what the calls cost (per call, or per hit) — the SDK cannot know a lender's co
 ```toml
 currency = "CNY"                 # optional, the default
 
-["tianyuan.multi_lending"]
+["<provider>.<operation>"]       # docs/batch.md shows real names
 per_call = "0.80"                # every billed call costs this
 
-["fireeye.model_score"]
+["<provider>.<other_operation>"]
 per_hit = "1.20"                 # only calls that returned data cost this
 ```
 
