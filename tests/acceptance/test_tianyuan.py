@@ -186,3 +186,14 @@ def test_quickstart_runs_against_the_sandbox(
     assert "11010519491231002X" not in out
     assert "贷款总机构数" in out
     assert "billed: JRZQ9E2A" in out
+
+
+async def test_the_async_client_sends_with_the_library_under_test(
+    sb: Sandbox, http_backend: str
+) -> None:
+    """The acceptance run really is one per HTTP library (tests/acceptance/conftest.py)."""
+    from creditsdk._core.executors._aiohttp import AioHttpTransport
+
+    async with sb.async_tianyuan_client() as ty:
+        await ty.multi_lending(APPLICANT, consent=CONSENT)
+        assert isinstance(ty._transport, AioHttpTransport) == (http_backend == "aiohttp")
