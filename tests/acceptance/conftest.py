@@ -5,14 +5,12 @@ executor matrices alone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 
 @pytest.fixture(autouse=True, params=["httpx", "aiohttp"])
-def http_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def http_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "aiohttp":
         pytest.importorskip("aiohttp")
     monkeypatch.setenv("CREDITSDK_HTTP_BACKEND", request.param)
-    yield request.param
+    return str(request.param)

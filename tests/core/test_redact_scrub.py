@@ -113,6 +113,19 @@ def test_registered_secrets_are_masked_by_value_in_every_encoding() -> None:
     assert scrub_text("short", ["short"]) == "short"  # < 6 characters: never a secret
 
 
+def test_a_flood_of_tokens_never_pushes_a_credential_out() -> None:
+    """A long-lived client's key stays masked after a batch's worth of access tokens (each
+    Sesame user brings one): on main the 1,025th token unregistered the oldest credential."""
+    key = "long-lived-app-key-27182818"
+    register_secret(key)
+    tokens = [f"tok-{i:06d}-abcdef" for i in range(3000)]
+    for token in tokens:
+        register_secret(token, ephemeral=True)
+    assert scrub_text(f"appKey={key}") == "appKey=<redacted>"
+    assert scrub_text(tokens[-1]) == "<redacted>"  # the recent tokens are masked
+    assert scrub_text(tokens[0]) == tokens[0]  # the oldest were let go: memory stays bounded
+
+
 @pytest.mark.parametrize(
     ("value", "kind", "masked"),
     [

@@ -89,7 +89,9 @@ class TokenCache:
         return slot.token
 
     def store(self, auth: TokenAuth, token: Token, fetch_began: float) -> None:
-        register_secret(token.value)  # masked by value wherever a string leaves the SDK
+        register_secret(
+            token.value, ephemeral=True
+        )  # masked by value wherever a string leaves the SDK
         expires_at = None if token.expires_in is None else fetch_began + token.expires_in
         with self._lock:
             self._slots[auth.key] = _Slot(token, expires_at)

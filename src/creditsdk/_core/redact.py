@@ -212,23 +212,29 @@ def mask_personal(value: str) -> str:
 
 # -- secrets known by value ----------------------------------------------------------------------
 
-_MAX_SECRETS = 1024
+_MAX_SECRETS = 1024  # per pool
+# Two pools, each keeping its most recent values: a client's credentials, and tokens (which come
+# and go, one per user or per fetch). A long-lived client's key must not be pushed out by a
+# batch's worth of access tokens.
 _secrets: OrderedDict[str, tuple[str, ...]] = OrderedDict()  # value -> its forms, longest first
+_tokens: OrderedDict[str, tuple[str, ...]] = OrderedDict()
 _secrets_lock = threading.Lock()
-_version = 0  # bumped by every registration that changes the set
+_version = 0  # bumped by every registration that changes a pool
 _pattern: re.Pattern[str] | None = None
 _pattern_version = -1
 _MIN_SECRET = 6  # shorter strings would mask ordinary words
 
 
-def register_secret(*values: str | bytes | None) -> None:
+def register_secret(*values: str | bytes | None, ephemeral: bool = False) -> None:
     """Mask these values (keys, tokens, private-key text) by value in every outgoing string.
 
-    Clients register their own credentials when built. Kept in memory only, most recent
-    1024 (tokens come and go); values shorter than 6 characters are ignored. A PEM key is
-    registered line by line, and as one base64 body.
+    Clients register their own credentials when built; ``ephemeral=True`` marks tokens. Kept in
+    memory only, the most recent 1024 of each kind, so tokens never push a credential out;
+    values shorter than 6 characters are ignored. A PEM key is registered line by line, and as
+    one base64 body.
     """
     global _version
+    pool = _tokens if ephemeral else _secrets
     for value in values:
         if isinstance(value, bytes):
             value = value.decode("utf-8", "replace")
@@ -242,12 +248,12 @@ def register_secret(*values: str | bytes | None) -> None:
         with _secrets_lock:
             for part in parts:
                 if len(part) >= _MIN_SECRET:
-                    if part not in _secrets:
-                        _secrets[part] = tuple(sorted(_forms(part), key=len, reverse=True))
+                    if part not in pool:
+                        pool[part] = tuple(sorted(_forms(part), key=len, reverse=True))
                         _version += 1
-                    _secrets.move_to_end(part)
-            while len(_secrets) > _MAX_SECRETS:
-                _secrets.popitem(last=False)
+                    pool.move_to_end(part)
+            while len(pool) > _MAX_SECRETS:
+                pool.popitem(last=False)
                 _version += 1
 
 
@@ -315,7 +321,8 @@ def _registered_pattern() -> re.Pattern[str] | None:
     global _pattern, _pattern_version
     with _secrets_lock:
         if _pattern_version != _version:
-            forms = sorted({f for fs in _secrets.values() for f in fs}, key=len, reverse=True)
+            pools = (*_secrets.values(), *_tokens.values())
+            forms = sorted({f for fs in pools for f in fs}, key=len, reverse=True)
             _pattern = re.compile("|".join(map(re.escape, forms))) if forms else None
             _pattern_version = _version
         return _pattern

@@ -50,7 +50,9 @@ class Grant:
     open_id: str | None = None
 
     def __attrs_post_init__(self) -> None:
-        register_secret(self.access_token, self.refresh_token)  # masked by value if echoed
+        register_secret(
+            self.access_token, self.refresh_token, ephemeral=True
+        )  # masked by value if echoed
 
     def expired(self, now: _dt.datetime | None = None) -> bool:
         """True once ``expires_at`` has passed (then call ``refresh``)."""
