@@ -127,6 +127,7 @@ class _Connection(asyncio.Protocol):
         self.deadline = self._loop.time() + server.idle_timeout
         self._timer: asyncio.TimerHandle | None = None
         self._write_paused = False
+        self._read_paused = False  # paused while answering: a pipelined request waits
         self._closed = False
 
     # -- asyncio callbacks ---------------------------------------------------------------------
@@ -147,9 +148,15 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._closed:
             return
-        if self._phase == _IDLE:  # the first bytes of a request: the head must come in time
+        phase = self._phase
+        if phase == _IDLE:  # the first bytes of a request: the head must come in time
             self._phase = _HEAD
             self.deadline = self._loop.time() + self._server.header_timeout
+        elif phase == _ANSWERING:
+            # A pipelined request while we answer: keep it (h11 buffers it for the next
+            # cycle) and stop reading until the answer is out. Paused only when it happens:
+            # pausing on every request costs two epoll calls per request.
+            self._pause_reading()
         self._h11.receive_data(data)
         self._process()
 
@@ -174,7 +181,8 @@ class _Connection(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._write_paused = False
         if self._transport is not None and not self._closed:
-            self._transport.resume_reading()
+            if not self._read_paused:
+                self._transport.resume_reading()
             self._process()
 
     # -- reading requests ----------------------------------------------------------------------
@@ -268,7 +276,6 @@ class _Connection(asyncio.Protocol):
         )
         delay = self._server.latency()
         if delay > 0:  # emulated provider latency: a timer, the loop serves others meanwhile
-            self._pause_reading()
             self._timer = self._loop.call_later(delay, self._dispatch, request)
         else:
             self._dispatch(request)
@@ -286,7 +293,6 @@ class _Connection(asyncio.Protocol):
         if action == "reset" or response is None:
             self.reset()
         elif action == "delay":
-            self._pause_reading()
             self._timer = self._loop.call_later(delivery.delay, self._send, response)
         elif action == "drip":
             self._send_head(response, close=True)
@@ -359,8 +365,10 @@ class _Connection(asyncio.Protocol):
             self._h11.receive_data(leftover)
         if closed:
             self._h11.receive_data(b"")
-        if self._transport is not None and not self._write_paused:
-            self._transport.resume_reading()
+        if self._read_paused:
+            self._read_paused = False
+            if self._transport is not None and not self._write_paused:
+                self._transport.resume_reading()
         if leftover or closed:
             self._process()
 
@@ -382,7 +390,8 @@ class _Connection(asyncio.Protocol):
             self._transport.write(data)
 
     def _pause_reading(self) -> None:
-        if self._transport is not None:
+        if self._transport is not None and not self._read_paused:
+            self._read_paused = True
             self._transport.pause_reading()  # a pipelining client waits while we answer
 
     def _cancel_timer(self) -> None:
