@@ -15,7 +15,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
-import attrs
 import httpx
 
 from .._core.wire import Headers

@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 from .._core.identity import is_valid_id_number
 from .._core.redact import mask_id_card
 from ..errors import ConfigurationError
-from ..sandbox._crypto import AesCbc
 from ..sandbox._app import (
     Route,
     SandboxContext,
@@ -45,6 +44,7 @@ from ..sandbox._app import (
     SandboxResponse,
     letters_only,
 )
+from ..sandbox._crypto import AesCbc
 from ..sandbox._provider import InjectedFailure, ProviderSandboxBase
 
 if TYPE_CHECKING:
@@ -387,9 +387,7 @@ class TianyuanSandbox(ProviderSandboxBase["TianyuanClient", "AsyncTianyuanClient
             + b'","data":"' + data + b'"}'
         )  # fmt: skip
 
-    def _plain_answer(
-        self, product: str, id_card: str, scenario: str
-    ) -> tuple[bytes | None, str]:
+    def _plain_answer(self, product: str, id_card: str, scenario: str) -> tuple[bytes | None, str]:
         """The payload's JSON bytes (None: no data) and the masked ID number, kept per
         (product, ID number, scenario): pure functions of them and the seed."""
         key = (product, id_card, scenario)
@@ -450,27 +448,39 @@ class TianyuanSandbox(ProviderSandboxBase["TianyuanClient", "AsyncTianyuanClient
         prof = _PROFILES[scenario]
         rng = self._rng(id_card, "factors:" + scenario)
         out: dict[str, str] = {}
+        # The same draws, in the same order, as rng.randint / rng.uniform make (randint(a, b)
+        # is a + _randbelow(b - a + 1), uniform(a, b) is a + (b - a) * random()), without their
+        # argument checks: this loop runs once per factor of every new ID number.
+        below = getattr(rng, "_randbelow", None)
+        if below is None:  # pragma: no cover - another Python's random: the public calls
 
-        def bucket(lo_hi: tuple[int, int]) -> str:
-            return str(rng.randint(*lo_hi))
+            def below(n: int) -> int:
+                return rng.randint(0, n - 1)
 
+        draw = rng.random
+        p = prof["p"]
+        count_lo, count_n = prof["count"][0], prof["count"][1] - prof["count"][0] + 1
+        amount_lo, amount_n = prof["amount"][0], prof["amount"][1] - prof["amount"][0] + 1
+        days_lo, days_n = prof["days"][0], prof["days"][1] - prof["days"][0] + 1
+        risk_lo, risk_span = prof["risk"][0], prof["risk"][1] - prof["risk"][0]
+        model = prof["model"]
+        model_lo, model_n = (0, 1) if model is None else (model[0], model[1] - model[0] + 1)
+        overdue = scenario == "currently_overdue"
         for code, kind in self._keys:
-            if rng.random() >= prof["p"]:
+            if draw() >= p:
                 out[code] = ""
-                continue
-            if kind == "count_bucket":
-                out[code] = bucket(prof["count"])
+            elif kind == "count_bucket":
+                out[code] = str(count_lo + below(count_n))
             elif kind == "amount_bucket":
-                out[code] = bucket(prof["amount"])
+                out[code] = str(amount_lo + below(amount_n))
             elif kind == "dictionary":
-                out[code] = bucket(prof["days"])
+                out[code] = str(days_lo + below(days_n))
             elif kind == "flag":
-                out[code] = "1" if scenario == "currently_overdue" and rng.random() < 0.4 else "0"
+                out[code] = "1" if overdue and draw() < 0.4 else "0"
             elif kind == "ratio_score":
-                out[code] = f"{rng.uniform(*prof['risk']):.4f}"
+                out[code] = f"{risk_lo + risk_span * draw():.4f}"
             elif kind == "model_score":
-                model = prof["model"]
-                out[code] = "-1" if model is None else str(rng.randint(*model))
+                out[code] = "-1" if model is None else str(model_lo + below(model_n))
             else:  # pragma: no cover - the catalog has no other kinds
                 out[code] = ""
         self._make_consistent(out, scenario, rng, prof)
