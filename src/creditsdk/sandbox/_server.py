@@ -98,6 +98,22 @@ def _error_page(status: int, text: str) -> bytes:
     ).encode("latin-1") + body
 
 
+_HEADS: dict[tuple[int, tuple[tuple[str, str], ...]], tuple[bytes, bool]] = {}
+
+
+def _fixed_head(response: SandboxResponse) -> tuple[bytes, bool]:
+    """The status line and the response's own headers (each line ending in CRLF), and whether
+    they include a Content-Length."""
+    lines = [f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Status')}\r\n"]
+    has_length = False
+    for name, value in response.headers:
+        if _UNSAFE.search(name) or _UNSAFE.search(value):
+            raise ValueError("header name or value with a line break")  # response splitting
+        has_length = has_length or name.lower() == "content-length"
+        lines.append(f"{name}: {value}\r\n")
+    return "".join(lines).encode("latin-1"), has_length
+
+
 def _default_max_connections() -> int:
     try:
         import resource  # POSIX only
@@ -309,19 +325,21 @@ class _Connection(asyncio.Protocol):
         """The status line and headers. h11 parses requests; answers are framed here (one
         ``Content-Length`` body, nothing else to get wrong) so a request is parsed once and the
         answer is one ``write``."""
-        lines = [f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Status')}"]
-        has_length = False
-        for name, value in response.headers:
-            if _UNSAFE.search(name) or _UNSAFE.search(value):
-                raise ValueError("header name or value with a line break")  # response splitting
-            has_length = has_length or name.lower() == "content-length"
-            lines.append(f"{name}: {value}")
+        try:
+            key = (response.status, tuple(response.headers))
+            fixed = _HEADS.get(key)
+        except TypeError:  # headers that are not tuples of strings: not kept
+            key, fixed = None, None
+        if fixed is None:
+            fixed = _fixed_head(response)
+            if key is not None and len(_HEADS) < 256:  # most answers share a few heads
+                _HEADS[key] = fixed
+        head, has_length = fixed
         if not has_length:
-            lines.append(f"Content-Length: {len(response.body)}")
+            head += b"Content-Length: %d\r\n" % len(response.body)
         if close:
-            lines.append("Connection: close")
-        lines.append("\r\n")
-        return "\r\n".join(lines).encode("latin-1")
+            head += b"Connection: close\r\n"
+        return head + b"\r\n"
 
     def _send_head(self, response: SandboxResponse, *, close: bool) -> None:
         try:
