@@ -12,6 +12,7 @@ import json
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qs
@@ -132,34 +133,61 @@ class LedgerEntry:
 
 
 class Ledger:
-    """Thread-safe record of billed calls, per provider, oldest first."""
+    """Thread-safe record of billed calls, per provider, oldest first.
+
+    Recording is on every billed request's path, so it appends one small tuple; the
+    `LedgerEntry` values are built when the ledger is read (and kept, so each is built once).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: list[LedgerEntry] = []
+        self._raw: list[tuple[str, str, str, float, dict[str, Any]]] = []
+        self._built: list[LedgerEntry] = []
 
     def record(
         self, provider: str, operation: str, transaction_id: str, details: Mapping[str, Any]
-    ) -> LedgerEntry:
+    ) -> int:
+        """Record a billed call; returns its ``seq`` (`entry` gives the `LedgerEntry`)."""
+        item = (provider, operation, transaction_id, time.time(), dict(details))
         with self._lock:
-            entry = LedgerEntry(
-                provider=provider,
-                operation=operation,
-                transaction_id=transaction_id,
-                seq=len(self._entries) + 1,
-                at=_dt.datetime.now(_dt.timezone.utc),
-                details=dict(details),
-            )
-            self._entries.append(entry)
-            return entry
+            self._raw.append(item)
+            return len(self._raw)
+
+    def entry(self, seq: int) -> LedgerEntry:
+        """The entry numbered ``seq`` (1 = the oldest)."""
+        with self._lock:
+            self._build()
+            return self._built[seq - 1]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._raw)
 
     def entries(self, provider: str | None = None) -> list[LedgerEntry]:
         with self._lock:
-            return [e for e in self._entries if provider is None or e.provider == provider]
+            self._build()
+            return [e for e in self._built if provider is None or e.provider == provider]
+
+    def _build(self) -> None:
+        """Build the entries recorded since the last read (under the lock)."""
+        built = self._built
+        for seq in range(len(built) + 1, len(self._raw) + 1):
+            name, operation, txn, at, details = self._raw[seq - 1]
+            built.append(
+                LedgerEntry(
+                    provider=name,
+                    operation=operation,
+                    transaction_id=txn,
+                    seq=seq,
+                    at=_dt.datetime.fromtimestamp(at, _dt.timezone.utc),
+                    details=details,
+                )
+            )
 
     def clear(self) -> None:
         with self._lock:
-            self._entries.clear()
+            self._raw.clear()
+            self._built.clear()
 
 
 @runtime_checkable
@@ -206,6 +234,11 @@ class SandboxContext:
 
     def bill(self, operation: str, transaction_id: str, **details: Any) -> LedgerEntry:
         """Record a billed call. Keep personal data out of ``details`` (mask it)."""
+        return self._ledger.entry(self.record(operation, transaction_id, details))
+
+    def record(self, operation: str, transaction_id: str, details: Mapping[str, Any]) -> int:
+        """`bill` without building the entry (the cheap path every request takes); returns
+        its ``seq``."""
         return self._ledger.record(self.provider, operation, transaction_id, details)
 
     def ledger(self) -> list[LedgerEntry]:

@@ -206,9 +206,9 @@ class ProviderSandboxBase(Generic[ClientT, AsyncClientT]):
         with self._lock:
             return next(self._serials)
 
-    def _bill(self, operation: str, transaction_id: str, **details: Any) -> LedgerEntry:
+    def _bill(self, operation: str, transaction_id: str, **details: Any) -> None:
         """Record a billed call. Keep personal data out of ``details`` (mask it)."""
-        return self._ctx.bill(operation, transaction_id, **details)
+        self._ctx.record(operation, transaction_id, details)
 
     def ledger(self) -> list[LedgerEntry]:
         """This provider's billed calls so far, oldest first."""

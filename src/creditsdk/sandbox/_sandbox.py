@@ -15,7 +15,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
-import attrs
 import httpx
 
 from .._core.wire import Headers
@@ -123,6 +122,9 @@ class Sandbox:
         opts = dict(options or {})
         self._providers: dict[str, ProviderSandbox] = {}
         self._routes: list[tuple[str, Route]] = []
+        #: (method, path) -> the route it matched and its path parameters (routes are fixed
+        #: once the Sandbox is built)
+        self._matched: dict[tuple[str, str], tuple[str, Route, dict[str, str]]] = {}
         self._control = ControlAPI(self)
         for name, factory in factories.items():
             ctx = SandboxContext(
@@ -152,10 +154,17 @@ class Sandbox:
                     f"sandbox route {route.path} of {provider!r} clashes with {other_provider!r}"
                 )
         self._routes.append((provider, route))
+        self._matched.clear()
 
     def _match(
         self, request: SandboxRequest
     ) -> tuple[str, Route, SandboxRequest] | SandboxResponse:
+        found = self._matched.get((request.method, request.path))
+        if found is not None:
+            provider, route, params = found
+            if params:
+                request = _with_params(request, params)
+            return provider, route, request
         allowed: set[str] = set()
         for provider, route in self._routes:
             match = route.pattern.match(request.path)
@@ -164,8 +173,11 @@ class Sandbox:
             if request.method not in route.methods:
                 allowed |= route.methods
                 continue
-            if match.groupdict():
-                request = attrs.evolve(request, path_params=match.groupdict())
+            params = match.groupdict()
+            if len(self._matched) < 1024:  # the paths a load test uses are few: kept
+                self._matched[(request.method, request.path)] = (provider, route, params)
+            if params:
+                request = _with_params(request, params)
             return provider, route, request
         if allowed:
             return SandboxResponse(405, b"", (("Allow", ", ".join(sorted(allowed))),))
@@ -394,6 +406,19 @@ class Sandbox:
     def __repr__(self) -> str:
         where = self.base_url if self._server is not None else "not serving"
         return f"Sandbox({where}, providers={sorted(self._providers)})"
+
+
+def _with_params(request: SandboxRequest, params: Mapping[str, str]) -> SandboxRequest:
+    # (not attrs.evolve: this is on every request's path, and evolve is slow)
+    return SandboxRequest(
+        method=request.method,
+        path=request.path,
+        query_string=request.query_string,
+        headers=request.headers,
+        body=request.body,
+        path_params=dict(params),
+        client=request.client,
+    )
 
 
 def _sleep_interruptibly(seconds: float) -> None:

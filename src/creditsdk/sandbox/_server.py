@@ -98,6 +98,22 @@ def _error_page(status: int, text: str) -> bytes:
     ).encode("latin-1") + body
 
 
+_HEADS: dict[tuple[int, tuple[tuple[str, str], ...]], tuple[bytes, bool]] = {}
+
+
+def _fixed_head(response: SandboxResponse) -> tuple[bytes, bool]:
+    """The status line and the response's own headers (each line ending in CRLF), and whether
+    they include a Content-Length."""
+    lines = [f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Status')}\r\n"]
+    has_length = False
+    for name, value in response.headers:
+        if _UNSAFE.search(name) or _UNSAFE.search(value):
+            raise ValueError("header name or value with a line break")  # response splitting
+        has_length = has_length or name.lower() == "content-length"
+        lines.append(f"{name}: {value}\r\n")
+    return "".join(lines).encode("latin-1"), has_length
+
+
 def _default_max_connections() -> int:
     try:
         import resource  # POSIX only
@@ -127,6 +143,7 @@ class _Connection(asyncio.Protocol):
         self.deadline = self._loop.time() + server.idle_timeout
         self._timer: asyncio.TimerHandle | None = None
         self._write_paused = False
+        self._read_paused = False  # paused while answering: a pipelined request waits
         self._closed = False
 
     # -- asyncio callbacks ---------------------------------------------------------------------
@@ -147,9 +164,15 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._closed:
             return
-        if self._phase == _IDLE:  # the first bytes of a request: the head must come in time
+        phase = self._phase
+        if phase == _IDLE:  # the first bytes of a request: the head must come in time
             self._phase = _HEAD
             self.deadline = self._loop.time() + self._server.header_timeout
+        elif phase == _ANSWERING:
+            # A pipelined request while we answer: keep it (h11 buffers it for the next
+            # cycle) and stop reading until the answer is out. Paused only when it happens:
+            # pausing on every request costs two epoll calls per request.
+            self._pause_reading()
         self._h11.receive_data(data)
         self._process()
 
@@ -174,7 +197,8 @@ class _Connection(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._write_paused = False
         if self._transport is not None and not self._closed:
-            self._transport.resume_reading()
+            if not self._read_paused:
+                self._transport.resume_reading()
             self._process()
 
     # -- reading requests ----------------------------------------------------------------------
@@ -268,7 +292,6 @@ class _Connection(asyncio.Protocol):
         )
         delay = self._server.latency()
         if delay > 0:  # emulated provider latency: a timer, the loop serves others meanwhile
-            self._pause_reading()
             self._timer = self._loop.call_later(delay, self._dispatch, request)
         else:
             self._dispatch(request)
@@ -286,7 +309,6 @@ class _Connection(asyncio.Protocol):
         if action == "reset" or response is None:
             self.reset()
         elif action == "delay":
-            self._pause_reading()
             self._timer = self._loop.call_later(delivery.delay, self._send, response)
         elif action == "drip":
             self._send_head(response, close=True)
@@ -303,19 +325,21 @@ class _Connection(asyncio.Protocol):
         """The status line and headers. h11 parses requests; answers are framed here (one
         ``Content-Length`` body, nothing else to get wrong) so a request is parsed once and the
         answer is one ``write``."""
-        lines = [f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Status')}"]
-        has_length = False
-        for name, value in response.headers:
-            if _UNSAFE.search(name) or _UNSAFE.search(value):
-                raise ValueError("header name or value with a line break")  # response splitting
-            has_length = has_length or name.lower() == "content-length"
-            lines.append(f"{name}: {value}")
+        try:
+            key = (response.status, tuple(response.headers))
+            fixed = _HEADS.get(key)
+        except TypeError:  # headers that are not tuples of strings: not kept
+            key, fixed = None, None
+        if fixed is None:
+            fixed = _fixed_head(response)
+            if key is not None and len(_HEADS) < 256:  # most answers share a few heads
+                _HEADS[key] = fixed
+        head, has_length = fixed
         if not has_length:
-            lines.append(f"Content-Length: {len(response.body)}")
+            head += b"Content-Length: %d\r\n" % len(response.body)
         if close:
-            lines.append("Connection: close")
-        lines.append("\r\n")
-        return "\r\n".join(lines).encode("latin-1")
+            head += b"Connection: close\r\n"
+        return head + b"\r\n"
 
     def _send_head(self, response: SandboxResponse, *, close: bool) -> None:
         try:
@@ -359,8 +383,10 @@ class _Connection(asyncio.Protocol):
             self._h11.receive_data(leftover)
         if closed:
             self._h11.receive_data(b"")
-        if self._transport is not None and not self._write_paused:
-            self._transport.resume_reading()
+        if self._read_paused:
+            self._read_paused = False
+            if self._transport is not None and not self._write_paused:
+                self._transport.resume_reading()
         if leftover or closed:
             self._process()
 
@@ -382,7 +408,8 @@ class _Connection(asyncio.Protocol):
             self._transport.write(data)
 
     def _pause_reading(self) -> None:
-        if self._transport is not None:
+        if self._transport is not None and not self._read_paused:
+            self._read_paused = True
             self._transport.pause_reading()  # a pipelining client waits while we answer
 
     def _cancel_timer(self) -> None:

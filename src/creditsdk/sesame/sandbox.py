@@ -43,6 +43,7 @@ from Crypto.Util.Padding import pad, unpad
 from .._core.redact import mask_id_card
 from ..errors import ConfigurationError
 from ..sandbox._app import Route, SandboxContext, SandboxRequest, SandboxResponse
+from ..sandbox._crypto import RsaVerifier
 from ..sandbox._provider import InjectedFailure, ProviderSandboxBase
 from .models import mask_user_id
 
@@ -208,6 +209,7 @@ class SesameSandbox(ProviderSandboxBase["SesameClient", "AsyncSesameClient"]):
         else:
             self._alipay_key = _seeded_key(seed, "alipay")
         self._signer = _AnswerSigner(self._alipay_key)
+        self._verifier: tuple[RSA.RsaKey, RsaVerifier] | None = None
         self.encrypt_key: str = str(
             opts.get(
                 "encrypt_key",
@@ -549,11 +551,12 @@ class SesameSandbox(ProviderSandboxBase["SesameClient", "AsyncSesameClient"]):
             signed = content.encode(charset)
         except (LookupError, UnicodeEncodeError):
             raise _GatewayError("40002", "isv.invalid-charset", "字符集不合法") from None
-        digest = (SHA256 if sign_type == "RSA2" else SHA1).new(signed)
         try:
-            pkcs1_15.new(self._app_public).verify(digest, base64.b64decode(params["sign"]))
+            signature = base64.b64decode(params["sign"])
         except (ValueError, TypeError):
-            raise _GatewayError("40002", "isv.invalid-signature", "验签出错") from None
+            signature = b""
+        if not self._request_verifier().verify(signed, signature, sha1=sign_type != "RSA2"):
+            raise _GatewayError("40002", "isv.invalid-signature", "验签出错")
         if self.timestamp_tolerance is not None:
             try:
                 sent = _dt.datetime.strptime(params["timestamp"], "%Y-%m-%d %H:%M:%S")
@@ -578,6 +581,15 @@ class SesameSandbox(ProviderSandboxBase["SesameClient", "AsyncSesameClient"]):
         if not isinstance(biz, dict):
             raise _GatewayError("40002", "isv.invalid-biz-content", "biz_content非法")
         return biz
+
+    def _request_verifier(self) -> RsaVerifier:
+        """Verifies requests against the app's public key: OpenSSL when ``cryptography`` is
+        installed (~4x faster than pycryptodome), kept per key."""
+        cached = self._verifier
+        if cached is None or cached[0] is not self._app_public:
+            cached = (self._app_public, RsaVerifier(self._app_public.export_key("DER")))
+            self._verifier = cached
+        return cached[1]
 
     def _answer(
         self,

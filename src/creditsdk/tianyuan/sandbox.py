@@ -1,7 +1,13 @@
 """The Tianyuan side of the protocol, for the Sandbox. Written from docs/protocols.md.
 
-It shares no protocol or crypto code with the client (it uses pycryptodome directly), so a client
-that works against it agrees with the spec, not merely with itself.
+It shares no protocol or crypto code with the client (its AES is the Sandbox's own,
+`creditsdk.sandbox._crypto`: OpenSSL when ``cryptography`` is installed, else pycryptodome), so a
+client that works against it agrees with the spec, not merely with itself.
+
+Cheap per request (a user's load test runs against it): an answer's payload is a pure function of
+(product, ID number, scenario), so its JSON bytes are serialised once and kept (bounded); each
+call still decrypts and checks the request, bills it, and encrypts the kept bytes under a fresh
+IV, the transaction id being the only per-call field of the envelope.
 
 Checks, in order (the key depends on the Access-Id, so the id is checked before decrypting):
 missing ``Access-Id`` → 1005, unknown → 1006, source IP not allowed → 1004, body not decryptable
@@ -28,9 +34,6 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from Crypto.Cipher import AES
-from Crypto.Util.Padding import pad, unpad
-
 from .._core.identity import is_valid_id_number
 from .._core.redact import mask_id_card
 from ..errors import ConfigurationError
@@ -41,6 +44,7 @@ from ..sandbox._app import (
     SandboxResponse,
     letters_only,
 )
+from ..sandbox._crypto import AesCbc
 from ..sandbox._provider import InjectedFailure, ProviderSandboxBase
 
 if TYPE_CHECKING:
@@ -98,6 +102,15 @@ _PROFILES: Mapping[str, Mapping[str, Any]] = {
 }  # fmt: skip
 
 
+#: Entries each per-ID cache keeps (bounded: a load test may use many ID numbers).
+_CACHE_SIZE = 4096
+_SUCCESS = MESSAGES[0].encode("utf-8")
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 def _load_keys() -> list[tuple[str, str]]:
     text = (_DATA / "sandbox_factors.csv").read_text(encoding="utf-8")
     return [(row["code"], row["kind"]) for row in csv.DictReader(text.splitlines())]
@@ -151,6 +164,12 @@ class TianyuanSandbox(ProviderSandboxBase["TianyuanClient", "AsyncTianyuanClient
         self._keys = _load_keys()
         # The factors are a pure function of (seed, ID number, scenario): drawn once each.
         self._drawn: dict[tuple[str, str], dict[str, str]] = {}
+        # Pure functions of (seed, ID number[, product, scenario]), kept (bounded) because every
+        # request needs them: an unpinned ID number's drawn scenario; a product's payload as
+        # the JSON bytes that get encrypted (None: no data) with the masked ID for the ledger.
+        self._scenarios: dict[str, str] = {}
+        self._plain: dict[tuple[str, str, str], tuple[bytes | None, str]] = {}
+        self._cipher: tuple[str, str, AesCbc] | None = None
 
     # -- knobs -------------------------------------------------------------------------------
 
@@ -195,6 +214,14 @@ class TianyuanSandbox(ProviderSandboxBase["TianyuanClient", "AsyncTianyuanClient
 
     def _drawn_scenario(self, key: str) -> str:
         """An unpinned ID number's scenario: drawn deterministically from it (and the seed)."""
+        scenario = self._scenarios.get(key)
+        if scenario is None:
+            scenario = self._draw_scenario(key)
+            if len(self._scenarios) < _CACHE_SIZE:
+                self._scenarios[key] = scenario
+        return scenario
+
+    def _draw_scenario(self, key: str) -> str:
         r = self._rng(key, "scenario").random()
         if r < 0.03:
             return "no_data"
@@ -242,6 +269,14 @@ class TianyuanSandbox(ProviderSandboxBase["TianyuanClient", "AsyncTianyuanClient
             return bytes.fromhex(self.access_key)
         return self.access_key.encode("utf-8")
 
+    def _aes(self) -> AesCbc:
+        """The cipher for the current key (``access_key`` may be changed between calls)."""
+        cached = self._cipher
+        if cached is None or cached[0] != self.access_key or cached[1] != self.key_format:
+            cached = (self.access_key, self.key_format, AesCbc(self._key()))
+            self._cipher = cached
+        return cached[2]
+
     def _next_tid(self) -> str:
         # Unique across Sandboxes and restarts (a statement is matched by transaction id):
         # the run id is random unless options={"tianyuan": {"run_id": "..."}} fixes it.
@@ -269,7 +304,7 @@ class TianyuanSandbox(ProviderSandboxBase["TianyuanClient", "AsyncTianyuanClient
             doc = json.loads(body)
             blob = base64.b64decode(doc["data"], validate=True)
             iv, ct = blob[:16], blob[16:]
-            plain = unpad(AES.new(self._key(), AES.MODE_CBC, iv).decrypt(ct), 16)
+            plain = self._aes().decrypt(ct, iv)
             params = json.loads(plain.decode("utf-8"))
         except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
             return None
@@ -277,9 +312,11 @@ class TianyuanSandbox(ProviderSandboxBase["TianyuanClient", "AsyncTianyuanClient
 
     def _encrypt(self, obj: Any, tid: str) -> str:
         plain = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return self._encrypt_bytes(plain, tid).decode("ascii")
+
+    def _encrypt_bytes(self, plain: bytes, tid: str) -> bytes:
         iv = hashlib.sha256(f"iv:{tid}".encode()).digest()[:16]  # deterministic per answer
-        ct = AES.new(self._key(), AES.MODE_CBC, iv).encrypt(pad(plain, 16))
-        return base64.b64encode(iv + ct).decode("ascii")
+        return base64.b64encode(iv + self._aes().encrypt(plain, iv))
 
     @staticmethod
     def _check_params(product: str, params: Mapping[str, Any]) -> str | None:
@@ -324,24 +361,43 @@ class TianyuanSandbox(ProviderSandboxBase["TianyuanClient", "AsyncTianyuanClient
             if not self._spend():
                 return self._error(1007)
             tid = self._next_tid()
-            balance_after = self.balance
+            balance_after = self._balance
         added = self._added.get(product)
         if added is not None:
             payload = added(params, scenario)
+            plain = None if payload is None else _json_bytes(payload)
+            masked = mask_id_card(id_card)
         else:
-            payload = self._payloads[product](id_card, scenario)
+            plain, masked = self._plain_answer(product, id_card, scenario)
         self._bill(
             product,
             tid,
             product=product,
             price_yuan=str(price),
-            id_card=mask_id_card(id_card),
+            id_card=masked,
             scenario=scenario,
-            result="no_data" if payload is None else "success",
+            result="no_data" if plain is None else "success",
             balance_after=balance_after,
         )
-        data = "" if payload is None else self._encrypt(payload, tid)
-        return self._answer(0, tid, data)
+        # The envelope of a billed answer, spliced: tid is letters and digits, data base64,
+        # so the bytes are exactly json.dumps' (tests/tianyuan hold them to that).
+        data = b"" if plain is None else self._encrypt_bytes(plain, tid)
+        return SandboxResponse.raw_json(
+            b'{"code":0,"message":"' + _SUCCESS + b'","transaction_id":"' + tid.encode("ascii")
+            + b'","data":"' + data + b'"}'
+        )  # fmt: skip
+
+    def _plain_answer(self, product: str, id_card: str, scenario: str) -> tuple[bytes | None, str]:
+        """The payload's JSON bytes (None: no data) and the masked ID number, kept per
+        (product, ID number, scenario): pure functions of them and the seed."""
+        key = (product, id_card, scenario)
+        cached = self._plain.get(key)
+        if cached is None:
+            payload = self._payloads[product](id_card, scenario)
+            cached = (None if payload is None else _json_bytes(payload), mask_id_card(id_card))
+            if len(self._plain) < _CACHE_SIZE:
+                self._plain[key] = cached
+        return cached
 
     def _multi_lending(self, id_card: str, scenario: str) -> Any:
         return None if scenario == "no_data" else self._factors(id_card, scenario)
@@ -384,7 +440,7 @@ class TianyuanSandbox(ProviderSandboxBase["TianyuanClient", "AsyncTianyuanClient
         drawn = self._drawn.get((id_card, scenario))
         if drawn is None:
             drawn = self._draw_factors(id_card, scenario)
-            if len(self._drawn) < 4096:  # bounded: a load test may use many ID numbers
+            if len(self._drawn) < _CACHE_SIZE:  # bounded: a load test may use many ID numbers
                 self._drawn[(id_card, scenario)] = drawn
         return dict(drawn)
 
@@ -392,27 +448,39 @@ class TianyuanSandbox(ProviderSandboxBase["TianyuanClient", "AsyncTianyuanClient
         prof = _PROFILES[scenario]
         rng = self._rng(id_card, "factors:" + scenario)
         out: dict[str, str] = {}
+        # The same draws, in the same order, as rng.randint / rng.uniform make (randint(a, b)
+        # is a + _randbelow(b - a + 1), uniform(a, b) is a + (b - a) * random()), without their
+        # argument checks: this loop runs once per factor of every new ID number.
+        below = getattr(rng, "_randbelow", None)
+        if below is None:  # pragma: no cover - another Python's random: the public calls
 
-        def bucket(lo_hi: tuple[int, int]) -> str:
-            return str(rng.randint(*lo_hi))
+            def below(n: int) -> int:
+                return rng.randint(0, n - 1)
 
+        draw = rng.random
+        p = prof["p"]
+        count_lo, count_n = prof["count"][0], prof["count"][1] - prof["count"][0] + 1
+        amount_lo, amount_n = prof["amount"][0], prof["amount"][1] - prof["amount"][0] + 1
+        days_lo, days_n = prof["days"][0], prof["days"][1] - prof["days"][0] + 1
+        risk_lo, risk_span = prof["risk"][0], prof["risk"][1] - prof["risk"][0]
+        model = prof["model"]
+        model_lo, model_n = (0, 1) if model is None else (model[0], model[1] - model[0] + 1)
+        overdue = scenario == "currently_overdue"
         for code, kind in self._keys:
-            if rng.random() >= prof["p"]:
+            if draw() >= p:
                 out[code] = ""
-                continue
-            if kind == "count_bucket":
-                out[code] = bucket(prof["count"])
+            elif kind == "count_bucket":
+                out[code] = str(count_lo + below(count_n))
             elif kind == "amount_bucket":
-                out[code] = bucket(prof["amount"])
+                out[code] = str(amount_lo + below(amount_n))
             elif kind == "dictionary":
-                out[code] = bucket(prof["days"])
+                out[code] = str(days_lo + below(days_n))
             elif kind == "flag":
-                out[code] = "1" if scenario == "currently_overdue" and rng.random() < 0.4 else "0"
+                out[code] = "1" if overdue and draw() < 0.4 else "0"
             elif kind == "ratio_score":
-                out[code] = f"{rng.uniform(*prof['risk']):.4f}"
+                out[code] = f"{risk_lo + risk_span * draw():.4f}"
             elif kind == "model_score":
-                model = prof["model"]
-                out[code] = "-1" if model is None else str(rng.randint(*model))
+                out[code] = "-1" if model is None else str(model_lo + below(model_n))
             else:  # pragma: no cover - the catalog has no other kinds
                 out[code] = ""
         self._make_consistent(out, scenario, rng, prof)
