@@ -25,13 +25,20 @@ def report(
 
 
 @contextmanager
-def sandbox_process(*, server: str = "current", **options: Any) -> Iterator[dict[str, Any]]:
+def sandbox_process(
+    *, server: str = "current", pythonpath: str | None = None, **options: Any
+) -> Iterator[dict[str, Any]]:
     """A Sandbox in its own process (so its threads do not share our GIL); yields its
     description (base_url, credentials, pid) plus ``cpu``: a function returning the server
     process's CPU seconds so far. ``options`` go to ``Sandbox(...)``; ``server="baseline"``
-    serves the same app with the frozen threaded server of commit 3b18631."""
+    serves the same app with the frozen threaded server of commit 3b18631; ``pythonpath``
+    puts another tree's ``src/`` first (a whole earlier Sandbox: server and provider code)."""
     args = [sys.executable, str(HERE / "_serve.py"), json.dumps(options)]
-    with _server_process([*args, "baseline"] if server == "baseline" else args) as desc:
+    env = None
+    if pythonpath is not None:
+        rest = os.environ.get("PYTHONPATH", "")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([pythonpath, str(HERE), rest])}
+    with _server_process([*args, "baseline"] if server == "baseline" else args, env) as desc:
         yield desc
 
 
@@ -43,8 +50,8 @@ def replay_process(latency: float) -> Iterator[dict[str, Any]]:
 
 
 @contextmanager
-def _server_process(args: list[str]) -> Iterator[dict[str, Any]]:
-    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+def _server_process(args: list[str], env: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None
         assert proc.stdin is not None

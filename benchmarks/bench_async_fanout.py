@@ -83,12 +83,15 @@ async def fan_out(desc: dict[str, Any], calls: int, concurrency: int) -> dict[st
         return {"wall": wall, "cpu": cpu, "server_cpu": desc["cpu"]() - server_cpu}
 
 
-def measure(server: str, calls: int, concurrency: int, latency: float) -> dict[str, Any]:
+def measure(
+    server: str, calls: int, concurrency: int, latency: float, pythonpath: str | None = None
+) -> dict[str, Any]:
     if server == "replay":
         ctx = replay_process(latency)
     else:
         ctx = sandbox_process(
             server="baseline" if server == "baseline" else "current",
+            pythonpath=pythonpath,
             latency=latency,
             providers=["tianyuan"],
         )

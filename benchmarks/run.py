@@ -49,7 +49,7 @@ ROWS: list[Row] = [
         ("--calls", "1000"), profile=True),
     Row("2", "2. the same against a replay server (client only)", "bench_async_fanout.py",
         ">= 0.85", ("--server", "replay"), ("--calls", "1000"), profile=True),
-    Row("3", "3. Sandbox CPU per request vs the 3b18631 server, same requests",
+    Row("3", "3. Sandbox CPU per request vs the 3b18631 Sandbox, same requests",
         "bench_sandbox_cpu.py", "<= 0.2x", (), ("--calls", "600")),
     Row("4", "4. Sesame score call vs official alipay-sdk-python, same gateway",
         "bench_sesame_official.py", ">= 15x", (), ("--calls", "15"), needs=("alipay",)),
@@ -78,8 +78,9 @@ MISSED_NOTES: dict[str, str] = {
     "where it goes); against the Sandbox the server's CPU per request shares the two cores too.",
     "2": "The replay server costs ~0.05-0.1 ms per request, so this is the client's own CPU per "
     "call: the budget for 0.85 is ~0.2-0.25 ms per call.",
-    "3": "The baseline is a frozen copy of the 3b18631 threaded server: ~1x means this tree still "
-    "serves the Sandbox with that server (issue 17 item 4 replaces it).",
+    "3": "What is left per request is h11's parse (three events), the event loop and the loopback "
+    "send (~0.12-0.15 ms together) plus the Tianyuan handler's decrypt, checks and ledger entry; "
+    "0.2x needs ~0.1-0.15 ms in all, i.e. a C HTTP parser (httptools/llhttp) in place of h11.",
     "7": "Rows/s is bounded by the batch process's CPU per row (details) and by the Sandbox's "
     "CPU per request in the other process, both on two shared cores.",
 }
