@@ -354,6 +354,15 @@ def normalize_sinks(audit: object) -> tuple[AuditSink, ...]:
     raise TypeError(f"audit= takes an AuditSink, a callable or a list of them, not {audit!r}")
 
 
+def listening(sinks: Iterable[AuditSink]) -> bool:
+    """Whether any sink will consume an event now: False only when every one is the default
+    `LoggingAuditSink` and its logger is off for INFO (then the event is not even built)."""
+    return any(
+        type(sink) is not LoggingAuditSink or sink.logger.isEnabledFor(logging.INFO)
+        for sink in sinks
+    )
+
+
 def emit_all(sinks: Iterable[AuditSink], event: AuditEvent) -> None:
     for sink in sinks:
         try:

@@ -27,7 +27,14 @@ from .._core.consent import Consent, check_consent
 from .._core.crypto import aes_cbc_decrypt, aes_cbc_encrypt, b64decode_strict, random_iv
 from .._core.identity import Applicant, normalize_id_card, normalize_mobile, normalize_name
 from .._core.operation import Operation
-from .._core.redact import mask_id_card, mask_mobile, mask_name, register_secret, scrub_text
+from .._core.redact import (
+    SentValues,
+    mask_id_card,
+    mask_mobile,
+    mask_name,
+    register_secret,
+    scrub_text,
+)
 from .._core.wire import Request, Response
 from ..errors import (
     AuthenticationError,
@@ -270,11 +277,13 @@ def parse_envelope(
     *,
     names: tuple[str, ...] = (),
     values: tuple[str, ...] = (),
+    sent: SentValues | None = None,
 ) -> Envelope:
     """The answer's envelope. ``message`` and ``transaction_id`` are masked (by pattern, and by
-    value for the ``names`` and ``values`` the request carried): the provider chooses them, and
-    a transaction id that embeds an ID number or mobile must not carry it into errors, results,
-    audit events or batch files."""
+    value for the ``names`` and ``values`` the request carried, or ``sent``: the same, with
+    their forms worked out once per call): the provider chooses them, and a transaction id
+    that embeds an ID number or mobile must not carry it into errors, results, audit events or
+    batch files."""
     try:
         doc = json.loads(response.content)
     except ValueError:
@@ -288,14 +297,14 @@ def parse_envelope(
         code = int(code)  # [U] tolerate "0" as a string
     if not isinstance(code, int) or isinstance(code, bool):
         raise ResponseIntegrityError("answer has no integer 'code'", provider=PROVIDER)
+    if sent is None:
+        sent = SentValues(names, values)
     tid = doc.get("transaction_id")
     message = doc.get("message")
     return Envelope(
         code=code,
-        message=scrub_text(message, names=names, values=values) if isinstance(message, str) else "",
-        transaction_id=(
-            scrub_text(str(tid), names=names, values=values) if tid not in (None, "") else None
-        ),
+        message=scrub_text(message, sent=sent) if isinstance(message, str) else "",
+        transaction_id=scrub_text(str(tid), sent=sent) if tid not in (None, "") else None,
         data=doc.get("data"),
     )
 
@@ -327,13 +336,11 @@ def _decrypt_data(config: TianyuanConfig, envelope: Envelope) -> Any:
         raise ResponseIntegrityError("decrypted 'data' is not UTF-8 JSON") from None
 
 
-def _answer_transaction_id(
-    names: tuple[str, ...], values: tuple[str, ...]
-) -> Callable[[Response], str | None]:
+def _answer_transaction_id(sent: SentValues) -> Callable[[Response], str | None]:
     """The (masked) transaction id of an answer, for an error raised while reading it."""
 
     def of(response: Response) -> str | None:
-        return parse_envelope(response, names=names, values=values).transaction_id
+        return parse_envelope(response, sent=sent).transaction_id
 
     return of
 
@@ -341,10 +348,9 @@ def _answer_transaction_id(
 def _success_envelope(
     config: TianyuanConfig,
     response: Response,
-    names: tuple[str, ...] = (),
-    values: tuple[str, ...] = (),
+    sent: SentValues | None = None,
 ) -> tuple[Envelope, Any]:
-    envelope = parse_envelope(response, names=names, values=values)
+    envelope = parse_envelope(response, sent=sent)
     if envelope.code != 0:
         raise error_for(envelope)  # never decrypt 'data' on an error
     return envelope, _decrypt_data(config, envelope)
@@ -703,10 +709,11 @@ def product_operation(
         plaintext = encode_params(product.params(inputs, consent))
     except (TypeError, ValueError):
         raise InvalidInputError("must be JSON-serialisable", field="params", rule="type") from None
-    names, values = inputs.names, inputs.values
+    names = inputs.names
+    sent = SentValues(names, inputs.values)  # their echoed forms: worked out once per call
 
     def parse(response: Response) -> ResultT:
-        envelope, data = _success_envelope(config, response, names, values)
+        envelope, data = _success_envelope(config, response, sent)
         answer = ProductAnswer(
             product_code, envelope.transaction_id, envelope.message, data, config.tables
         )
@@ -723,7 +730,7 @@ def product_operation(
         names=names,
         consent=consent,
         outcome_of=product.outcome_of,
-        transaction_id_of_answer=_answer_transaction_id(names, values),
+        transaction_id_of_answer=_answer_transaction_id(sent),
     )
 
 
