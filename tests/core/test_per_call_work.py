@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from creditsdk._core import call as call_module
 from creditsdk._core.call import Send, drive
 from creditsdk._core.consent import (
+    AttemptTiming,
     AuditEvent,
     LoggingAuditSink,
     MemoryAuditSink,
@@ -196,3 +197,26 @@ def test_unbilled_calls_build_no_event(built: list[AuditEvent]) -> None:
     _run((memory,), billed=False)
     assert built == []
     assert memory.events == []
+
+
+def test_audit_log_line_stays_json_whatever_the_durations(
+    audit_logger: logging.Logger, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 1.5623000008478e-05: its digits "5623000008478" look like a card number to the masking
+    # pass every creditsdk.audit record goes through; the line must still be valid JSON.
+    event = AuditEvent(
+        provider="p",
+        operation="op",
+        outcome="success",
+        attempts=1,
+        maybe_billed=False,
+        duration=6.9183000004334e-05,
+        attempt_timings=(AttemptTiming(1, 1.5623000008478e-05, 3.1366999792226125e-05, "success"),),
+    )
+    with caplog.at_level(logging.INFO, logger="creditsdk.audit"):
+        LoggingAuditSink().emit(event)
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "creditsdk.audit"]
+    logged = json.loads(line.removeprefix("audit "))
+    assert logged["duration"] == 6.9e-05
+    assert logged["attempt_timings"][0]["start"] == 1.6e-05
+    assert logged["attempt_timings"][0]["duration"] == 3.1e-05

@@ -369,6 +369,8 @@ def _redacted(_value: str) -> str:
 def _registered_pattern() -> re.Pattern[str] | None:
     """One regex for every form of every registered secret, rebuilt after a registration."""
     global _pattern, _pattern_version
+    if _pattern_version == _version:  # the common case, read without the lock
+        return _pattern
     with _secrets_lock:
         if _pattern_version != _version:
             forms = sorted({f for fs in _secrets.values() for f in fs}, key=len, reverse=True)
@@ -427,9 +429,11 @@ def scrub_text(
         sent = SentValues(names, values) if names or values else _NOTHING_SENT
     elif names or values:
         raise TypeError("pass sent= or names=/values=, not both")
-    known_secrets = [s for s in secrets if s and len(s) >= _MIN_SECRET]
-    secret_plan = _plan(known_secrets, _redacted) if known_secrets else ()
-    value_plan, name_plan = sent.plans() if sent else ((), ())
+    secret_plan: _Plan = ()
+    if secrets:
+        known_secrets = [s for s in secrets if s and len(s) >= _MIN_SECRET]
+        secret_plan = _plan(known_secrets, _redacted)
+    value_plan, name_plan = sent.plans()
     if "%" in text and _PERCENT_RE.search(text):
         # URL-encoding glues hex digits to the value (``%226222…%22``) and hides names: look
         # at the decoded text, and keep it (masked) if anything in it needed masking.

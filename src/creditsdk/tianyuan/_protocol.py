@@ -8,6 +8,7 @@ is the same envelope and is decrypted only when ``code == 0``.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import inspect
@@ -167,8 +168,6 @@ def parse_access_key(key: str, key_format: str | None) -> bytes:
 
 def encrypt_envelope(key: bytes, plaintext: bytes, iv: bytes) -> str:
     """base64(IV ‖ AES-128-CBC-PKCS7(plaintext))."""
-    import base64
-
     return base64.b64encode(iv + aes_cbc_encrypt(key, plaintext, iv)).decode("ascii")
 
 
@@ -255,12 +254,16 @@ def check_product_code(product_code: object) -> str:
 
 
 def build_request(config: TianyuanConfig, product_code: str, plaintext: bytes) -> Request:
-    body = {"data": encrypt_envelope(config.key, plaintext, config.iv())}
+    data = encrypt_envelope(config.key, plaintext, config.iv())
+    # {"data": "<base64>"} written directly: base64 needs no JSON escaping
+    body = b'{"data":"' + data.encode("ascii") + b'"}'
+    stamp = config.clock_ms()
+    query = f"t={stamp}" if type(stamp) is int else urlencode({"t": str(stamp)})
     return Request(
         "POST",
-        f"{config.base_url}/api/v1/{product_code}?{urlencode({'t': str(config.clock_ms())})}",
+        f"{config.base_url}/api/v1/{product_code}?{query}",
         headers=(("Access-Id", config.access_id), ("Content-Type", "application/json")),
-        body=json.dumps(body, separators=(",", ":")).encode("ascii"),
+        body=body,
     )
 
 
@@ -390,6 +393,11 @@ _MOBILE_FIELDS = ("mobile_no", "mobile", "phone", "mobileNo")
 
 def normalize_params(params: object) -> tuple[dict[str, Any], dict[str, str]]:
     """Validate the well-known personal fields of a free-form ``params`` and mask them."""
+    clean, masked, _ = _normalize_params(params)
+    return clean, masked
+
+
+def _normalize_params(params: object) -> tuple[dict[str, Any], dict[str, str], bytes]:
     if not isinstance(params, Mapping):
         raise InvalidInputError(
             f"must be a mapping, got {type(params).__name__}", field="params", rule="type"
@@ -410,10 +418,10 @@ def normalize_params(params: object) -> tuple[dict[str, Any], dict[str, str]]:
             masked["name"] = mask_name(value)
         out[key] = value
     try:
-        encode_params(out)
+        encoded = encode_params(out)
     except (TypeError, ValueError):
         raise InvalidInputError("must be JSON-serialisable", field="params", rule="type") from None
-    return out, masked
+    return out, masked, encoded
 
 
 # -- inputs: validated before any I/O (pure; strings from a CSV or CLI and typed values) -----
@@ -496,6 +504,8 @@ class CallInputs:
     params: Mapping[str, Any]
     #: the personal fields of ``params``, masked (for audit events)
     masked_fields: Mapping[str, str]
+    #: ``params`` as sent (their JSON, UTF-8), worked out once when they were checked
+    encoded: bytes | None = attrs.field(default=None, eq=False)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -529,8 +539,8 @@ def inputs_call(product_code: object = None, params: object = None) -> CallInput
             raise InvalidInputError(
                 "is not the text of a JSON object", field="params", rule="format"
             ) from None
-    clean, masked = normalize_params(params)
-    return CallInputs(product, MappingProxyType(clean), MappingProxyType(masked))
+    clean, masked, encoded = _normalize_params(params)
+    return CallInputs(product, MappingProxyType(clean), MappingProxyType(masked), encoded)
 
 
 # -- products: one declaration each ---------------------------------------------------------
@@ -705,8 +715,10 @@ def product_operation(
     """The Operation of ``product`` for validated ``inputs`` (``code``: the product code sent,
     by default the declaration's)."""
     product_code = code or product.code
+    encoded = getattr(inputs, "encoded", None) if product is ANY_PRODUCT else None
     try:
-        plaintext = encode_params(product.params(inputs, consent))
+        # The generic call sends its params as given: already encoded when they were checked.
+        plaintext = encoded or encode_params(product.params(inputs, consent))
     except (TypeError, ValueError):
         raise InvalidInputError("must be JSON-serialisable", field="params", rule="type") from None
     names = inputs.names
