@@ -24,7 +24,7 @@ from creditsdk._core.consent import (
     listening,
     normalize_sinks,
 )
-from creditsdk._core.redact import SentValues, _forms, scrub_text
+from creditsdk._core.redact import SentValues, _forms, _may_hold_a_form, scrub_text
 from creditsdk._core.retry import RetryPolicy
 from creditsdk._core.wire import Response
 
@@ -72,6 +72,14 @@ def test_forms_of_any_text(value: str) -> None:
     assert _forms(value) == _reference_forms(value)
 
 
+@given(st.text(min_size=1, max_size=8), st.text(max_size=6), st.text(max_size=6))
+def test_a_text_holding_a_form_of_a_name_is_never_skipped(
+    name: str, before: str, after: str
+) -> None:
+    for form in _reference_forms(name):
+        assert _may_hold_a_form(before + form + after, (name,))
+
+
 def _echoes() -> list[str]:
     """Every form a provider could echo each sent value in, alone and glued to text."""
     out = []
@@ -97,7 +105,12 @@ def test_sent_values_mask_like_names_and_values(text: str) -> None:
 
 def test_sent_values_work_out_their_forms_once_and_hide_them() -> None:
     sent = SentValues((NAME, " ", None), (ID_CARD, None, ""))
-    assert sent.plans() is sent.plans()
+    assert sent.name_plan("成功") == ()  # no form of the name can be there: none worked out
+    assert sent.value_plan() is sent.value_plan()
+    assert sent.name_plan() is sent.name_plan("成功")
+    assert [forms for forms, _, _ in sent.name_plan()] == [
+        tuple(sorted(_reference_forms(NAME), key=len, reverse=True))
+    ]
     assert NAME not in repr(sent)
     assert ID_CARD not in repr(sent)
     assert repr(sent) == "SentValues(<1 names>, <2 values>)"  # the ID number and its lower case

@@ -332,34 +332,55 @@ def _replace_known(text: str, plan: _Plan, replacement: Callable[[str], str] | N
 class SentValues:
     """The personal values one call sent (``names``; ``values`` — ID number, mobile, card), for
     `scrub_text` ``sent=``: every form of each a provider could echo back (plain, URL-quoted,
-    ``quote_plus``, JSON-escaped, upper and lower case) is worked out once, on the first scrub,
-    not on every one. The repr shows counts only."""
+    ``quote_plus``, JSON-escaped, upper and lower case) is worked out once, on the first scrub
+    that could find one, not on every scrub. The repr shows counts only."""
 
-    __slots__ = ("_names", "_plans", "_values")
+    __slots__ = ("_name_plan", "_names", "_value_plan", "_values")
 
     def __init__(self, names: Iterable[str | None] = (), values: Iterable[str | None] = ()):
         self._names = tuple(n.strip() for n in names if n and n.strip())
         self._values = tuple(f for v in values if v for f in {v, v.lower(), v.upper()})  # ``…x``
-        self._plans: tuple[_Plan, _Plan] | None = None
+        # Worked out on first use (two threads racing there compute the same thing).
+        self._value_plan: _Plan | None = None
+        self._name_plan: _Plan | None = None
 
     def __bool__(self) -> bool:
         return bool(self._names or self._values)
 
+    def value_plan(self) -> _Plan:
+        """What to replace for the values, and by what."""
+        plan = self._value_plan
+        if plan is None:
+            plan = self._value_plan = _plan(self._values, mask_personal_or_stars)
+        return plan
+
+    def name_plan(self, text: str | None = None) -> _Plan:
+        """What to replace for the names, and by what; ``()`` when ``text`` cannot hold any
+        form of any of them."""
+        plan = self._name_plan
+        if plan is not None or not self._names:
+            return plan or ()
+        if text is not None and not _may_hold_a_form(text, self._names):
+            return ()  # nothing to find: the forms are not even worked out
+        plan = self._name_plan = _plan(self._names, mask_name)
+        return plan
+
     def plans(self) -> tuple[_Plan, _Plan]:
         """(values, names): what to replace, and by what."""
-        plans = self._plans
-        if plans is None:  # two threads racing here compute the same thing
-            plans = self._plans = (
-                _plan(self._values, mask_personal_or_stars),
-                _plan(self._names, mask_name),
-            )
-        return plans
+        return self.value_plan(), self.name_plan()
 
     def __repr__(self) -> str:
         return f"SentValues(<{len(self._names)} names>, <{len(self._values)} values>)"
 
 
 _NOTHING_SENT = SentValues()
+
+
+def _may_hold_a_form(text: str, values: tuple[str, ...]) -> bool:
+    """False only when no form `_forms` gives of any of ``values`` can be in ``text``: each
+    form is the value itself, or holds a ``%`` (URL-quoted), a ``+`` (a space, quote_plus) or
+    a backslash (JSON-escaped)."""
+    return "%" in text or "+" in text or "\\" in text or any(v in text for v in values)
 
 
 def _redacted(_value: str) -> str:
@@ -379,13 +400,14 @@ def _registered_pattern() -> re.Pattern[str] | None:
         return _pattern
 
 
-def _scrub(text: str, secrets: _Plan, values: _Plan, names: _Plan) -> str:
+def _scrub(text: str, secrets: _Plan, sent: SentValues) -> str:
     pattern = _registered_pattern()
     if pattern is not None and len(text) >= _MIN_SECRET:
         text = pattern.sub(REDACTED, text)
     if secrets:
         text = _replace_known(text, secrets)
     held: list[str] = []
+    values = sent.value_plan()
     if values:
         if _PLACEHOLDERS.search(text):  # cannot use placeholders: mask in place
             text = _replace_known(text, values)
@@ -397,6 +419,7 @@ def _scrub(text: str, secrets: _Plan, values: _Plan, names: _Plan) -> str:
                 return chr(_PLACEHOLDER_BASE + len(held) - 1)
 
             text = _replace_known(text, values, hold)
+    names = sent.name_plan(text)
     if names:
         text = _replace_known(text, names)
     if _DIGIT_RE.search(text):
@@ -433,15 +456,14 @@ def scrub_text(
     if secrets:
         known_secrets = [s for s in secrets if s and len(s) >= _MIN_SECRET]
         secret_plan = _plan(known_secrets, _redacted)
-    value_plan, name_plan = sent.plans()
     if "%" in text and _PERCENT_RE.search(text):
         # URL-encoding glues hex digits to the value (``%226222…%22``) and hides names: look
         # at the decoded text, and keep it (masked) if anything in it needed masking.
         decoded = unquote(text)
-        cleaned = _scrub(decoded, secret_plan, value_plan, name_plan)
-        text = cleaned if cleaned != decoded else _scrub(text, secret_plan, value_plan, name_plan)
+        cleaned = _scrub(decoded, secret_plan, sent)
+        text = cleaned if cleaned != decoded else _scrub(text, secret_plan, sent)
     else:
-        text = _scrub(text, secret_plan, value_plan, name_plan)
+        text = _scrub(text, secret_plan, sent)
     if limit is not None and len(text) > limit:
         text = text[: max(limit - 1, 0)] + "…"
     return text
