@@ -390,8 +390,6 @@ def _redacted(_value: str) -> str:
 def _registered_pattern() -> re.Pattern[str] | None:
     """One regex for every form of every registered secret, rebuilt after a registration."""
     global _pattern, _pattern_version
-    if _pattern_version == _version:  # the common case, read without the lock
-        return _pattern
     with _secrets_lock:
         if _pattern_version != _version:
             forms = sorted({f for fs in _secrets.values() for f in fs}, key=len, reverse=True)
