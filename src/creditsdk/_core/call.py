@@ -17,7 +17,7 @@ import attrs
 
 from ..errors import CreditSDKError, RateLimitedError, ResponseIntegrityError
 from .auth import Token, TokenAuth
-from .consent import AttemptTiming, AuditEvent, AuditSink, emit_all
+from .consent import AttemptTiming, AuditEvent, AuditSink, emit_all, listening
 from .gates import Gate, Outcome, OutcomeKind
 from .observe import current_call, price_of
 from .operation import Operation
@@ -216,8 +216,8 @@ class _Call:
         op = self.op
         error_type = type(error).__name__ if error else error_type
         self.end_span(outcome, maybe_billed, error_type)
-        if not op.billed or not self.sinks:
-            return
+        if not op.billed or not self.sinks or not listening(self.sinks):
+            return  # nobody consumes the event (the default sink's logger is off): not built
         price, currency = price_of(self.price, outcome, maybe_billed)
         emit_all(
             self.sinks,

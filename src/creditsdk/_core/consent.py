@@ -276,6 +276,23 @@ class AuditSink(Protocol):
     def emit(self, event: AuditEvent) -> None: ...
 
 
+def _microseconds(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def _loggable(event: AuditEvent) -> dict[str, Any]:
+    """`AuditEvent.to_dict` with durations to the microsecond: the 16 digits of a float such
+    as ``1.5623000008478e-05`` look like a card number to the log filter's masking pass, which
+    would mask them and break the JSON of the line."""
+    d = event.to_dict()
+    if "duration" in d:
+        d["duration"] = _microseconds(d["duration"])
+    for timing in d.get("attempt_timings", ()):
+        timing["start"] = _microseconds(timing["start"])
+        timing["duration"] = _microseconds(timing["duration"])
+    return d
+
+
 class LoggingAuditSink:
     """Writes each event as one JSON line to the ``creditsdk.audit`` logger at INFO."""
 
@@ -286,7 +303,7 @@ class LoggingAuditSink:
         if not self.logger.isEnabledFor(logging.INFO):
             return  # the default sink: skip the JSON work when nobody listens
         self.logger.info(
-            "audit %s", json.dumps(event.to_dict(), ensure_ascii=False, sort_keys=True)
+            "audit %s", json.dumps(_loggable(event), ensure_ascii=False, sort_keys=True)
         )
 
     def __repr__(self) -> str:
@@ -352,6 +369,15 @@ def normalize_sinks(audit: object) -> tuple[AuditSink, ...]:
             out.extend(normalize_sinks(item))
         return tuple(out)
     raise TypeError(f"audit= takes an AuditSink, a callable or a list of them, not {audit!r}")
+
+
+def listening(sinks: Iterable[AuditSink]) -> bool:
+    """Whether any sink will consume an event now: False only when every one is the default
+    `LoggingAuditSink` and its logger is off for INFO (then the event is not even built)."""
+    return any(
+        type(sink) is not LoggingAuditSink or sink.logger.isEnabledFor(logging.INFO)
+        for sink in sinks
+    )
 
 
 def emit_all(sinks: Iterable[AuditSink], event: AuditEvent) -> None:

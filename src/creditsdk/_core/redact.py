@@ -31,17 +31,21 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-import json
 import logging
 import re
 import threading
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from json.encoder import (  # json.dumps of one str is these, without its option checks
+    encode_basestring,
+    encode_basestring_ascii,
+)
 from urllib.parse import quote, quote_plus, unquote
 
 __all__ = [
     "RedactingFilter",
+    "SentValues",
     "looks_personal",
     "mask_card",
     "mask_id_card",
@@ -258,13 +262,19 @@ def register_secret(*values: str | bytes | None, ephemeral: bool = False) -> Non
 
 
 def _forms(value: str) -> set[str]:
-    """The value as it may appear in a message: raw, URL-encoded, JSON-escaped."""
+    """The value as it may appear in a message: raw, URL-encoded (``quote`` and ``quote_plus``),
+    JSON-escaped (as ``json.dumps`` writes it, with and without ``ensure_ascii``)."""
+    if value.isascii() and value.isalnum():
+        return {value}  # letters and digits only: every encoded form is the value itself
+    quoted = quote(value, safe="")
     forms = {
         value,
-        quote(value, safe=""),
-        quote_plus(value),
-        json.dumps(value, ensure_ascii=False)[1:-1],
-        json.dumps(value)[1:-1],
+        quoted,
+        # quote_plus differs from quote only where it writes a space as "+"
+        quote_plus(value) if " " in value else quoted,
+        # json.dumps(str) is these two (its C encoder) between quotes
+        encode_basestring(value)[1:-1],
+        encode_basestring_ascii(value)[1:-1],
     }
     return {f for f in forms if f}
 
@@ -304,12 +314,79 @@ def _mask_number(match: re.Match[str]) -> str:
     return _mask_one(token)
 
 
-def _replace_known(text: str, values: Iterable[str], mask: Callable[[str], str]) -> str:
-    for value in sorted(set(values), key=len, reverse=True):
-        for form in sorted(_forms(value), key=len, reverse=True):
+# What to replace for a set of known values: per value (longest first), its forms (longest
+# first), the value and how to mask it (only when a form is found).
+_Plan = tuple[tuple[tuple[str, ...], str, Callable[[str], str]], ...]
+
+
+def _plan(values: Iterable[str], mask: Callable[[str], str]) -> _Plan:
+    return tuple(
+        (tuple(sorted(_forms(value), key=len, reverse=True)), value, mask)
+        for value in sorted(set(values), key=len, reverse=True)
+    )
+
+
+def _replace_known(text: str, plan: _Plan, replacement: Callable[[str], str] | None = None) -> str:
+    for forms, value, mask in plan:
+        for form in forms:
             if form in text:
-                text = text.replace(form, mask(value))
+                masked = mask(value)
+                text = text.replace(form, masked if replacement is None else replacement(masked))
     return text
+
+
+class SentValues:
+    """The personal values one call sent (``names``; ``values`` — ID number, mobile, card), for
+    `scrub_text` ``sent=``: every form of each a provider could echo back (plain, URL-quoted,
+    ``quote_plus``, JSON-escaped, upper and lower case) is worked out once, on the first scrub
+    that could find one, not on every scrub. The repr shows counts only."""
+
+    __slots__ = ("_name_plan", "_names", "_value_plan", "_values")
+
+    def __init__(self, names: Iterable[str | None] = (), values: Iterable[str | None] = ()):
+        self._names = tuple(n.strip() for n in names if n and n.strip())
+        self._values = tuple(f for v in values if v for f in {v, v.lower(), v.upper()})  # ``…x``
+        # Worked out on first use (two threads racing there compute the same thing).
+        self._value_plan: _Plan | None = None
+        self._name_plan: _Plan | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self._names or self._values)
+
+    def value_plan(self) -> _Plan:
+        """What to replace for the values, and by what."""
+        plan = self._value_plan
+        if plan is None:
+            plan = self._value_plan = _plan(self._values, mask_personal_or_stars)
+        return plan
+
+    def name_plan(self, text: str | None = None) -> _Plan:
+        """What to replace for the names, and by what; ``()`` when ``text`` cannot hold any
+        form of any of them."""
+        plan = self._name_plan
+        if plan is not None or not self._names:
+            return plan or ()
+        if text is not None and not _may_hold_a_form(text, self._names):
+            return ()  # nothing to find: the forms are not even worked out
+        plan = self._name_plan = _plan(self._names, mask_name)
+        return plan
+
+    def plans(self) -> tuple[_Plan, _Plan]:
+        """(values, names): what to replace, and by what."""
+        return self.value_plan(), self.name_plan()
+
+    def __repr__(self) -> str:
+        return f"SentValues(<{len(self._names)} names>, <{len(self._values)} values>)"
+
+
+_NOTHING_SENT = SentValues()
+
+
+def _may_hold_a_form(text: str, values: tuple[str, ...]) -> bool:
+    """False only when no form `_forms` gives of any of ``values`` can be in ``text``: each
+    form is the value itself, or holds a ``%`` (URL-quoted), a ``+`` (a space, quote_plus) or
+    a backslash (JSON-escaped)."""
+    return "%" in text or "+" in text or "\\" in text or any(v in text for v in values)
 
 
 def _redacted(_value: str) -> str:
@@ -328,26 +405,28 @@ def _registered_pattern() -> re.Pattern[str] | None:
         return _pattern
 
 
-def _scrub(text: str, secrets: list[str], names: list[str], values: list[str]) -> str:
+def _scrub(text: str, secrets: _Plan, sent: SentValues) -> str:
     pattern = _registered_pattern()
     if pattern is not None and len(text) >= _MIN_SECRET:
         text = pattern.sub(REDACTED, text)
     if secrets:
-        text = _replace_known(text, secrets, _redacted)
+        text = _replace_known(text, secrets)
     held: list[str] = []
+    values = sent.value_plan()
     if values:
         if _PLACEHOLDERS.search(text):  # cannot use placeholders: mask in place
-            text = _replace_known(text, values, mask_personal_or_stars)
+            text = _replace_known(text, values)
         else:
             # A placeholder (one private-use character) ends the digit run, so a number glued
             # to a known value (``6222…`` + ``1101…``) is still seen as a number of its own.
-            def hold(value: str) -> str:
-                held.append(mask_personal_or_stars(value))
+            def hold(masked: str) -> str:
+                held.append(masked)
                 return chr(_PLACEHOLDER_BASE + len(held) - 1)
 
             text = _replace_known(text, values, hold)
+    names = sent.name_plan(text)
     if names:
-        text = _replace_known(text, names, mask_name)
+        text = _replace_known(text, names)
     if _DIGIT_RE.search(text):
         text = _NUMBER_RE.sub(_mask_number, text)
     for i, masked in enumerate(held):
@@ -361,32 +440,35 @@ def scrub_text(
     *,
     names: Iterable[str | None] = (),
     values: Iterable[str | None] = (),
+    sent: SentValues | None = None,
     limit: int | None = None,
 ) -> str:
     """Mask every secret and personal value in ``text`` (see the module docstring).
 
     ``secrets`` are replaced by ``<redacted>`` (so are the registered ones), ``names`` by their
     masked form (``张*``), ``values`` — the applicant's ID number, mobile, card as sent — by
-    theirs. Then numbers are masked by pattern. ``limit`` truncates the result (with ``…``),
-    after masking.
+    theirs. ``sent``: the names and values of a call as a `SentValues`, whose forms are worked
+    out once for all its scrubs (instead of ``names=`` and ``values=``). Then numbers are masked
+    by pattern. ``limit`` truncates the result (with ``…``), after masking.
     """
     if not isinstance(text, str):
         text = str(text)
-    known_secrets = [s for s in secrets if s and len(s) >= _MIN_SECRET]
-    known_values = [f for v in values if v for f in {v, v.lower(), v.upper()}]  # ``…002x``
-    known_names = [n.strip() for n in names if n and n.strip()]
+    if sent is None:
+        sent = SentValues(names, values) if names or values else _NOTHING_SENT
+    elif names or values:
+        raise TypeError("pass sent= or names=/values=, not both")
+    secret_plan: _Plan = ()
+    if secrets:
+        known_secrets = [s for s in secrets if s and len(s) >= _MIN_SECRET]
+        secret_plan = _plan(known_secrets, _redacted)
     if "%" in text and _PERCENT_RE.search(text):
         # URL-encoding glues hex digits to the value (``%226222…%22``) and hides names: look
         # at the decoded text, and keep it (masked) if anything in it needed masking.
         decoded = unquote(text)
-        cleaned = _scrub(decoded, known_secrets, known_names, known_values)
-        text = (
-            cleaned
-            if cleaned != decoded
-            else _scrub(text, known_secrets, known_names, known_values)
-        )
+        cleaned = _scrub(decoded, secret_plan, sent)
+        text = cleaned if cleaned != decoded else _scrub(text, secret_plan, sent)
     else:
-        text = _scrub(text, known_secrets, known_names, known_values)
+        text = _scrub(text, secret_plan, sent)
     if limit is not None and len(text) > limit:
         text = text[: max(limit - 1, 0)] + "…"
     return text

@@ -8,6 +8,7 @@ is the same envelope and is decrypted only when ``code == 0``.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import inspect
@@ -27,7 +28,14 @@ from .._core.consent import Consent, check_consent
 from .._core.crypto import aes_cbc_decrypt, aes_cbc_encrypt, b64decode_strict, random_iv
 from .._core.identity import Applicant, normalize_id_card, normalize_mobile, normalize_name
 from .._core.operation import Operation
-from .._core.redact import mask_id_card, mask_mobile, mask_name, register_secret, scrub_text
+from .._core.redact import (
+    SentValues,
+    mask_id_card,
+    mask_mobile,
+    mask_name,
+    register_secret,
+    scrub_text,
+)
 from .._core.wire import Request, Response
 from ..errors import (
     AuthenticationError,
@@ -160,8 +168,6 @@ def parse_access_key(key: str, key_format: str | None) -> bytes:
 
 def encrypt_envelope(key: bytes, plaintext: bytes, iv: bytes) -> str:
     """base64(IV ‖ AES-128-CBC-PKCS7(plaintext))."""
-    import base64
-
     return base64.b64encode(iv + aes_cbc_encrypt(key, plaintext, iv)).decode("ascii")
 
 
@@ -248,12 +254,16 @@ def check_product_code(product_code: object) -> str:
 
 
 def build_request(config: TianyuanConfig, product_code: str, plaintext: bytes) -> Request:
-    body = {"data": encrypt_envelope(config.key, plaintext, config.iv())}
+    data = encrypt_envelope(config.key, plaintext, config.iv())
+    # {"data": "<base64>"} written directly: base64 needs no JSON escaping
+    body = b'{"data":"' + data.encode("ascii") + b'"}'
+    stamp = config.clock_ms()
+    query = f"t={stamp}" if type(stamp) is int else urlencode({"t": str(stamp)})
     return Request(
         "POST",
-        f"{config.base_url}/api/v1/{product_code}?{urlencode({'t': str(config.clock_ms())})}",
+        f"{config.base_url}/api/v1/{product_code}?{query}",
         headers=(("Access-Id", config.access_id), ("Content-Type", "application/json")),
-        body=json.dumps(body, separators=(",", ":")).encode("ascii"),
+        body=body,
     )
 
 
@@ -270,11 +280,13 @@ def parse_envelope(
     *,
     names: tuple[str, ...] = (),
     values: tuple[str, ...] = (),
+    sent: SentValues | None = None,
 ) -> Envelope:
     """The answer's envelope. ``message`` and ``transaction_id`` are masked (by pattern, and by
-    value for the ``names`` and ``values`` the request carried): the provider chooses them, and
-    a transaction id that embeds an ID number or mobile must not carry it into errors, results,
-    audit events or batch files."""
+    value for the ``names`` and ``values`` the request carried, or ``sent``: the same, with
+    their forms worked out once per call): the provider chooses them, and a transaction id
+    that embeds an ID number or mobile must not carry it into errors, results, audit events or
+    batch files."""
     try:
         doc = json.loads(response.content)
     except ValueError:
@@ -288,14 +300,14 @@ def parse_envelope(
         code = int(code)  # [U] tolerate "0" as a string
     if not isinstance(code, int) or isinstance(code, bool):
         raise ResponseIntegrityError("answer has no integer 'code'", provider=PROVIDER)
+    if sent is None:
+        sent = SentValues(names, values)
     tid = doc.get("transaction_id")
     message = doc.get("message")
     return Envelope(
         code=code,
-        message=scrub_text(message, names=names, values=values) if isinstance(message, str) else "",
-        transaction_id=(
-            scrub_text(str(tid), names=names, values=values) if tid not in (None, "") else None
-        ),
+        message=scrub_text(message, sent=sent) if isinstance(message, str) else "",
+        transaction_id=scrub_text(str(tid), sent=sent) if tid not in (None, "") else None,
         data=doc.get("data"),
     )
 
@@ -327,13 +339,11 @@ def _decrypt_data(config: TianyuanConfig, envelope: Envelope) -> Any:
         raise ResponseIntegrityError("decrypted 'data' is not UTF-8 JSON") from None
 
 
-def _answer_transaction_id(
-    names: tuple[str, ...], values: tuple[str, ...]
-) -> Callable[[Response], str | None]:
+def _answer_transaction_id(sent: SentValues) -> Callable[[Response], str | None]:
     """The (masked) transaction id of an answer, for an error raised while reading it."""
 
     def of(response: Response) -> str | None:
-        return parse_envelope(response, names=names, values=values).transaction_id
+        return parse_envelope(response, sent=sent).transaction_id
 
     return of
 
@@ -341,10 +351,9 @@ def _answer_transaction_id(
 def _success_envelope(
     config: TianyuanConfig,
     response: Response,
-    names: tuple[str, ...] = (),
-    values: tuple[str, ...] = (),
+    sent: SentValues | None = None,
 ) -> tuple[Envelope, Any]:
-    envelope = parse_envelope(response, names=names, values=values)
+    envelope = parse_envelope(response, sent=sent)
     if envelope.code != 0:
         raise error_for(envelope)  # never decrypt 'data' on an error
     return envelope, _decrypt_data(config, envelope)
@@ -384,6 +393,11 @@ _MOBILE_FIELDS = ("mobile_no", "mobile", "phone", "mobileNo")
 
 def normalize_params(params: object) -> tuple[dict[str, Any], dict[str, str]]:
     """Validate the well-known personal fields of a free-form ``params`` and mask them."""
+    clean, masked, _ = _normalize_params(params)
+    return clean, masked
+
+
+def _normalize_params(params: object) -> tuple[dict[str, Any], dict[str, str], bytes]:
     if not isinstance(params, Mapping):
         raise InvalidInputError(
             f"must be a mapping, got {type(params).__name__}", field="params", rule="type"
@@ -404,10 +418,10 @@ def normalize_params(params: object) -> tuple[dict[str, Any], dict[str, str]]:
             masked["name"] = mask_name(value)
         out[key] = value
     try:
-        encode_params(out)
+        encoded = encode_params(out)
     except (TypeError, ValueError):
         raise InvalidInputError("must be JSON-serialisable", field="params", rule="type") from None
-    return out, masked
+    return out, masked, encoded
 
 
 # -- inputs: validated before any I/O (pure; strings from a CSV or CLI and typed values) -----
@@ -490,6 +504,8 @@ class CallInputs:
     params: Mapping[str, Any]
     #: the personal fields of ``params``, masked (for audit events)
     masked_fields: Mapping[str, str]
+    #: ``params`` as sent (their JSON, UTF-8), worked out once when they were checked
+    encoded: bytes | None = attrs.field(default=None, eq=False)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -523,8 +539,8 @@ def inputs_call(product_code: object = None, params: object = None) -> CallInput
             raise InvalidInputError(
                 "is not the text of a JSON object", field="params", rule="format"
             ) from None
-    clean, masked = normalize_params(params)
-    return CallInputs(product, MappingProxyType(clean), MappingProxyType(masked))
+    clean, masked, encoded = _normalize_params(params)
+    return CallInputs(product, MappingProxyType(clean), MappingProxyType(masked), encoded)
 
 
 # -- products: one declaration each ---------------------------------------------------------
@@ -699,14 +715,17 @@ def product_operation(
     """The Operation of ``product`` for validated ``inputs`` (``code``: the product code sent,
     by default the declaration's)."""
     product_code = code or product.code
+    encoded = getattr(inputs, "encoded", None) if product is ANY_PRODUCT else None
     try:
-        plaintext = encode_params(product.params(inputs, consent))
+        # The generic call sends its params as given: already encoded when they were checked.
+        plaintext = encoded or encode_params(product.params(inputs, consent))
     except (TypeError, ValueError):
         raise InvalidInputError("must be JSON-serialisable", field="params", rule="type") from None
-    names, values = inputs.names, inputs.values
+    names = inputs.names
+    sent = SentValues(names, inputs.values)  # their echoed forms: worked out once per call
 
     def parse(response: Response) -> ResultT:
-        envelope, data = _success_envelope(config, response, names, values)
+        envelope, data = _success_envelope(config, response, sent)
         answer = ProductAnswer(
             product_code, envelope.transaction_id, envelope.message, data, config.tables
         )
@@ -723,7 +742,7 @@ def product_operation(
         names=names,
         consent=consent,
         outcome_of=product.outcome_of,
-        transaction_id_of_answer=_answer_transaction_id(names, values),
+        transaction_id_of_answer=_answer_transaction_id(sent),
     )
 
 
