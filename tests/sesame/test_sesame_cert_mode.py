@@ -156,9 +156,9 @@ def test_answer_signed_with_an_unknown_cert_sn_is_refused(sb: Sandbox) -> None:
     with sb.sesame_client() as zm, respx.mock:
         respx.post(url__startswith=zm.gateway_url).respond(
             200, content=b'{"alipay_system_oauth_token_response":{"access_token":"x"},'
-                         b'"alipay_cert_sn":"0123456789abcdef0123456789abcdef","sign":"AA=="}',
+                         b'"alipay_cert_sn":"5e5a3e0f1c2b7a9d8e6f4a3b2c1d0e9f","sign":"AA=="}',
         )  # fmt: skip
-        with pytest.raises(ResponseIntegrityError, match="0123456789abcdef"):
+        with pytest.raises(ResponseIntegrityError, match="5e5a3e0f1c2b7a9d8e6f4a3b2c1d0e9f"):
             zm.exchange_code("code")
 
 
