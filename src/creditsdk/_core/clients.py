@@ -12,7 +12,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx  # the public annotations (``timeout: httpx.Timeout``) must resolve at run time
 
@@ -102,23 +102,10 @@ class SyncClientBase(_ClientSettings):
         from .executors._httpx import SyncTransport
 
         self._observer = Observer(prices=normalize_prices(prices))
-        env = transport_from_env(
-            provider,
-            timeout=timeout,
-            retry=retry,
-            verify=verify,
-            max_response_bytes=max_response_bytes,
-            default_max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES,
-            http_client=http_client,
-        )
         self._transport = SyncTransport(
-            provider=provider,
-            timeout=env.timeout,
-            retry=env.retry,
-            http_client=http_client,
-            audit=audit,
-            verify=env.verify,
-            max_response_bytes=env.max_response_bytes,
+            **_transport_settings(
+                provider, timeout, retry, http_client, audit, verify, max_response_bytes
+            )
         )
 
     def _run(
@@ -174,23 +161,10 @@ class AsyncClientBase(_ClientSettings):
         from .executors import async_executor
 
         self._observer = Observer(prices=normalize_prices(prices))
-        env = transport_from_env(
-            provider,
-            timeout=timeout,
-            retry=retry,
-            verify=verify,
-            max_response_bytes=max_response_bytes,
-            default_max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES,
-            http_client=http_client,
-        )
         self._transport = async_executor(
-            provider=provider,
-            timeout=env.timeout,
-            retry=env.retry,
-            http_client=http_client,
-            audit=audit,
-            verify=env.verify,
-            max_response_bytes=env.max_response_bytes,
+            **_transport_settings(
+                provider, timeout, retry, http_client, audit, verify, max_response_bytes
+            )
         )
 
     async def _run(
@@ -220,3 +194,33 @@ class AsyncClientBase(_ClientSettings):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _transport_settings(
+    provider: str,
+    timeout: TimeoutArg | NotGiven,
+    retry: RetryPolicy | None,
+    http_client: object,
+    audit: AuditArg,
+    verify: VerifyArg,
+    max_response_bytes: int,
+) -> dict[str, Any]:
+    """An executor's keywords: what the caller gave, the rest from ``CREDITSDK_<PROVIDER>_*``."""
+    env = transport_from_env(
+        provider,
+        timeout=timeout,
+        retry=retry,
+        verify=verify,
+        max_response_bytes=max_response_bytes,
+        default_max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES,
+        http_client=http_client,
+    )
+    return {
+        "provider": provider,
+        "timeout": env.timeout,
+        "retry": env.retry,
+        "http_client": http_client,
+        "audit": audit,
+        "verify": env.verify,
+        "max_response_bytes": env.max_response_bytes,
+    }
