@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime as _dt
 import os
@@ -15,6 +16,7 @@ from typing import Any
 from stdnum.cn import ric
 
 from creditsdk import Consent
+from creditsdk._cli import batch as cli
 from creditsdk.demobureau import applicant_ref, create_sandbox
 from creditsdk.sandbox import Sandbox
 
@@ -23,6 +25,23 @@ CONSENT = Consent(
     purpose="credit_underwriting",
     granted_at=_dt.datetime(2026, 11, 1, 9, 0),
 )
+
+#: the consent flags of `creditsdk batch run`, for CONSENT
+CONSENT_ARGS = [
+    "--consent-reference",
+    CONSENT.reference,
+    "--consent-granted-at",
+    CONSENT.granted_at.isoformat(),
+]
+
+
+def mounted(argv: list[str]) -> int:
+    """Run ``creditsdk batch ARGV`` in this process (the parser mounted as the CLI mounts it)."""
+    parser = argparse.ArgumentParser(prog="creditsdk")
+    sub = parser.add_subparsers(dest="command")
+    cli.add_parser(sub)
+    args = parser.parse_args(["batch", *argv])
+    return int(args.func(args))
 
 
 def valid_id(i: int) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -10,22 +9,7 @@ import pytest
 
 from creditsdk._cli import batch as cli
 
-from .batchhelpers import CONSENT, applicants, read_csv, write_csv
-
-CONSENT_ARGS = [
-    "--consent-reference",
-    CONSENT.reference,
-    "--consent-granted-at",
-    CONSENT.granted_at.isoformat(),
-]
-
-
-def mounted(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="creditsdk")
-    sub = parser.add_subparsers(dest="command")
-    cli.add_parser(sub)
-    args = parser.parse_args(["batch", *argv])
-    return int(args.func(args))
+from .batchhelpers import CONSENT, CONSENT_ARGS, applicants, mounted, read_csv, write_csv
 
 
 def test_mounted_subcommand_runs_a_sandbox_batch(

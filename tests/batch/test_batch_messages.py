@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import shlex
@@ -16,23 +15,17 @@ from creditsdk.batch import InputEncodingError, _input
 from creditsdk.batch import run_batch as _run_batch
 from creditsdk.errors import ConfigurationError
 
-from .batchhelpers import CONSENT, applicants, demo_sandbox, read_csv, write_csv
+from .batchhelpers import (
+    CONSENT,
+    CONSENT_ARGS,
+    applicants,
+    demo_sandbox,
+    mounted,
+    read_csv,
+    write_csv,
+)
 
 run_batch = functools.partial(_run_batch, rate=None)
-CONSENT_ARGS = [
-    "--consent-reference",
-    CONSENT.reference,
-    "--consent-granted-at",
-    CONSENT.granted_at.isoformat(),
-]
-
-
-def mounted(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="creditsdk")
-    sub = parser.add_subparsers(dest="command")
-    cli.add_parser(sub)
-    args = parser.parse_args(["batch", *argv])
-    return int(args.func(args))
 
 
 # -- encodings -------------------------------------------------------------------------------
