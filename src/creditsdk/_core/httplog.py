@@ -7,6 +7,7 @@ query of any endpoint creditsdk sent one to is replaced.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from urllib.parse import urlsplit
@@ -43,15 +44,27 @@ _installed = False
 _lock = threading.Lock()
 
 
+@functools.lru_cache(maxsize=256)
+def _path_of(base: str) -> str:
+    return urlsplit(base).path or "/"
+
+
 def note_query(url: str) -> None:
     """Remember that ``url``'s endpoint carries a query; install the filter on first use."""
     global _installed
-    if "?" not in url:
+    base, sep, rest = url.partition("?")
+    if not sep:
         return
-    parts = urlsplit(url)
-    if not parts.query:
-        return
-    _FILTER.note(parts.path or "/")
+    if "#" in base:  # "?" inside a fragment: let urlsplit judge
+        parts = urlsplit(url)
+        if not parts.query:
+            return
+        path = parts.path or "/"
+    else:
+        if not rest.partition("#")[0]:
+            return
+        path = _path_of(base)  # a path is per endpoint: parsed once, not per call
+    _FILTER.note(path)
     if not _installed:
         with _lock:
             if not _installed:

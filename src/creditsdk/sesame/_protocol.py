@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+import functools
 import hmac
 import json
 import os
 import re
 from collections.abc import Callable, Mapping
+from json.decoder import scanstring  # type: ignore[attr-defined]  # C, public but unstubbed
 from pathlib import Path
 from typing import Any, Literal, TypedDict
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit
 
 import attrs
 
@@ -494,131 +496,136 @@ def signed_params(
     return clean
 
 
+_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+#: quote_plus() for ASCII text as one str.translate (urlencode quotes character by character in
+#: Python: ~40 us per call for the signature alone).
+_FORM_TABLE = {c: (chr(c) if c in _SAFE else "+" if c == 0x20 else f"%{c:02X}") for c in range(128)}
+
+
+def _form_quote(value: str) -> str:
+    return value.translate(_FORM_TABLE) if value.isascii() else quote_plus(value)
+
+
+def form_encode(params: Mapping[str, str]) -> str:
+    """``urlencode(params)`` exactly (UTF-8, space as ``+``), faster for ASCII values."""
+    return "&".join(f"{_form_quote(k)}={_form_quote(v)}" for k, v in params.items())
+
+
+@functools.lru_cache(maxsize=16)
+def _query_separator(gateway_url: str) -> str:
+    return "&" if urlsplit(gateway_url).query else "?"
+
+
 def build_request(config: SesameConfig, params: Mapping[str, str]) -> Request:
     """The official SDKs' layout: common params + ``sign`` in the URL query, the rest in a form
     body. (A body-only POST is refused by the real gateway: ``isv.invalid-signature``
     "请确认charset参数放在了URL查询字符串中".)"""
     query = {k: v for k, v in params.items() if k in QUERY_PARAMS}
     body = {k: v for k, v in params.items() if k not in QUERY_PARAMS}
-    sep = "&" if urlsplit(config.gateway_url).query else "?"
     return Request(
         "POST",
-        config.gateway_url + sep + urlencode(query),
-        body=urlencode(body).encode("ascii"),
+        config.gateway_url + _query_separator(config.gateway_url) + form_encode(query),
+        body=form_encode(body).encode("ascii"),
         headers=(("Content-Type", "application/x-www-form-urlencoded;charset=utf-8"),),
     )
 
 
 # -- answer verification -----------------------------------------------------------------------
 
-_WS = " \t\r\n"
+_WS = re.compile(r"[ \t\n\r]*")
 
 
-def _skip_ws(text: str, i: int) -> int:
-    while i < len(text) and text[i] in _WS:
-        i += 1
-    return i
+def _ws(text: str, i: int) -> int:
+    """Index of the first non-whitespace character at or after ``i``."""
+    return _WS.match(text, i).end()  # type: ignore[union-attr]  # "*" always matches
 
 
-def _end_of_string(text: str, i: int) -> int:
-    """``text[i]`` is an opening quote; index just past the closing one (escapes honoured)."""
-    i += 1
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == '"':
-            return i + 1
-        i += 1
-    raise ResponseIntegrityError(
-        "answer is not valid JSON (unterminated string)", provider=PROVIDER
-    )
+_DECODER = json.JSONDecoder()
 
 
-def _end_of_value(text: str, i: int) -> int:
-    """Index just past the JSON value starting at ``text[i]``: strings and nesting aware."""
-    if i >= len(text):
-        raise ResponseIntegrityError("answer is not valid JSON (truncated)", provider=PROVIDER)
-    if text[i] == '"':
-        return _end_of_string(text, i)
-    if text[i] in "{[":
-        depth = 0
-        while i < len(text):
-            ch = text[i]
-            if ch == '"':
-                i = _end_of_string(text, i)
-                continue
-            if ch in "{[":
-                depth += 1
-            elif ch in "}]":
-                depth -= 1
-                if depth == 0:
-                    return i + 1
+def _scan_top_level(text: str) -> dict[str, tuple[int, int, Any]]:
+    """``{key: (start, end, value)}`` of each top-level member of a JSON object, as received.
+
+    One pass on the json module's own C scanner (``scanstring`` for keys, ``raw_decode`` for
+    values), so a ``}`` or ``"sign"`` inside a string cannot move a boundary, the grammar is
+    checked as strictly as ``json.loads`` checks it, and each value is parsed once. A duplicated
+    top-level key is refused (which copy was signed would be ambiguous).
+    """
+    i = _ws(text, 0)
+    if i >= len(text) or text[i] != "{":
+        try:
+            json.loads(text)
+        except ValueError:
+            raise ResponseIntegrityError("answer is not valid JSON", provider=PROVIDER) from None
+        raise ResponseIntegrityError("answer is not a JSON object", provider=PROVIDER)
+    members: dict[str, tuple[int, int, Any]] = {}
+    try:
+        i = _ws(text, i + 1)
+        if text[i] == "}":
             i += 1
-        raise ResponseIntegrityError("answer is not valid JSON (truncated)", provider=PROVIDER)
-    j = i
-    while j < len(text) and text[j] not in ",}]" + _WS:
-        j += 1
-    return j
+        else:
+            while True:
+                if text[i] != '"':
+                    raise ValueError(i)
+                key, i = scanstring(text, i + 1)
+                i = _ws(text, i)
+                if text[i] != ":":
+                    raise ValueError(i)
+                start = _ws(text, i + 1)
+                value, end = _DECODER.raw_decode(text, start)
+                if key in members:
+                    raise ResponseIntegrityError(
+                        f"answer repeats the top-level member {key!r}", provider=PROVIDER
+                    )
+                members[key] = (start, end, value)
+                i = _ws(text, end)
+                if text[i] == "}":
+                    i += 1
+                    break
+                if text[i] != ",":
+                    raise ValueError(i)
+                i = _ws(text, i + 1)
+    except (ValueError, IndexError):  # JSONDecodeError is a ValueError
+        raise ResponseIntegrityError("answer is not valid JSON", provider=PROVIDER) from None
+    if _ws(text, i) != len(text):
+        raise ResponseIntegrityError("answer is not valid JSON (extra data)", provider=PROVIDER)
+    return members
 
 
 def top_level_spans(text: str) -> dict[str, tuple[int, int]]:
-    """Raw ``(start, end)`` of each top-level member value of a JSON object, as received.
-
-    A quote- and escape-aware scan: a ``}`` or ``"sign"`` inside a string cannot move a
-    boundary. A duplicated top-level key is refused (which copy was signed would be ambiguous).
-    """
-    try:
-        json.loads(text)
-    except ValueError:
-        raise ResponseIntegrityError("answer is not valid JSON", provider=PROVIDER) from None
-    i = _skip_ws(text, 0)
-    if i >= len(text) or text[i] != "{":
-        raise ResponseIntegrityError("answer is not a JSON object", provider=PROVIDER)
-    spans: dict[str, tuple[int, int]] = {}
-    i = _skip_ws(text, i + 1)
-    if i < len(text) and text[i] == "}":
-        return spans
-    while True:
-        key_end = _end_of_string(text, i)
-        key = json.loads(text[i:key_end])
-        i = _skip_ws(text, key_end)
-        i = _skip_ws(text, i + 1)  # the colon (json.loads already checked the grammar)
-        end = _end_of_value(text, i)
-        if key in spans:
-            raise ResponseIntegrityError(
-                f"answer repeats the top-level member {key!r}", provider=PROVIDER
-            )
-        spans[key] = (i, end)
-        i = _skip_ws(text, end)
-        if text[i] == "}":
-            return spans
-        i = _skip_ws(text, i + 1)  # the comma
+    """Raw ``(start, end)`` of each top-level member value of a JSON object, as received."""
+    return {key: (start, end) for key, (start, end, _v) in _scan_top_level(text).items()}
 
 
 def response_key(method: str) -> str:
     return method.replace(".", "_") + "_response"
 
 
-def extract_signed(text: str, method: str) -> tuple[str, str, str]:
-    """``(member name, raw value text, signature)`` of an answer; integrity errors otherwise."""
-    spans = top_level_spans(text)
+def _signed_member(
+    members: Mapping[str, tuple[int, int, Any]], text: str, method: str
+) -> tuple[str, str, str, Any]:
     key = response_key(method)
-    if key not in spans:
+    if key not in members:
         key = "error_response"
-    if key not in spans:
+    if key not in members:
         raise ResponseIntegrityError(
             f"answer has neither {response_key(method)!r} nor 'error_response'", provider=PROVIDER
         )
-    if "sign" not in spans:
+    if "sign" not in members:
         raise ResponseIntegrityError(
             "answer carries no signature; refusing to trust it", provider=PROVIDER
         )
-    sign = json.loads(text[slice(*spans["sign"])])
+    sign = members["sign"][2]
     if not isinstance(sign, str) or not sign:
         raise ResponseIntegrityError("answer's signature is empty", provider=PROVIDER)
-    return key, text[slice(*spans[key])], sign
+    start, end, value = members[key]
+    return key, text[start:end], sign, value
+
+
+def extract_signed(text: str, method: str) -> tuple[str, str, str]:
+    """``(member name, raw value text, signature)`` of an answer; integrity errors otherwise."""
+    key, raw, sign, _value = _signed_member(_scan_top_level(text), text, method)
+    return key, raw, sign
 
 
 _CHARSET_RE = re.compile(r"charset\s*=\s*\"?([A-Za-z0-9._:-]+)", re.I)
@@ -649,14 +656,15 @@ def decode_answer(body: bytes, declared: str | None) -> tuple[str, str]:
     )
 
 
-def _verify_key(config: SesameConfig, text: str) -> tuple[RsaKey, str]:
+def _verify_key(
+    config: SesameConfig, members: Mapping[str, tuple[int, int, Any]]
+) -> tuple[RsaKey, str]:
     """The key that must have signed this answer, and its name for error messages."""
     if config.certs is None:
         return config.alipay_public_key, "alipay_public_key"
-    spans = top_level_spans(text)
-    if "alipay_cert_sn" not in spans:
+    if "alipay_cert_sn" not in members:
         return config.alipay_public_key, "alipay_cert"
-    sn = json.loads(text[slice(*spans["alipay_cert_sn"])])
+    sn = members["alipay_cert_sn"][2]
     key = config.certs.alipay_keys.get(str(sn))
     if key is None:
         raise ResponseIntegrityError(
@@ -674,27 +682,28 @@ def verified_content(config: SesameConfig, response: Response, method: str) -> d
     checked over the raw value's bytes in that same charset.
     """
     text, charset = decode_answer(response.content, declared_charset(response))
-    _key, raw, sign = extract_signed(text, method)
-    key, which = _verify_key(config, text)
+    members = _scan_top_level(text)
+    _key, raw, sign, content = _signed_member(members, text, method)
+    key, which = _verify_key(config, members)
     if not rsa_verify(key, raw.encode(charset), sign, config.sign_type):
         raise ResponseIntegrityError(
             f"answer's signature does not verify (tampered, or {which} is not the key "
             "Alipay signs with)",
             provider=PROVIDER,
         )
-    if raw.startswith('"'):
+    if isinstance(content, str):
         if config.encrypt_key is None:
             raise ResponseIntegrityError(
                 "answer is encrypted but no encrypt_key is configured", provider=PROVIDER
             )
-        cipher = b64decode_strict(json.loads(raw), what="encrypted answer")
+        cipher = b64decode_strict(content, what="encrypted answer")
         raw = aes_cbc_decrypt(
             config.encrypt_key, cipher, bytes(16), what="encrypted answer"
         ).decode("utf-8", "replace")
-    try:
-        content = json.loads(raw)
-    except ValueError:
-        raise ResponseIntegrityError("answer content is not JSON", provider=PROVIDER) from None
+        try:
+            content = json.loads(raw)
+        except ValueError:
+            raise ResponseIntegrityError("answer content is not JSON", provider=PROVIDER) from None
     if not isinstance(content, dict):
         raise ResponseIntegrityError("answer content is not a JSON object", provider=PROVIDER)
     return content

@@ -22,6 +22,7 @@ user saying yes and returns the redirect URL; ``deny(url)`` plays "no".
 from __future__ import annotations
 
 import base64
+import codecs
 import datetime as _dt
 import functools
 import hashlib
@@ -31,7 +32,7 @@ import re
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import attrs
 from Crypto.Cipher import AES
@@ -115,6 +116,34 @@ def _import(value: str, what: str) -> RSA.RsaKey:
         return RSA.import_key(text)
     except (ValueError, IndexError, TypeError):
         raise ConfigurationError(f"sandbox option {what} is not an RSA key") from None
+
+
+#: Charsets in which ASCII bytes are ASCII text (so an ASCII form decodes the same per value).
+_ASCII_SUPERSETS = frozenset({"utf-8", "gbk", "gb2312", "gb18030", "latin-1", "ascii", "big5"})
+
+
+def _first_values(source: str) -> tuple[dict[str, str], str]:
+    """``{key: first value}`` of a form (blank values kept) and its first non-blank
+    ``charset`` (parse_qs without blanks is how the gateway finds the charset)."""
+    first: dict[str, str] = {}
+    charset = ""
+    for key, value in parse_qsl(source, keep_blank_values=True, encoding="latin-1"):
+        first.setdefault(key, value)
+        if key == "charset" and not charset:
+            charset = value
+    return first, charset
+
+
+def _in_charset(values: dict[str, str], charset: str) -> dict[str, str]:
+    """Latin-1-decoded form text re-decoded in ``charset`` (errors replaced, as parse_qs)."""
+
+    def dec(text: str) -> str:
+        return text if text.isascii() else text.encode("latin-1").decode(charset, "replace")
+
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        out.setdefault(dec(key), dec(value))
+    return out
 
 
 class _AnswerSigner:
@@ -476,25 +505,41 @@ class SesameSandbox(ProviderSandboxBase["SesameClient", "AsyncSesameClient"]):
     # -- the gateway --------------------------------------------------------------------------
 
     def _gateway(self, req: SandboxRequest) -> SandboxResponse:
-        # The charset the caller declared in the URL (ASCII, so any 8-bit decoding finds it).
-        charset = (parse_qs(req.query_string, encoding="latin-1").get("charset") or [""])[0]
-        in_query = bool(charset)
+        # Each source parsed once with every byte kept as one character (latin-1): the charset
+        # the caller declared (ASCII, so any 8-bit decoding finds it), the URL's first.
         body = req.body.decode("latin-1") if req.method == "POST" else ""
-        if not charset:
-            charset = (parse_qs(body, encoding="latin-1").get("charset") or ["utf-8"])[0]
+        (query, charset), (form, form_charset) = (
+            _first_values(req.query_string),
+            _first_values(body),
+        )
+        in_query = bool(charset)
+        charset = charset or form_charset or "utf-8"
         try:
             "".encode(charset)
         except LookupError:
             charset = "utf-8"
+        codec = codecs.lookup(charset).name
+        if not (req.query_string.isascii() and body.isascii() and codec in _ASCII_SUPERSETS):
+            # Raw 8-bit bytes, or a charset where ASCII is not itself: decode as parse_qs does.
+            sources = [
+                {
+                    k: v[0]
+                    for k, v in parse_qs(
+                        source, keep_blank_values=True, encoding=charset, errors="replace"
+                    ).items()
+                }
+                for source in (req.query_string, body)
+            ]
+        else:  # "%XX" runs are the only non-ASCII: the same text as parse_qs in the charset
+            sources = [_in_charset(query, charset), _in_charset(form, charset)]
         params: dict[str, str] = {}
-        for source in (req.query_string, body):
-            for key, values in parse_qs(source, keep_blank_values=True, encoding=charset,
-                                        errors="replace").items():  # fmt: skip
-                if key in params and params[key] != values[0]:
+        for values in sources:
+            for key, value in values.items():
+                if key in params and params[key] != value:
                     return self._answer("", {}, _GatewayError(
                         "40002", "isv.invalid-parameter", f"参数{key}重复且不一致", as_error=True
                     ), encrypted=False, charset=charset)  # fmt: skip
-                params[key] = values[0]
+                params[key] = value
         method = params.get("method", "")
         if self.require_query_charset and not in_query:
             # As the real gateway: the signature check fails, the answer comes in GBK.
