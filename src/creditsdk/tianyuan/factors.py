@@ -18,7 +18,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -291,12 +291,18 @@ def _as_raw_string(code: object, value: object) -> tuple[str, str]:
     raise ResponseIntegrityError(f"factor {code} is a {type(value).__name__}, not a string")
 
 
-def _slow(raw: Mapping[Any, Any], tables: BucketTables) -> tuple[dict[str, str], dict[str, Factor]]:
+def _fill(
+    raw: Mapping[Any, Any],
+    keys: Iterable[Any],
+    tables: BucketTables,
+    raw_out: dict[str, str],
+    out: dict[str, Factor],
+) -> None:
+    """Decode (and remember) the pairs of ``keys`` into ``raw_out`` / ``out``."""
     cache = tables._cache
     room = min(tables._limit, _CACHE_LIMIT) - tables._cached  # memo entries left (0: none)
-    raw_out: dict[str, str] = {}
-    out: dict[str, Factor] = {}
-    for key, value in raw.items():
+    for key in keys:
+        value = raw[key]
         if type(key) is str and type(value) is str:
             code, text = key, value
         else:
@@ -310,7 +316,9 @@ def _slow(raw: Mapping[Any, Any], tables: BucketTables) -> tuple[dict[str, str],
                 room -= 1
         raw_out[code] = text
         out[code] = found
-    return raw_out, out
+
+
+_NO_VALUES: Mapping[str, Factor] = {}
 
 
 def decode_factors(
@@ -326,17 +334,22 @@ def decode_factors(
             f"JRZQ9E2A data is a {type(raw).__name__}, not an object of factors"
         )
     tables = tables if tables is not None else _empty()
-    cache = tables._cache
+    known = tables._cache.get
     try:
-        # Fast path: every (key, value) seen before. Only str keys/values are ever cached, so a
-        # hit also proves the pair is well-formed.
-        factors = {k: cache[k][v] for k, v in raw.items()}
-    except (KeyError, TypeError):
-        pass
-    else:
-        return dict(raw), factors
-    # New pairs (scores differ per applicant) or malformed values: per-key path.
-    return _slow(raw, tables)
+        # One C pass over the pairs seen before. Only str keys/values are ever cached, so a hit
+        # also proves the pair is well-formed; a miss (None) is a new pair (scores differ per
+        # applicant) or a malformed one, decoded below without redoing the hits.
+        factors: dict[Any, Factor | None] = {k: known(k, _NO_VALUES).get(v) for k, v in raw.items()}
+    except TypeError:  # an unhashable key or value: the per-key path names it
+        raw_out: dict[str, str] = {}
+        out: dict[str, Factor] = {}
+        _fill(raw, raw, tables, raw_out, out)
+        return raw_out, out
+    missing = [k for k, f in factors.items() if f is None]
+    raw_out = dict(raw)
+    if missing:
+        _fill(raw, missing, tables, raw_out, factors)  # type: ignore[arg-type]
+    return raw_out, factors  # type: ignore[return-value]  # no None is left
 
 
 # -- loading tables -------------------------------------------------------------------------

@@ -398,7 +398,8 @@ class RowLayout:
         self.core: frozenset[str] = frozenset(
             c for c, e in cat.items() if e.provenance == CORE_PROVENANCE
         )
-        self._memo: dict[tuple[str, str], tuple[tuple[str, Any], ...]] = {}
+        # (code, raw) -> (its cells, does it make the row effective): decided once per pair.
+        self._memo: dict[tuple[str, str], tuple[tuple[tuple[str, Any], ...], bool]] = {}
         self._int_codes: dict[str, bool] = {}
         for code in codes:
             entry = cat.get(code) or extra.get(code)
@@ -480,6 +481,9 @@ class RowLayout:
         }
 
     def _factor_cells(self, code: str, factor: Factor) -> tuple[tuple[str, Any], ...]:
+        return self._memoised(code, factor)[0]
+
+    def _memoised(self, code: str, factor: Factor) -> tuple[tuple[tuple[str, Any], ...], bool]:
         raw = factor.raw if factor.raw is not None else ""
         key = (code, raw)
         found = self._memo.get(key)
@@ -521,9 +525,10 @@ class RowLayout:
         elif raw:
             cells.append((names[0], raw))
         out = tuple(cells)
+        decided = (out, bool(out) and code in self.core and self.present(code, out))
         if len(self._memo) < 200_000:
-            self._memo[key] = out
-        return out
+            self._memo[key] = decided
+        return decided
 
     def present(self, code: str, cells: tuple[tuple[str, Any], ...]) -> bool:
         layout, names = self._part[code]
@@ -533,22 +538,27 @@ class RowLayout:
 
     def cells(self, report: MultiLendingReport) -> tuple[dict[str, Any], bool]:
         """(non-null factor cells, effective) for a report; keys outside the layout are skipped."""
-        out: dict[str, Any] = {}
+        pairs: list[tuple[str, Any]] = []
+        extend = pairs.extend  # one dict() of all pairs at the end: ~40% less than update()s
         effective = False
         parts = self._part
-        core = self.core
+        memo = self._memo
         unlisted: dict[str, str] | None = None
         for code, factor in report.factors.items():
-            if code not in parts:
-                if factor.raw:
-                    if unlisted is None:
-                        unlisted = {}
-                    unlisted[code] = factor.raw
-                continue
-            cells = self._factor_cells(code, factor)
-            out.update(cells)
-            if not effective and cells and code in core and self.present(code, cells):
+            raw = factor.raw
+            found = memo.get((code, raw if raw is not None else ""))
+            if found is None:
+                if code not in parts:
+                    if raw:
+                        if unlisted is None:
+                            unlisted = {}
+                        unlisted[code] = raw
+                    continue
+                found = self._memoised(code, factor)
+            extend(found[0])
+            if found[1]:
                 effective = True
+        out = dict(pairs)
         if unlisted:  # a provider may echo personal data: redacted
             text = json.dumps(unlisted, ensure_ascii=False, sort_keys=True)
             out[UNLISTED_COLUMN] = redact_text(text)
