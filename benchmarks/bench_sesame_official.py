@@ -96,7 +96,10 @@ def main() -> None:
             assert "zm_score" in json.loads(official.execute(request))
 
         def ours() -> None:
-            assert zm.score(grant, consent=consent, transaction_id=f"ours_{next(serial)}").score is not None
+            assert (
+                zm.score(grant, consent=consent, transaction_id=f"ours_{next(serial)}").score
+                is not None
+            )
 
         t_theirs = t_ours = 0.0
         rounds = 3
