@@ -1,8 +1,13 @@
-"""A loopback HTTP/1.1 server for the Sandbox: asyncio + h11, one event loop in one thread.
+"""A loopback HTTP/1.1 server for the Sandbox: asyncio + a sans-I/O parser, one event loop in
+one thread.
 
-Why h11 and not an ASGI server: h11 is already installed with httpx (httpcore depends on it),
-so the Sandbox costs users no extra dependency, and a sans-I/O parser lets every fault be
-played on the socket exactly (a reset, a body cut short, a byte at a time). One
+Why a bare parser and not an ASGI server: it lets every fault be played on the socket exactly
+(a reset, a body cut short, a byte at a time). Two parsers, behind one interface (`_parsers`):
+httptools (llhttp, the C parser uvicorn uses) when it is installed (``creditsdk[fast]``) — the
+parse was the largest Python cost of the server per request — and h11 otherwise: h11 is
+already installed with httpx (httpcore depends on it), so the Sandbox needs no extra
+dependency, and it is the reference the httptools path is held to (same events, same refusals,
+tests/sandbox/test_parsers.py). ``CREDITSDK_SANDBOX_PARSER=httptools|h11`` pins one. One
 `asyncio.Protocol` per connection, callbacks only: a request costs the parse, the provider's
 handler and one ``write`` — no thread, no task, no future.
 
