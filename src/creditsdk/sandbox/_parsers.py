@@ -205,7 +205,6 @@ class _HttptoolsParser:
         self._events: deque[Event] = deque()
         self._url: list[bytes] = []
         self._items: list[tuple[bytes, bytes]] = []
-        self._size = 0  # target + headers, counted as _server counts a whole head
         self._head_raw = 0  # bytes of a head that has not ended yet (h11's incomplete event)
         self._in_message = False
         self._head_done = False
@@ -290,8 +289,15 @@ class _HttptoolsParser:
             return
         if self._stopped:
             return
-        if not self._head_done:  # h11 refuses a head still incomplete past the cap (431)
-            self._head_raw = self._size if self._ended_in_feed else self._head_raw + len(data)
+        if self._in_message and not self._head_done:
+            # A head still incomplete: h11 refuses it past the cap (431). Its bytes are all of
+            # this feed, or (begun after a request that ended here) at least what llhttp read.
+            if self._ended_in_feed:
+                self._head_raw = sum(map(len, self._url)) + sum(
+                    len(name) + len(value) + 4 for name, value in self._items
+                )
+            else:
+                self._head_raw += len(data)
             if self._head_raw > self._max:
                 self._fail(431)
                 return
@@ -315,27 +321,21 @@ class _HttptoolsParser:
         self._head_done = False
         self._url = []
         self._items = []
-        self._size = 0
+        self._head_raw = 0
         self._chunked = False
         self._tail = b""
 
     def on_url(self, url: bytes) -> None:
         self._url.append(url)
-        self._size += len(url)
-        if self._size > self._max:
-            self._check(431)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self._head_done:
-            return  # a chunked body's trailer: h11 drops them too
-        self._items.append((name, value.strip(b" \t")))
-        self._size += len(name) + len(value) + 4
-        if self._size > self._max:
-            self._check(431)
+        # (a whole head past the cap is refused by the server, as under h11; an incomplete
+        # one in _feed.) A chunked body's trailers are dropped, as h11 drops them.
+        if not self._head_done:
+            self._items.append((name, value.strip(b" \t")))
 
     def on_headers_complete(self) -> None:
         self._head_done = True
-        self._head_raw = 0
         parser = self._parser
         items = self._items
         headers = _header_dict(items)
@@ -361,9 +361,10 @@ class _HttptoolsParser:
         self._keep = (
             version >= b"1.1"
             and method != b"CONNECT"
-            and (connection is None or "close" not in _tokens(connection))
-            and not _tokens(headers.get("upgrade", ""))
-        )
+            and (connection is None or "close" not in connection.lower()
+                 or "close" not in _tokens(connection))
+            and ("upgrade" not in headers or not _tokens(headers["upgrade"]))
+        )  # fmt: skip
         self._events.append(Head(method, b"".join(self._url), version, items, headers))
 
     def on_body(self, body: bytes) -> None:
@@ -385,7 +386,6 @@ class _HttptoolsParser:
         self._head_done = False
         self._ended_in_feed = True
         self._chunk_open = False
-        self._size = 0
         self._events.append(_END_KEEP if self._keep else _END_CLOSE)
 
 
