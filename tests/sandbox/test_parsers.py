@@ -252,6 +252,18 @@ def test_known_differences_are_as_documented(name: str) -> None:
             assert requests == []
 
 
+def test_an_upgrade_request_with_a_body_is_answered_and_closed_under_both() -> None:
+    """The one difference in what is dispatched: for llhttp the bytes after an upgrade
+    request's head belong to the new protocol, so its body is not read; h11 reads it. Both
+    answer the request and close (no protocol switch is served)."""
+    raw = (b"POST /u HTTP/1.1\r\n" + H + b"Connection: upgrade\r\nUpgrade: x\r\n"
+           b"Content-Length: 3\r\n\r\nabc" + AFTER)  # fmt: skip
+    (h11_statuses, h11_seen), (ht_statuses, ht_seen) = _serve("h11", raw), _serve("httptools", raw)
+    assert h11_statuses == ht_statuses == [b"200"]
+    assert [r[1] for r in h11_seen] == [r[1] for r in ht_seen] == ["/u"]
+    assert (h11_seen[0][4], ht_seen[0][4]) == (b"abc", b"")
+
+
 # -- CREDITSDK_SANDBOX_PARSER ------------------------------------------------------------------
 
 

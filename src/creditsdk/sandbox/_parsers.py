@@ -191,8 +191,10 @@ class _HttptoolsParser:
     What h11 accepts and llhttp refuses (400), with no leniency of llhttp's to accept only
     that: a repeated or comma-listed equal Content-Length, obs-fold, a bare LF as line end, a
     method llhttp does not know (or in lower case). And llhttp skips an empty line before a
-    request line (RFC 9112 §2.2), which h11 refuses. tests/sandbox/test_parsers.py keeps the
-    list."""
+    request line (RFC 9112 §2.2), which h11 refuses; and it does not read the body of an upgrade
+    request (``Connection: upgrade`` with ``Upgrade``: what follows the head is the new
+    protocol's), which is dispatched with an empty body where h11 reads it (both close after the
+    answer). tests/sandbox/test_parsers.py keeps the list."""
 
     name = "httptools"
 
