@@ -35,9 +35,11 @@ ENV = "CREDITSDK_SANDBOX_PARSER"
 
 
 class Head:
-    """A request head. ``headers`` maps lower-cased names to values (the last one wins)."""
+    """A request head. ``headers`` maps lower-cased names to values (the last one wins);
+    ``within_cap``: the whole head is known to measure no more than ``max_header_bytes`` (it
+    came in one read short enough), so the server need not measure it."""
 
-    __slots__ = ("headers", "http_version", "items", "method", "target")
+    __slots__ = ("headers", "http_version", "items", "method", "target", "within_cap")
 
     def __init__(
         self,
@@ -46,12 +48,14 @@ class Head:
         http_version: bytes,
         items: list[tuple[bytes, bytes]],
         headers: dict[str, str],
+        within_cap: bool = False,
     ) -> None:
         self.method = method
         self.target = target
         self.http_version = http_version
         self.items = items
         self.headers = headers
+        self.within_cap = within_cap
 
 
 class End:
@@ -211,6 +215,8 @@ class _HttptoolsParser:
         self._in_message = False
         self._head_done = False
         self._ended_in_feed = False
+        self._begun_in_feed = False
+        self._feeding = 0  # the length of the bytes being fed
         self._chunked = False
         self._chunk_open = False
         self._chunk_new = False
@@ -276,6 +282,8 @@ class _HttptoolsParser:
 
     def _feed(self, data: bytes) -> None:
         self._ended_in_feed = False
+        self._begun_in_feed = False
+        self._feeding = len(data)
         self._chunk_new = False
         module = self._module
         try:
@@ -320,6 +328,7 @@ class _HttptoolsParser:
 
     def on_message_begin(self) -> None:
         self._in_message = True
+        self._begun_in_feed = True
         self._head_done = False
         self._url = []
         self._items = []
@@ -367,7 +376,10 @@ class _HttptoolsParser:
                  or "close" not in _tokens(connection))
             and ("upgrade" not in headers or not _tokens(headers["upgrade"]))
         )  # fmt: skip
-        self._events.append(Head(method, b"".join(self._url), version, items, headers))
+        # The server's measure (target + each name and value + 4) exceeds the raw head by at
+        # most one byte a header ("a:b\r\n" is 5 bytes, measured 6): bounded by the read.
+        within_cap = self._begun_in_feed and self._feeding + len(items) <= self._max
+        self._events.append(Head(method, b"".join(self._url), version, items, headers, within_cap))
 
     def on_body(self, body: bytes) -> None:
         if self._chunked:

@@ -248,13 +248,15 @@ class _Connection(asyncio.Protocol):
         self._request = event
         self._phase = _BODY
         self.deadline = self._loop.time() + self._server.body_timeout
-        items = event.items
         headers = event.headers
-        # The parser caps an *incomplete* head; one that arrived whole is measured here.
-        size = len(event.target) + sum(len(name) + len(value) + 4 for name, value in items)
-        if size > self._server.max_header_bytes:
-            self._refuse(431, "request header fields too large")
-            return False
+        # The parser caps an *incomplete* head; one that arrived whole is measured here (unless
+        # it came in one read short enough to be within the cap).
+        if not event.within_cap:
+            items = event.items
+            size = len(event.target) + sum(len(name) + len(value) + 4 for name, value in items)
+            if size > self._server.max_header_bytes:
+                self._refuse(431, "request header fields too large")
+                return False
         self._chunked = "transfer-encoding" in headers
         length = headers.get("content-length")
         if length is not None and int(length) > self._server.max_body:
