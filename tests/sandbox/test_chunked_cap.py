@@ -2,7 +2,8 @@
 
 Deterministic: the assertions are on bytes, not on time — what the server answers to a chunk
 announced past the cap, and how much of a 64 MiB chunked upload it lets the client send before
-it hangs up (at most the cap plus the kernel's socket buffers, far below 64 MiB).
+it hangs up (at most the cap plus the kernel's socket buffers, far below 64 MiB). Under both
+request parsers (tests/sandbox/conftest.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ HEAD = (
 
 
 @pytest.fixture(scope="module")
-def address() -> Iterator[tuple[str, int]]:
+def address(sandbox_parser: str) -> Iterator[tuple[str, int]]:
     with Sandbox(seed=1).start() as sb:
         url = urlsplit(sb.base_url)
         assert url.hostname is not None

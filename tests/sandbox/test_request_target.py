@@ -31,6 +31,7 @@ def test_request_target_forms(target: str, expected: object) -> None:
     assert _origin_form(target) == expected
 
 
+@pytest.mark.usefixtures("sandbox_parser")
 def test_absolute_form_reaches_the_route_like_origin_form() -> None:
     with Sandbox(providers=["sesame"], seed=1) as sb:
         parts = urlsplit(sb.base_url)

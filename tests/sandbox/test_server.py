@@ -1,8 +1,10 @@
-"""The loopback server on its own (asyncio + h11): framing, limits, faults on the socket, shutdown.
+"""The loopback server on its own (asyncio + h11 or httptools): framing, limits, faults on the
+socket, shutdown.
 
 Each test drives a `LoopbackServer` with a dispatch function and a plain socket, and asserts on
-the bytes. Timeouts are set small and waited for by reading the socket (the server's action ends
-the read), never by sleeping.
+the bytes; every test runs under both request parsers (tests/sandbox/conftest.py). Timeouts
+are set small and waited for by reading the socket (the server's action ends the read), never
+by sleeping.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from creditsdk.sandbox._faults import Delivery
 from creditsdk.sandbox._server import LoopbackServer
 
 Seen = list[SandboxRequest]
+
+pytestmark = pytest.mark.usefixtures("sandbox_parser")
 
 
 def echo(seen: Seen) -> Callable[[SandboxRequest], Delivery]:
@@ -44,11 +48,12 @@ def echo(seen: Seen) -> Callable[[SandboxRequest], Delivery]:
 
 
 @pytest.fixture
-def served() -> Iterator[tuple[LoopbackServer, Seen]]:
+def served(sandbox_parser: str) -> Iterator[tuple[LoopbackServer, Seen]]:
     seen: Seen = []
     server = LoopbackServer(
         echo(seen), header_timeout=0.3, body_timeout=0.3, idle_timeout=0.3, max_connections=4
     )
+    assert server.parser_name == sandbox_parser  # the one the environment asked for
     server.start()
     try:
         yield server, seen

@@ -1,8 +1,13 @@
-"""A loopback HTTP/1.1 server for the Sandbox: asyncio + h11, one event loop in one thread.
+"""A loopback HTTP/1.1 server for the Sandbox: asyncio + a sans-I/O parser, one event loop in
+one thread.
 
-Why h11 and not an ASGI server: h11 is already installed with httpx (httpcore depends on it),
-so the Sandbox costs users no extra dependency, and a sans-I/O parser lets every fault be
-played on the socket exactly (a reset, a body cut short, a byte at a time). One
+Why a bare parser and not an ASGI server: it lets every fault be played on the socket exactly
+(a reset, a body cut short, a byte at a time). Two parsers, behind one interface (`_parsers`):
+httptools (llhttp, the C parser uvicorn uses) when it is installed (``creditsdk[fast]``) — the
+parse was the largest Python cost of the server per request — and h11 otherwise: h11 is
+already installed with httpx (httpcore depends on it), so the Sandbox needs no extra
+dependency, and it is the reference the httptools path is held to (same events, same refusals,
+tests/sandbox/test_parsers.py). ``CREDITSDK_SANDBOX_PARSER=httptools|h11`` pins one. One
 `asyncio.Protocol` per connection, callbacks only: a request costs the parse, the provider's
 handler and one ``write`` — no thread, no task, no future.
 
@@ -28,10 +33,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import h11
-
+from . import _parsers
 from ._app import SandboxRequest, SandboxResponse
 from ._faults import Delivery
+from ._parsers import CLOSED, NEED_DATA, End, Error, Head, Parser
 
 __all__ = ["LoopbackServer"]
 
@@ -89,7 +94,8 @@ def _origin_form(target: str) -> tuple[str, str, str | None] | None:
 
 
 def _error_page(status: int, text: str) -> bytes:
-    """A whole ``Connection: close`` answer, written without h11 (which may be in ERROR)."""
+    """A whole ``Connection: close`` answer, written without the parser (which may be in
+    ERROR)."""
     body = text.encode("utf-8")
     return (
         f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
@@ -126,17 +132,18 @@ def _default_max_connections() -> int:
 
 
 class _Connection(asyncio.Protocol):
-    """One client connection: h11 parses, the Sandbox answers, faults are played here."""
+    """One client connection: the parser (h11 or httptools) reads, the Sandbox answers, faults
+    are played here."""
 
     def __init__(self, server: _Loop) -> None:
         self._server = server
         self._loop = server.loop
-        self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=server.max_header_bytes)
+        self._parser: Parser = server.parser(server.max_header_bytes)
         self._transport: asyncio.Transport | None = None
         self._peer = ""
-        self._request: h11.Request | None = None
+        self._request: Head | None = None
+        self._keep_alive = True
         self._chunked = False
-        self._headers: dict[str, str] = {}
         self._body: list[bytes] = []
         self._body_size = 0
         self._phase = _IDLE
@@ -169,16 +176,15 @@ class _Connection(asyncio.Protocol):
             self._phase = _HEAD
             self.deadline = self._loop.time() + self._server.header_timeout
         elif phase == _ANSWERING:
-            # A pipelined request while we answer: keep it (h11 buffers it for the next
+            # A pipelined request while we answer: keep it (the parser holds it for the next
             # cycle) and stop reading until the answer is out. Paused only when it happens:
             # pausing on every request costs two epoll calls per request.
             self._pause_reading()
-        self._h11.receive_data(data)
+        self._parser.receive(data)
         self._process()
 
     def eof_received(self) -> bool:
-        with contextlib.suppress(h11.RemoteProtocolError):
-            self._h11.receive_data(b"")
+        self._parser.receive_eof()
         if self._phase == _ANSWERING and not self._server.tls:  # (TLS cannot half-close)
             return True  # half-closed by the client: finish the answer, then close
         self._process()
@@ -204,51 +210,53 @@ class _Connection(asyncio.Protocol):
     # -- reading requests ----------------------------------------------------------------------
 
     def _process(self) -> None:
-        conn = self._h11
+        parser = self._parser  # (a pipelined request answered inline gets a new one: ours stops)
         while not self._closed and not self._write_paused and self._phase != _ANSWERING:
-            try:
-                event = conn.next_event()
-            except h11.RemoteProtocolError as exc:
-                status = exc.error_status_hint  # 431 for a head past max_header_bytes
+            event = parser.next_event()
+            kind = type(event)
+            if kind is bytes:
+                assert isinstance(event, bytes)
+                self._body.append(event)
+                self._body_size += len(event)
+                if self._over_cap(0):
+                    return
+            elif kind is Head:
+                assert isinstance(event, Head)
+                if not self._start_request(event):
+                    return
+            elif kind is End:
+                assert isinstance(event, End)
+                self._keep_alive = event.keep_alive
+                self._answer()
+            elif event is NEED_DATA:
+                if self._chunked:
+                    self._over_cap(parser.pending_chunk())
+                return
+            elif kind is Error:
+                assert isinstance(event, Error)
+                status = event.status  # 431 for a head past max_header_bytes
                 self._refuse(status, "request header fields too large" if status == 431
                              else "bad request")  # fmt: skip
                 return
-            if event is h11.NEED_DATA:
-                if self._chunked:
-                    self._over_cap(_pending_chunk(conn))
-                return
-            if event is h11.PAUSED:
-                return
-            kind = type(event)
-            if kind is h11.Data:
-                assert isinstance(event, h11.Data)
-                self._body.append(bytes(event.data))
-                self._body_size += len(event.data)
-                if self._over_cap(0):
-                    return
-            elif kind is h11.Request:
-                assert isinstance(event, h11.Request)
-                if not self._start_request(event):
-                    return
-            elif kind is h11.EndOfMessage:
-                self._answer()
-            elif kind is h11.ConnectionClosed:
+            elif event is CLOSED:
                 self._close()
                 return
+            else:  # PAUSED
+                return
 
-    def _start_request(self, event: h11.Request) -> bool:
+    def _start_request(self, event: Head) -> bool:
         self._request = event
         self._phase = _BODY
         self.deadline = self._loop.time() + self._server.body_timeout
-        # h11 validated the head; raw_items() is a plain list (cheaper than iterating Headers).
-        items = event.headers.raw_items()
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in items}
-        self._headers = headers
-        # h11 caps an *incomplete* head; one that arrived whole is measured here.
-        size = len(event.target) + sum(len(name) + len(value) + 4 for name, value in items)
-        if size > self._server.max_header_bytes:
-            self._refuse(431, "request header fields too large")
-            return False
+        headers = event.headers
+        # The parser caps an *incomplete* head; one that arrived whole is measured here (unless
+        # it came in one read short enough to be within the cap).
+        if not event.within_cap:
+            items = event.items
+            size = len(event.target) + sum(len(name) + len(value) + 4 for name, value in items)
+            if size > self._server.max_header_bytes:
+                self._refuse(431, "request header fields too large")
+                return False
         self._chunked = "transfer-encoding" in headers
         length = headers.get("content-length")
         if length is not None and int(length) > self._server.max_body:
@@ -276,7 +284,7 @@ class _Connection(asyncio.Protocol):
             self._refuse(400, "bad request target")
             return
         path, query, authority = target
-        headers = self._headers
+        headers = event.headers
         if authority is not None:
             headers["host"] = authority  # RFC 9112 §3.2.2: the target's authority wins over Host
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
@@ -322,7 +330,7 @@ class _Connection(asyncio.Protocol):
             self._send(response)
 
     def _head(self, response: SandboxResponse, *, close: bool) -> bytes:
-        """The status line and headers. h11 parses requests; answers are framed here (one
+        """The status line and headers. The parser reads requests; answers are framed here (one
         ``Content-Length`` body, nothing else to get wrong) so a request is parsed once and the
         answer is one ``write``."""
         try:
@@ -353,7 +361,7 @@ class _Connection(asyncio.Protocol):
         self._timer = None
         if self._closed:
             return
-        close = self._h11.their_state is not h11.DONE  # the client asked to close (or HTTP/1.0)
+        close = not self._keep_alive  # the client asked to close (or HTTP/1.0, or an upgrade)
         try:
             head = self._head(response, close=close)
         except (ValueError, UnicodeEncodeError):
@@ -370,19 +378,13 @@ class _Connection(asyncio.Protocol):
         if close:
             self._close()
             return
-        # A new parser for the next request, fed what the client already pipelined.
-        leftover, closed = self._h11.trailing_data
-        self._h11 = h11.Connection(
-            h11.SERVER, max_incomplete_event_size=self._server.max_header_bytes
-        )
+        # The next request cycle, fed what the client already pipelined.
+        leftover, closed = self._parser.next_cycle()
         self._phase = _IDLE
         self.deadline = self._loop.time() + self._server.idle_timeout
         if leftover:
             self._phase = _HEAD
             self.deadline = self._loop.time() + self._server.header_timeout
-            self._h11.receive_data(leftover)
-        if closed:
-            self._h11.receive_data(b"")
         if self._read_paused:
             self._read_paused = False
             if self._transport is not None and not self._write_paused:
@@ -458,17 +460,6 @@ class _Connection(asyncio.Protocol):
             self._close()
 
 
-def _pending_chunk(conn: h11.Connection) -> int:
-    """Bytes the chunk being read has announced and not yet delivered.
-
-    h11 exposes no public way to see a chunk's size before its data arrives; without it a
-    client could announce a 1 GiB chunk and the cap would only see it byte by byte. Read
-    defensively: if h11's internals change, this is 0 and the cap still applies to the data.
-    """
-    pending = getattr(getattr(conn, "_reader", None), "_bytes_in_chunk", 0)
-    return pending if isinstance(pending, int) else 0
-
-
 class _Loop:
     """The state the connections share, owned by the loop thread."""
 
@@ -485,8 +476,10 @@ class _Loop:
         body_timeout: float,
         idle_timeout: float,
         max_connections: int,
+        parser: Callable[[int], Parser],
     ) -> None:
         self.loop = loop
+        self.parser = parser
         self.dispatch = dispatch
         self.latency = latency
         self.tls = tls
@@ -525,8 +518,12 @@ class LoopbackServer:
         body_timeout: float = 60.0,
         idle_timeout: float = 60.0,
         max_connections: int | None = None,
+        parser: str | None = None,
     ) -> None:
         self._dispatch = dispatch
+        # httptools when importable, else h11 (or as CREDITSDK_SANDBOX_PARSER / ``parser`` says):
+        # a ConfigurationError is raised here, not in the server's thread.
+        self.parser_name, self._parser = _parsers.choose(parser)
         self._host = host
         self._port = port
         self._ssl_context = ssl_context
@@ -595,7 +592,7 @@ class LoopbackServer:
         self._loop = loop
         self._stop = asyncio.Event()
         state = _Loop(loop, self._dispatch, self._latency, tls=self._ssl_context is not None,
-                      **self._limits)  # fmt: skip
+                      parser=self._parser, **self._limits)  # fmt: skip
         self._state = state
         server = await loop.create_server(
             lambda: _Connection(state),
