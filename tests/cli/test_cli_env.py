@@ -93,7 +93,7 @@ def test_docs_table_is_the_codes() -> None:
 def test_every_variable_follows_the_scheme() -> None:
     for _title, variables in env_groups():
         for var in variables:
-            assert re.fullmatch(r"CREDITSDK_(LOG|[A-Z<>]+_[A-Z0-9_]+)", var.name), var.name
+            assert re.fullmatch(r"CREDITSDK_(LOG|CRYPTO|[A-Z<>]+_[A-Z0-9_]+)", var.name), var.name
             assert not var.name.endswith(("_FILE", "_PATH")), var.name
 
 

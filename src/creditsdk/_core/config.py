@@ -406,6 +406,21 @@ GLOBAL_ENV_VARS: Final = (
         + " / ".join(f"`{k}`" for k in LOG_LEVELS),
         "off",
     ),
+    EnvVar(
+        "CREDITSDK_HTTP_BACKEND",
+        "the async clients' HTTP library: `aiohttp` / `httpx` (unset: aiohttp when installed)",
+    ),
+    EnvVar(
+        "CREDITSDK_CRYPTO",
+        "RSA and AES backend: `openssl` / `pycryptodome` / `auto` (OpenSSL when `cryptography` "
+        "is installed)",
+        "auto",
+    ),
+    EnvVar(
+        "CREDITSDK_SANDBOX_PARSER",
+        "the Sandbox server's request parser: `httptools` / `h11` (unset: httptools when "
+        "installed)",
+    ),
 )
 
 
