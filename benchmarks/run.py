@@ -78,9 +78,15 @@ MISSED_NOTES: dict[str, str] = {
     "where it goes); against the Sandbox the server's CPU per request shares the two cores too.",
     "2": "The replay server costs ~0.05-0.1 ms per request, so this is the client's own CPU per "
     "call: the budget for 0.85 is ~0.2-0.25 ms per call.",
-    "3": "What is left per request is h11's parse (three events), the event loop and the loopback "
-    "send (~0.12-0.15 ms together) plus the Tianyuan handler's decrypt, checks and ledger entry; "
-    "0.2x needs ~0.1-0.15 ms in all, i.e. a C HTTP parser (httptools/llhttp) in place of h11.",
+    "3": "With httptools parsing (h11 when it is absent), what is left per request is the event "
+    "loop's read and write callbacks and the loopback send, plus the Tianyuan handler (decrypt, "
+    "checks, ledger entry, encrypt), each a few tens of microseconds with no one piece dominant. "
+    "The old server's own figure (the denominator) moves with the machine's load (0.46-0.86 ms "
+    "between runs here), so the ratio moves with it: this tree's figure is ~0.10-0.12 ms.",
+    "4": "Both clients wait for the same Sandbox, whose RSA verify + sign (OpenSSL) and HTTP "
+    "handling are ~0.6 ms of every call; creditsdk's own CPU is ~0.85 ms, of which the RSA-2048 "
+    "signature is ~0.26 ms. Both clients' times vary between runs (official 24-31 ms, creditsdk "
+    "1.4-2.5 ms on 2026-12-02), so separate runs on one quiet machine gave 12.4-16.6x.",
     "7": "Rows/s is bounded by the batch process's CPU per row (details) and by the Sandbox's "
     "CPU per request in the other process, both on two shared cores.",
 }
