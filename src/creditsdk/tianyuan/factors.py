@@ -334,11 +334,19 @@ def decode_factors(
             f"JRZQ9E2A data is a {type(raw).__name__}, not an object of factors"
         )
     tables = tables if tables is not None else _empty()
-    known = tables._cache.get
+    cache = tables._cache
     try:
-        # One C pass over the pairs seen before. Only str keys/values are ever cached, so a hit
-        # also proves the pair is well-formed; a miss (None) is a new pair (scores differ per
-        # applicant) or a malformed one, decoded below without redoing the hits.
+        # Fast path: every (key, value) seen before. Only str keys/values are ever cached, so a
+        # hit also proves the pair is well-formed.
+        hits = {k: cache[k][v] for k, v in raw.items()}
+    except (KeyError, TypeError):
+        pass
+    else:
+        return dict(raw), hits
+    known = cache.get
+    try:
+        # A new pair (scores differ per applicant) or a malformed one: the hits in one more C
+        # pass, then only the misses (None) decoded one by one, not the whole payload again.
         factors: dict[Any, Factor | None] = {k: known(k, _NO_VALUES).get(v) for k, v in raw.items()}
     except TypeError:  # an unhashable key or value: the per-key path names it
         raw_out: dict[str, str] = {}

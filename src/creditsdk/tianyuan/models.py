@@ -480,9 +480,6 @@ class RowLayout:
             "version": self.tables.name,
         }
 
-    def _factor_cells(self, code: str, factor: Factor) -> tuple[tuple[str, Any], ...]:
-        return self._memoised(code, factor)[0]
-
     def _memoised(self, code: str, factor: Factor) -> tuple[tuple[tuple[str, Any], ...], bool]:
         raw = factor.raw if factor.raw is not None else ""
         key = (code, raw)
