@@ -84,26 +84,32 @@ async def _then_a_good_call(executor: Any) -> None:
         assert result["transaction_id"] == "T9"
 
 
-@pytest.mark.parametrize("backend", ["httpx", "aiohttp"])
-async def test_cancelled_while_connecting_sends_nothing_and_bills_nothing(backend: str) -> None:
-    """The server takes the TCP connection and the TLS ClientHello, then says nothing: the
-    client is still setting the connection up when the call is cancelled."""
-    hello = asyncio.Event()
+async def _cancel_once(executor: Any, scheme: str, until: bytes) -> None:
+    """One call to a server that reads until ``until`` has arrived (or one byte, if empty),
+    then says nothing; the call is cancelled as soon as the server has read it."""
+    got = asyncio.Event()
 
     async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(1)
-        hello.set()
+        await (reader.readuntil(until) if until else reader.read(1))
+        got.set()
         await asyncio.Event().wait()
 
+    async for port in _serve(mute):
+        task = asyncio.ensure_future(executor.run(_op(f"{scheme}://127.0.0.1:{port}/api")))
+        await got.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+@pytest.mark.parametrize("backend", ["httpx", "aiohttp"])
+async def test_cancelled_while_connecting_sends_nothing_and_bills_nothing(backend: str) -> None:
+    """The server takes the TCP connection and the first byte of the TLS ClientHello, then says
+    nothing: the client is still setting the connection up when the call is cancelled."""
     audit = MemoryAuditSink()
     executor = _executor(backend, audit)
     try:
-        async for port in _serve(mute):
-            task = asyncio.ensure_future(executor.run(_op(f"https://127.0.0.1:{port}/api")))
-            await hello.wait()
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+        await _cancel_once(executor, "https", b"")
         assert audit.events == []
         await _then_a_good_call(executor)
         assert [e.outcome for e in audit.events] == ["success"]
@@ -115,22 +121,10 @@ async def test_cancelled_while_connecting_sends_nothing_and_bills_nothing(backen
 async def test_cancelled_after_the_server_has_the_request_is_one_maybe_billed_event(
     backend: str,
 ) -> None:
-    have_it = asyncio.Event()
-
-    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b'{"q":1}')  # the whole request, body included
-        have_it.set()
-        await asyncio.Event().wait()
-
     audit = MemoryAuditSink()
     executor = _executor(backend, audit)
     try:
-        async for port in _serve(hold):
-            task = asyncio.ensure_future(executor.run(_op(f"http://127.0.0.1:{port}/api")))
-            await have_it.wait()
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+        await _cancel_once(executor, "http", b'{"q":1}')  # the whole request, body included
         assert [(e.outcome, e.maybe_billed, e.error_type) for e in audit.events] == [
             ("cancelled", True, "CancelledError")
         ]

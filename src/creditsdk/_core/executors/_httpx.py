@@ -120,40 +120,40 @@ def _with_query(base: httpx.URL, query: str) -> httpx.URL:
     return url
 
 
-def _fast_url(url: str) -> httpx.URL | str:
-    """``url`` parsed as httpx would parse it, skipping httpx's per-character pass over a plain
-    query; the string itself when anything about it is unusual (httpx then judges it)."""
+def _attach_query(url: str) -> httpx.URL | None:
+    """httpx's parse of ``url`` from the cached parse of the part before a plain query, or None
+    when anything about it is unusual (httpx then judges the string itself)."""
     base, sep, query = url.partition("?")
-    if not sep or not _FAST_URLS or "#" in query or not _PLAIN_QUERY.fullmatch(query):
-        return url
+    if not sep or "#" in query or not _PLAIN_QUERY.fullmatch(query):
+        return None
     parsed = _base_url(base)
-    return url if parsed is None else _with_query(parsed, query)
+    return None if parsed is None else _with_query(parsed, query)
 
 
 def _fast_urls_agree() -> bool:
     """Does the shortcut give what httpx itself gives? (It reads a private httpx field: if a
-    new httpx changes it, the shortcut switches itself off.)"""
+    new httpx changes it, the shortcut is not used.)"""
     sample = "https://gw.example.com:8443/gateway.do?a=1&sign=x%2By%3D%3D&t=2026-01-01+00%3A00"
     try:
-        _FAST_URLS.append(True)
-        fast = _fast_url(sample)
+        fast = _attach_query(sample)
         slow = httpx.URL(sample)
         return (
-            isinstance(fast, httpx.URL)
+            fast is not None
             and fast == slow
             and (fast.scheme, fast.host, fast.port, fast.raw_path, fast.netloc)
             == (slow.scheme, slow.host, slow.port, slow.raw_path, slow.netloc)
         )
     except Exception:
         return False
-    finally:
-        _FAST_URLS.clear()
-        _base_url.cache_clear()
 
 
-_FAST_URLS: list[bool] = []
-if _fast_urls_agree():
-    _FAST_URLS.append(True)
+_FAST_URLS = _fast_urls_agree()
+
+
+def _fast_url(url: str) -> httpx.URL | str:
+    """``url`` parsed as httpx would parse it, skipping httpx's per-character pass over a plain
+    query; the string itself otherwise."""
+    return (_attach_query(url) or url) if _FAST_URLS else url
 
 
 def as_httpx(request: Request) -> httpx.Request:
