@@ -9,7 +9,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any
 
 from ..errors import ConfigurationError
@@ -105,7 +105,7 @@ def _fallback_layout(ledger: RunLedger) -> FactorLayout:
 def scan_inputs(ledger: RunLedger) -> tuple[list[str], dict[str, set[str]]]:
     """The input columns kept in the ledger (first-seen order) and the kinds of their cells."""
     names: dict[str, set[str]] = {}
-    for row in ledger.rows():
+    for row in ledger.rows(results=False):
         for k, v in row.keys.items():
             bucket = names.setdefault(k, set())
             if v not in (None, ""):
@@ -153,20 +153,22 @@ def make_schema(
 
 
 def _flat(row: LedgerRow) -> dict[str, Any]:
-    out: dict[str, Any] = {"row": row.row_no}
+    """One output row by column name (the writers look cells up by name; order is not used).
+    The row's own columns win over a result cell of the same name."""
+    head: dict[str, Any] = {"row": row.row_no}
     for k, v in row.keys.items():
-        out[input_column_name(k)] = v
+        head[input_column_name(k)] = v
     status = row.status or row.state
-    out["status"] = status
-    out["billed"] = billed_of(status, row.error_code)
+    head["status"] = status
+    head["billed"] = billed_of(status, row.error_code)
     returned = status == "hit"
-    out["returned"] = int(returned)
+    head["returned"] = int(returned)
     effective = row.result.get("effective", 1) if returned else 0
-    out["error_code"] = row.error_code
-    out["error_message"] = row.error_message
-    out["transaction_id"] = row.transaction_id
-    for k, v in row.result.items():
-        out.setdefault(k, v)
+    head["error_code"] = row.error_code
+    head["error_message"] = row.error_message
+    head["transaction_id"] = row.transaction_id
+    out = dict(row.result)  # one C copy of the ~350 result cells, then the head over them
+    out.update(head)
     out["effective"] = int(bool(effective))
     return out
 
@@ -180,7 +182,7 @@ def _number(value: Any, kind: str) -> Any:
         if kind == "int":
             return int(value) if not isinstance(value, str) else int(value.strip())
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # int(inf): an empty cell, not a dead file
         return None
     return None if math.isnan(number) else number
 
@@ -207,6 +209,37 @@ def _csv_cell(value: Any, dtype: str) -> Any:
     return value
 
 
+def _csv_formatter(dtype: str) -> Callable[[Any], Any]:
+    """``_csv_cell`` for one column, with the common case (a value already of the column's
+    type, as a layout's cells are) taken without the general conversion: same text."""
+    if dtype in ("Int8", "Int64", "int64"):
+
+        def int_cell(value: Any) -> Any:
+            return str(value) if type(value) is int else _csv_cell(value, dtype)
+
+        return int_cell
+    if dtype == "float64":
+
+        def float_cell(value: Any) -> Any:
+            # value - value is 0.0 for a finite float only (inf and nan give nan)
+            if type(value) is float and value - value == 0.0:
+                return repr(value)
+            return _csv_cell(value, dtype)
+
+        return float_cell
+    if dtype == "string":
+
+        def str_cell(value: Any) -> Any:
+            return value if type(value) is str else _csv_cell(value, dtype)
+
+        return str_cell
+
+    def other_cell(value: Any) -> Any:
+        return _csv_cell(value, dtype)
+
+    return other_cell
+
+
 def _tallied(ledger: RunLedger, tally: dict[str, int] | None) -> Iterator[dict[str, Any]]:
     """The output rows; counts ``effective`` rows into ``tally`` on the way (one pass over the
     ledger serves the file and the summary)."""
@@ -223,7 +256,7 @@ def _write_csv(
     ledger: RunLedger, path: str, schema: OutputSchema, tally: dict[str, int] | None = None
 ) -> None:
     names = [c.name for c in schema.columns]
-    dtypes = [c.dtype for c in schema.columns]
+    formatters = [_csv_formatter(c.dtype) for c in schema.columns]
     index = {n: i for i, n in enumerate(names)}
     blank = [""] * len(names)
     private_file(path)
@@ -236,9 +269,12 @@ def _write_csv(
             for k, v in flat.items():
                 i = index.get(k)
                 if i is not None and v is not None:
-                    cells[i] = _csv_cell(v, dtypes[i])
+                    cells[i] = formatters[i](v)
             writer.writerow(cells)
 
+
+#: the most rows in one Parquet row group (a narrow schema's groups stop here)
+_ROW_GROUP_ROWS = 100_000
 
 _ARROW = {
     "int64": "int64",
@@ -264,6 +300,36 @@ def _arrow_value(value: Any, dtype: str) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _arrow_converter(dtype: str) -> Callable[[Any], Any]:
+    """``_arrow_value`` for one column, with a value already of the column's type taken as it
+    is (same value out)."""
+    if dtype in ("Int8", "Int64", "int64"):
+
+        def int_value(value: Any) -> Any:
+            return value if type(value) is int else _arrow_value(value, dtype)
+
+        return int_value
+    if dtype == "float64":
+
+        def float_value(value: Any) -> Any:
+            if type(value) is float:
+                return value if value == value else None  # NaN is a null, as _number has it
+            return _arrow_value(value, dtype)
+
+        return float_value
+    if dtype == "string":
+
+        def str_value(value: Any) -> Any:
+            return value if type(value) is str else _arrow_value(value, dtype)
+
+        return str_value
+
+    def other_value(value: Any) -> Any:
+        return _arrow_value(value, dtype)
+
+    return other_value
 
 
 def _pandas_metadata(schema: OutputSchema) -> bytes:
@@ -309,23 +375,53 @@ def _write_parquet(
     cols = [(c.name, c.dtype) for c in schema.columns]
     fields = [pa.field(n, getattr(pa, _ARROW[d])()) for n, d in cols]
     arrow_schema = pa.schema(fields, metadata={b"pandas": _pandas_metadata(schema)})
-    # Keep a chunk near 200,000 cells whatever the width: memory stays flat.
-    size = max(50, 200_000 // max(1, len(cols)))
+    width = max(1, len(cols))
+    # Python rows are converted in chunks near 200,000 cells whatever the width, and written in
+    # row groups near 4,000,000 cells (as Arrow columns: a mostly-null float column costs its
+    # bitmap and 8 bytes a slot, ~32 MB at most). Memory stays flat either way; one row group
+    # per small chunk made a 1,417-column file's footer ~1.3 KB a row and pandas slow to read.
+    size = max(50, 200_000 // width)
+    group = max(size, min(_ROW_GROUP_ROWS, 4_000_000 // width))
+    convert = [_arrow_converter(d) for _, d in cols]
+    index = {n: i for i, (n, _) in enumerate(cols)}
     private_file(path)
     with pq.ParquetWriter(path, arrow_schema) as writer:
         chunk: list[dict[str, Any]] = []
+        tables: list[Any] = []
+        buffered = 0
 
-        def flush() -> None:
-            data = {n: [_arrow_value(r.get(n), d) for r in chunk] for n, d in cols}
-            writer.write_table(pa.Table.from_pydict(data, schema=arrow_schema))
+        def convert_chunk() -> None:
+            nonlocal buffered
+            # A wide schema is mostly empty cells: every column starts as nulls and only the
+            # cells each row has are converted (not one conversion per column per row).
+            rows = len(chunk)
+            values: list[list[Any]] = [[None] * rows for _ in cols]
+            for j, flat in enumerate(chunk):
+                for k, v in flat.items():
+                    i = index.get(k)
+                    if i is not None and v is not None:
+                        values[i][j] = convert[i](v)
+            data = {n: values[i] for i, (n, _) in enumerate(cols)}
+            tables.append(pa.Table.from_pydict(data, schema=arrow_schema))
+            buffered += rows
             chunk.clear()
+
+        def write_group() -> None:
+            nonlocal buffered
+            writer.write_table(pa.concat_tables(tables), row_group_size=buffered)
+            tables.clear()
+            buffered = 0
 
         for flat in _tallied(ledger, tally):
             chunk.append(flat)
             if len(chunk) >= size:
-                flush()
+                convert_chunk()
+                if buffered >= group:
+                    write_group()
         if chunk:
-            flush()
+            convert_chunk()
+        if tables:
+            write_group()
 
 
 def write_schema(schema: OutputSchema, path: str) -> None:
