@@ -13,7 +13,7 @@ provider code, run from ``git archive`` of that commit: what the issue measured 
 ms per request); the details add the old server alone serving this tree's provider code, which
 isolates the HTTP server (the provider code got cheaper too, so that ratio is the stricter).
 
-    python benchmarks/bench_sandbox_cpu.py [--calls 3000] [--rounds 2] [--before 3b18631]
+    python benchmarks/bench_sandbox_cpu.py [--calls 3000] [--rounds 3] [--before 3b18631]
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--latency", type=float, default=0.05)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--before", default="3b18631", help="the whole earlier Sandbox")
     args = parser.parse_args()
     per: dict[str, list[float]] = {"before": [], "baseline": [], "sandbox": []}
