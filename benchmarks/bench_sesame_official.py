@@ -125,7 +125,8 @@ def main() -> None:
         ">= 15x",
         ratio >= 15,
         details=f"median of {args.rounds} interleaved rounds of {args.calls} calls each "
-        f"(rounds, official/creditsdk: {per_round} ms; ratios {ratios[0]:.1f}-{ratios[-1]:.1f}x): official "
+        f"(rounds, official/creditsdk: {per_round} ms; ratios "
+        f"{ratios[0]:.1f}-{ratios[-1]:.1f}x): official "
         f"{statistics.median(theirs_ms):.1f} ms/call, creditsdk "
         f"{statistics.median(ours_ms):.2f} ms/call (medians; same sandbox, same request, sign + "
         "HTTP + verify; both include the sandbox's own work on each call: verifying the request "

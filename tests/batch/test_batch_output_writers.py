@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import math
 import sqlite3
+import zlib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -201,7 +202,7 @@ def test_the_input_scan_never_reads_a_result(tmp_path: Path) -> None:
     ledger = _ledger(tmp_path, 20)
     with sqlite3.connect(ledger.path) as conn:  # a result no one could unpack
         conn.execute("UPDATE rows SET result=? WHERE row_no=7", (b"not zlib",))
-    with pytest.raises(Exception, match="zlib|compress|header"):
+    with pytest.raises(zlib.error):
         list(ledger.rows())
     rows = list(ledger.rows(results=False))
     assert [r.row_no for r in rows] == list(range(1, 21))

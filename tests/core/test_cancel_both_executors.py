@@ -23,6 +23,7 @@ from creditsdk import MemoryAuditSink, RetryPolicy
 from creditsdk._core.executors import AioHttpTransport, AsyncTransport
 from creditsdk._core.wire import Request
 
+from .._rawhttp import read_request
 from .conftest import make_op
 
 pytest.importorskip("aiohttp")
@@ -56,13 +57,7 @@ async def _serve(handler: Handler) -> AsyncIterator[int]:
 
 
 async def _answer_ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = next(
-        int(line.split(b":", 1)[1])
-        for line in head.split(b"\r\n")
-        if line.lower().startswith(b"content-length:")
-    )
-    await reader.readexactly(length)
+    await read_request(reader)
     writer.write(
         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
         b"Content-Length: " + str(len(OK)).encode() + b"\r\n\r\n" + OK

@@ -28,6 +28,8 @@ from creditsdk._core.operation import Operation
 from creditsdk._core.wire import Request, Response
 from creditsdk.errors import ConfigurationError, ResponseTooLargeError, TransportError
 
+from .._rawhttp import read_request
+
 aiohttp = pytest.importorskip("aiohttp")
 
 ONCE = RetryPolicy(max_attempts=1)
@@ -46,13 +48,7 @@ class RawServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                body = await reader.readexactly(length) if length else b""
+                head, body = await read_request(reader)
                 self.requests.append(head + body)
                 writer.write(self.answer)
                 await writer.drain()

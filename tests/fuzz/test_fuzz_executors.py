@@ -27,6 +27,8 @@ from creditsdk._core.operation import Operation
 from creditsdk._core.wire import Request, Response
 from creditsdk.errors import CreditSDKError
 
+from .._rawhttp import read_request
+
 pytest.importorskip("aiohttp")
 
 from creditsdk._core.executors import AioHttpTransport, AsyncTransport
@@ -60,14 +62,7 @@ class ThreadedServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                if length:
-                    await reader.readexactly(length)
+                await read_request(reader)
                 answer = self.answer
                 writer.write(answer.raw)
                 await writer.drain()
