@@ -10,6 +10,9 @@ the client for this interpreter's GIL; the client is ``AsyncTianyuanClient`` as 
     python benchmarks/bench_async_fanout.py --server replay  # row 2: the replay server
     python benchmarks/bench_async_fanout.py --calls 1000 --profile
 
+``--server replay`` also measures raw aiohttp in the same run (one fixed request body posted,
+the answer read and parsed as JSON, no SDK work): the floor this machine sets for any aiohttp
+client, against which the SDK's figure is read.
 ``--server sandbox`` also measures the httpx-only figure: the same run in a child process with
 ``CREDITSDK_HTTP_BACKEND=httpx`` (when this tree has that option; else it says so).
 ``--profile`` runs the client under py-spy and adds its top frames to the details.
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import importlib.util
 import json
 import os
 import subprocess
@@ -83,6 +87,36 @@ async def fan_out(desc: dict[str, Any], calls: int, concurrency: int) -> dict[st
         return {"wall": wall, "cpu": cpu, "server_cpu": desc["cpu"]() - server_cpu}
 
 
+async def raw_fan_out(desc: dict[str, Any], calls: int, concurrency: int) -> dict[str, float]:
+    """The same fan-out with bare aiohttp and no SDK work: a request of the SDK's size (an
+    encrypted JRZQ8F7C body), the answer read and ``json.loads``-ed. The floor for any client
+    built on aiohttp, on this machine, at this moment."""
+    import aiohttp
+
+    url = desc["base_url"] + "/api/v1/JRZQ8F7C"
+    body = json.dumps({"data": "A" * 172}).encode()
+    headers = {"Content-Type": "application/json", "Access-Id": desc["tianyuan"]["access_id"]}
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one() -> None:
+            async with session.post(url, data=body, headers=headers) as response:
+                json.loads(await response.read())
+
+        await asyncio.gather(*(one() for _ in range(concurrency)))  # one connection per worker
+        queue = iter(range(calls))
+
+        async def worker() -> None:
+            for _ in queue:
+                await one()
+
+        server_cpu = desc["cpu"]()
+        start, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        return {"wall": wall, "cpu": cpu, "server_cpu": desc["cpu"]() - server_cpu}
+
+
 def measure(
     server: str, calls: int, concurrency: int, latency: float, pythonpath: str | None = None
 ) -> dict[str, Any]:
@@ -95,16 +129,24 @@ def measure(
             latency=latency,
             providers=["tianyuan"],
         )
+    raw: dict[str, Any] | None = None
     with ctx as desc:
         m: dict[str, Any] = asyncio.run(fan_out(desc, calls, concurrency))
+        if server == "replay" and importlib.util.find_spec("aiohttp") is not None:
+            raw = asyncio.run(raw_fan_out(desc, calls, concurrency))
     ideal = calls / concurrency * latency
-    m.update(
-        efficiency=ideal / m["wall"],
-        ideal=ideal,
-        client_ms=m["cpu"] / calls * 1e3,
-        server_ms=m["server_cpu"] / calls * 1e3,
-        executor=executor_in_use(),
-    )
+    executor = executor_in_use()
+    for one in (m, raw):
+        if one is not None:
+            one.update(
+                efficiency=ideal / one["wall"],
+                ideal=ideal,
+                client_ms=one["cpu"] / calls * 1e3,
+                server_ms=one["server_cpu"] / calls * 1e3,
+            )
+    m["executor"] = executor
+    if raw is not None:
+        m["raw"] = raw
     return m
 
 
@@ -162,6 +204,14 @@ def main() -> None:
         f"{args.latency * 1000:.0f} ms, {where}. Default: "
         + _describe(m, args.calls, args.concurrency, args.latency)
     )
+    if "raw" in m:
+        raw = m["raw"]
+        details += (
+            f". Raw aiohttp in the same run (no SDK work: a body of the same size posted, the "
+            f"answer parsed as JSON): {raw['wall']:.2f} s (efficiency {raw['efficiency']:.2f}), "
+            f"client CPU {raw['client_ms']:.3f} ms/call, so the SDK's own work is "
+            f"~{m['client_ms'] - raw['client_ms']:.3f} ms/call on top"
+        )
     if args.server == "sandbox":
         if not backend_option_exists():
             details += (

@@ -106,7 +106,10 @@ def test_sent_values_mask_like_names_and_values(text: str) -> None:
 def test_sent_values_work_out_their_forms_once_and_hide_them() -> None:
     sent = SentValues((NAME, " ", None), (ID_CARD, None, ""))
     assert sent.name_plan("成功") == ()  # no form of the name can be there: none worked out
-    assert sent.value_plan() is sent.value_plan()
+    assert sent.value_plan("成功") == ()  # nor of the ID number: its forms are not worked out
+    assert sent._value_plan is None
+    assert sent.value_plan(f"TY{ID_CARD.lower()}") is sent.value_plan()  # worked out when it may
+    assert sent.value_plan("成功") is sent.value_plan()  # and then reused, whatever the text
     assert sent.name_plan() is sent.name_plan("成功")
     assert [forms for forms, _, _ in sent.name_plan()] == [
         tuple(sorted(_reference_forms(NAME), key=len, reverse=True))

@@ -353,11 +353,15 @@ class SentValues:
     def __bool__(self) -> bool:
         return bool(self._names or self._values)
 
-    def value_plan(self) -> _Plan:
-        """What to replace for the values, and by what."""
+    def value_plan(self, text: str | None = None) -> _Plan:
+        """What to replace for the values, and by what; ``()`` when ``text`` cannot hold any
+        form of any of them (the common answer, ``"成功"``: the forms are not worked out)."""
         plan = self._value_plan
-        if plan is None:
-            plan = self._value_plan = _plan(self._values, mask_personal_or_stars)
+        if plan is not None or not self._values:
+            return plan or ()
+        if text is not None and not _may_hold_a_form(text, self._values):
+            return ()
+        plan = self._value_plan = _plan(self._values, mask_personal_or_stars)
         return plan
 
     def name_plan(self, text: str | None = None) -> _Plan:
@@ -412,7 +416,7 @@ def _scrub(text: str, secrets: _Plan, sent: SentValues) -> str:
     if secrets:
         text = _replace_known(text, secrets)
     held: list[str] = []
-    values = sent.value_plan()
+    values = sent.value_plan(text)
     if values:
         if _PLACEHOLDERS.search(text):  # cannot use placeholders: mask in place
             text = _replace_known(text, values)
