@@ -80,20 +80,20 @@ MISSED_NOTES: dict[str, str] = {
     "(~0.1-0.13 ms) shares the two cores too.",
     "2": "The goal is bare aiohttp's own figure: with no SDK work at all it reaches ~0.85-0.89 "
     "here (the details measure it in the same run). The SDK's work per call (the AES envelope "
-    "both ways, validating and masking the applicant, masking echoes, the deadline, billing-safe "
-    "classification, the audit event) is ~0.17 ms with no HTTP at all, and ~0.25 ms on top of "
-    "bare aiohttp here; 0.85 leaves the SDK ~0.03-0.06 ms per call.",
+    "both ways, validating and masking the applicant, masking echoes, the deadline, "
+    "billing-safe classification, the audit event) is ~0.10-0.17 ms with no HTTP at all and "
+    "~0.22-0.26 ms on top of bare aiohttp here; 0.85 leaves the SDK ~0.03-0.06 ms per call.",
     "3": "With httptools parsing (h11 when it is absent), what is left per request is the event "
     "loop's read and write callbacks and the loopback send, plus the Tianyuan handler (decrypt, "
     "checks, ledger entry, encrypt), each a few tens of microseconds with no one piece dominant. "
     "The old server's own figure (the denominator) moves with the machine's load (0.46-0.86 ms "
-    "between runs here), so the ratio moves with it: this tree's figure is ~0.10-0.12 ms.",
+    "between runs here), so the ratio moves with it: this tree's figure is ~0.10-0.15 ms.",
     "4": "Both clients wait for the same Sandbox, whose RSA verify + sign (OpenSSL) and HTTP "
     "handling are ~0.6 ms of every call; creditsdk's own CPU is ~0.85 ms, of which the RSA-2048 "
     "signature is ~0.26 ms. Both clients' times vary between runs (official 24-41 ms, creditsdk "
     "1.4-3.1 ms on 2026-12-02 and 03): the figure is the median of 9 interleaved rounds, and "
     "separate runs gave 12.4-16.8x.",
-    "7": "Rows/s is bounded by CPU on two cores. The batch process spends ~1.9-2.1 ms per row "
+    "7": "Rows/s is bounded by CPU on two cores. The batch process spends ~1.85-2.1 ms per row "
     "in the run loop (the call's decrypt, JSON and decoding ~360 factors ~0.4 ms; flattening "
     "~1,400 columns ~0.3 ms; packing the answer into the ledger ~0.25 ms; the rest the event "
     "loop and HTTP) and the Sandbox ~0.15 ms per request, on the same two cores. 1,500 rows/s "
