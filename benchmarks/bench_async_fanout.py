@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,29 +63,36 @@ def executor_in_use() -> str:
     return "aiohttp" if "aiohttp" in sys.modules else "httpx"
 
 
+async def timed_calls(
+    desc: dict[str, Any], calls: int, concurrency: int, one: Callable[[], Awaitable[object]]
+) -> dict[str, float]:
+    """``calls`` awaits of ``one()`` over ``concurrency`` workers; wall and CPU of this process
+    and of the server process (its ``cpu()``), warm-up excluded."""
+    # warm up: imports, then one connection per worker (so every run starts alike)
+    await one()
+    await asyncio.gather(*(one() for _ in range(concurrency)))
+    queue = iter(range(calls))
+
+    async def worker() -> None:
+        for _ in queue:
+            await one()
+
+    server_cpu = desc["cpu"]()
+    start, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {"wall": wall, "cpu": cpu, "server_cpu": desc["cpu"]() - server_cpu}
+
+
 async def fan_out(desc: dict[str, Any], calls: int, concurrency: int) -> dict[str, float]:
-    """``calls`` calls over ``concurrency`` workers; wall and CPU of this process and of the
-    server process (its ``cpu()``), warm-up excluded."""
+    """The SDK's fan-out: ``AsyncTianyuanClient.call`` as users make it."""
     ty = desc["tianyuan"]
     async with AsyncTianyuanClient(
         ty["access_id"], ty["access_key"], desc["base_url"], key_format=ty["key_format"], timeout=60
     ) as client:
-        # warm up: imports, then one connection per worker (so both runs start alike)
-        await client.call("JRZQ8F7C", PARAMS, consent=CONSENT)
-        await asyncio.gather(
-            *(client.call("JRZQ8F7C", PARAMS, consent=CONSENT) for _ in range(concurrency))
+        return await timed_calls(
+            desc, calls, concurrency, lambda: client.call("JRZQ8F7C", PARAMS, consent=CONSENT)
         )
-        queue = iter(range(calls))
-
-        async def worker() -> None:
-            for _ in queue:
-                await client.call("JRZQ8F7C", PARAMS, consent=CONSENT)
-
-        server_cpu = desc["cpu"]()
-        start, cpu = time.perf_counter(), time.process_time()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-        return {"wall": wall, "cpu": cpu, "server_cpu": desc["cpu"]() - server_cpu}
 
 
 async def raw_fan_out(desc: dict[str, Any], calls: int, concurrency: int) -> dict[str, float]:
@@ -96,25 +104,13 @@ async def raw_fan_out(desc: dict[str, Any], calls: int, concurrency: int) -> dic
     url = desc["base_url"] + "/api/v1/JRZQ8F7C"
     body = json.dumps({"data": "A" * 172}).encode()
     headers = {"Content-Type": "application/json", "Access-Id": desc["tianyuan"]["access_id"]}
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
 
         async def one() -> None:
             async with session.post(url, data=body, headers=headers) as response:
                 json.loads(await response.read())
 
-        await asyncio.gather(*(one() for _ in range(concurrency)))  # one connection per worker
-        queue = iter(range(calls))
-
-        async def worker() -> None:
-            for _ in queue:
-                await one()
-
-        server_cpu = desc["cpu"]()
-        start, cpu = time.perf_counter(), time.process_time()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-        return {"wall": wall, "cpu": cpu, "server_cpu": desc["cpu"]() - server_cpu}
+        return await timed_calls(desc, calls, concurrency, one)
 
 
 def measure(
@@ -178,7 +174,7 @@ def _profiled_run(args: argparse.Namespace, env: dict[str, str]) -> str:
                args.server, "--calls", str(args.calls), "--concurrency", str(args.concurrency),
                "--latency", str(args.latency)]  # fmt: skip
         subprocess.run(profiled(cmd, raw), env={**os.environ, **env}, capture_output=True, cwd=HERE)
-        return top_frames(raw, focus=("fan_out.<locals>.worker",))  # the measured calls only
+        return top_frames(raw, focus=("timed_calls.<locals>.worker",))  # the measured calls only
 
 
 def _describe(m: dict[str, Any], calls: int, concurrency: int, latency: float) -> str:
